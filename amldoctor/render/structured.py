@@ -1,0 +1,15 @@
+"""JSON and YAML: the machine-readable contract (DESIGN "Findings"), deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+
+
+def to_yaml(data: dict) -> str:
+    return yaml.safe_dump(json.loads(to_json(data)), sort_keys=False, allow_unicode=True, width=120)

@@ -1,0 +1,152 @@
+"""Findings and the report: the public JSON contract of `scan` lives here.
+
+A Finding names the object, the numbers it rests on (`evidence`) and the concrete fix
+(`remediation`). The Report adds where the data came from, what could not be read (`missing`),
+which rules were skipped for lack of input, and the exit-code decision for `--fail-on`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from amldoctor.k8s.timeutil import format_time
+from amldoctor.snapshot import Missing, Snapshot
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `>=` means "at least as bad"."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    kind: str
+    namespace: str | None
+    name: str
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+    def __str__(self) -> str:
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {prefix}{self.name}"
+
+
+@dataclass
+class Finding:
+    rule: str
+    name: str
+    severity: Severity
+    object: ObjectRef
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    # Not serialised: the workload that owns the object (for grouping and suppression).
+    owner: ObjectRef | None = field(default=None, compare=False)
+
+    def sort_key(self) -> tuple:
+        return (-self.severity, self.object.namespace or "", self.object.kind, self.object.name, self.rule, self.message)
+
+    def to_dict(self) -> dict:
+        data = {
+            "rule": self.rule,
+            "name": self.name,
+            "severity": self.severity.label,
+            "object": self.object.to_dict(),
+            "message": self.message,
+            "evidence": self.evidence,
+            "remediation": self.remediation,
+        }
+        if self.owner is not None:
+            data["owner"] = self.owner.to_dict()
+        return data
+
+
+@dataclass
+class SkippedRule:
+    """A rule that could not run because an input it needs could not be read."""
+
+    rule: str
+    name: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "name": self.name, "reason": self.reason}
+
+
+@dataclass
+class Report:
+    snapshot: Snapshot
+    findings: list[Finding]
+    skipped: list[SkippedRule] = field(default_factory=list)
+    suppressed: int = 0
+    scope: list[str] | None = None
+    pods_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings:
+            counts[f.severity.label] += 1
+        return counts
+
+    def summary(self) -> dict:
+        return {
+            **self.counts(),
+            "total": len(self.findings),
+            "pods_checked": self.pods_checked,
+            "suppressed": self.suppressed,
+            "rules_skipped": len(self.skipped),
+        }
+
+    def source(self) -> dict:
+        snap = self.snapshot
+        return {
+            "origin": snap.source,
+            "context": snap.context,
+            "namespaces": self.scope,
+            "server_version": snap.server_version,
+            "captured_at": format_time(snap.captured_at),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source(),
+            "missing": [m.to_dict() for m in self.snapshot.missing],
+            "skipped_rules": [s.to_dict() for s in self.skipped],
+            "notes": list(self.notes),
+            "summary": self.summary(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def exit_code(self, fail_on: str) -> int:
+        return exit_code_for(self.findings, fail_on)
+
+
+def exit_code_for(findings: list[Finding], fail_on: str) -> int:
+    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes)."""
+    if fail_on == "never":
+        return 0
+    threshold = Severity.parse(fail_on)
+    return 1 if any(f.severity >= threshold for f in findings) else 0
+
+
+def missing_note(missing: Missing) -> str:
+    where = f" in namespace {missing.namespace}" if missing.namespace else ""
+    return f"could not read {missing.kind}{where}: {missing.reason}"

@@ -1,0 +1,1 @@
+"""Rule families, one module each; `base.load_all()` imports them so they register."""

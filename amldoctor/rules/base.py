@@ -1,0 +1,189 @@
+"""The rule registry: each rule is a code, a name, a severity, its docs and a pure check.
+
+Rules are plain generator functions over a `Context`; the `@rule` decorator records their
+metadata and their docstring, which is the user-facing documentation (`amldoctor explain`). The
+docstring has a fixed shape so every rule reads the same way:
+
+    ## What it does / ## Why is this bad? / ## Example / ## How to fix
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from inspect import cleandoc
+from typing import Any
+
+from amldoctor.k8s.owners import top_owner
+from amldoctor.report import Finding, ObjectRef, Severity
+from amldoctor.snapshot import Snapshot, meta
+
+FAMILIES = {
+    "1": "scheduling",
+    "2": "memory",
+    "3": "probes",
+    "4": "containers",
+    "5": "storage",
+    "6": "nodes-gpus",
+    "7": "aml-platform",
+    "8": "manifest-lint",
+}
+CODE_RE = re.compile(r"^AMD[1-8]\d\d$")
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+IGNORE_ANNOTATION = "amldoctor.io/ignore"
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "How to fix")
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    code: str
+    name: str
+    severity: Severity
+    needs: tuple[str, ...]
+    check: Callable[[Context], Iterable[Finding]]
+    doc: str
+    scope: str = "scan"  # "scan" rules read a cluster snapshot; "lint" rules read manifests
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.code[3]]
+
+    @property
+    def summary(self) -> str:
+        """First sentence of 'What it does', for the rules table."""
+        body = doc_section(self.doc, "What it does") or self.doc
+        first = " ".join(body.split())
+        return first.split(". ")[0].rstrip(".") + "."
+
+
+REGISTRY: dict[str, RuleMeta] = {}
+
+
+def rule(
+    code: str, name: str, *, severity: str, needs: tuple[str, ...] = ("Pod",), scope: str = "scan"
+) -> Callable[[Callable[[Context], Iterable[Finding]]], Callable[[Context], Iterable[Finding]]]:
+    """Register a check. `needs` lists the kinds without which the rule cannot say anything."""
+
+    def register(check: Callable[[Context], Iterable[Finding]]) -> Callable[[Context], Iterable[Finding]]:
+        if not CODE_RE.match(code):
+            raise ValueError(f"rule code {code!r} must look like AMD101")
+        if not NAME_RE.match(name):
+            raise ValueError(f"rule name {name!r} must be kebab-case")
+        if code in REGISTRY or any(r.name == name for r in REGISTRY.values()):
+            raise ValueError(f"rule {code} {name} registered twice")
+        doc = cleandoc(check.__doc__ or "")
+        missing = [s for s in DOC_SECTIONS if f"## {s}" not in doc]
+        if missing:
+            raise ValueError(f"rule {code} docs lack sections: {', '.join(missing)}")
+        REGISTRY[code] = RuleMeta(code, name, Severity.parse(severity), needs, check, doc, scope)
+        return check
+
+    return register
+
+
+def doc_section(doc: str, title: str) -> str:
+    """The text under `## title` up to the next heading."""
+    match = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", doc, re.M | re.S)
+    return match.group(1).strip() if match else ""
+
+
+def find_rule(key: str) -> RuleMeta | None:
+    """Look a rule up by code (any case) or kebab-case name."""
+    key = key.strip()
+    if key.upper() in REGISTRY:
+        return REGISTRY[key.upper()]
+    return next((r for r in REGISTRY.values() if r.name == key.lower()), None)
+
+
+@dataclass
+class Context:
+    """What a rule sees: the snapshot, the pods in scope, and a finding factory."""
+
+    snapshot: Snapshot
+    namespaces: frozenset[str] | None = None  # None: every namespace in the snapshot
+    selector: Callable[[dict], bool] | None = None
+    current: RuleMeta | None = None
+    _owner_cache: dict[int, ObjectRef] = field(default_factory=dict)
+
+    def in_scope(self, obj: dict) -> bool:
+        ns = meta(obj).get("namespace")
+        return self.namespaces is None or ns is None or ns in self.namespaces
+
+    def pods(self) -> list[dict]:
+        """Pods the user asked about: in the namespaces in scope and matching `-l`."""
+        return [
+            p
+            for p in self.snapshot.pods
+            if self.in_scope(p) and (self.selector is None or self.selector(p))
+        ]
+
+    def objects(self, kind: str) -> list[dict]:
+        return [o for o in self.snapshot.of_kind(kind) if self.in_scope(o)]
+
+    def owner_ref(self, obj: dict) -> ObjectRef:
+        key = id(obj)
+        if key not in self._owner_cache:
+            self._owner_cache[key] = ref_of(top_owner(self.snapshot, obj))
+        return self._owner_cache[key]
+
+    def finding(
+        self,
+        obj: dict,
+        *,
+        message: str,
+        evidence: dict[str, Any] | None = None,
+        remediation: str = "",
+        severity: Severity | str | None = None,
+    ) -> Finding:
+        rule_meta = self.current
+        if rule_meta is None:
+            raise RuntimeError("Context.finding called outside a rule run")
+        if isinstance(severity, str):
+            severity = Severity.parse(severity)
+        ref = ref_of(obj)
+        owner = self.owner_ref(obj) if obj.get("kind") == "Pod" else None
+        return Finding(
+            rule=rule_meta.code,
+            name=rule_meta.name,
+            severity=severity or rule_meta.severity,
+            object=ref,
+            message=message,
+            evidence=evidence or {},
+            remediation=remediation,
+            owner=owner if owner != ref else None,
+        )
+
+
+def ref_of(obj: dict) -> ObjectRef:
+    m = meta(obj)
+    return ObjectRef(kind=str(obj.get("kind", "")), namespace=m.get("namespace"), name=str(m.get("name", "")))
+
+
+def ignored_codes(obj: dict) -> set[str]:
+    """Codes and names listed in the `amldoctor.io/ignore` annotation ("all" ignores every rule)."""
+    value = (meta(obj).get("annotations") or {}).get(IGNORE_ANNOTATION, "")
+    return {part.strip().upper() for part in str(value).split(",") if part.strip()}
+
+
+def suppressed_by(codes: set[str], finding: Finding) -> bool:
+    return bool(codes & {finding.rule, finding.name.upper(), "ALL"})
+
+
+def iter_rules(scope: str = "scan") -> Iterator[RuleMeta]:
+    load_all()
+    for code in sorted(REGISTRY):
+        if REGISTRY[code].scope == scope:
+            yield REGISTRY[code]
+
+
+def load_all() -> None:
+    """Import every rule module once so their decorators register them."""
+    import importlib
+    import pkgutil
+
+    import amldoctor.rules as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in {"base", "engine"} and not info.name.startswith("_"):
+            importlib.import_module(f"amldoctor.rules.{info.name}")

@@ -1,0 +1,93 @@
+"""Running the rules over a snapshot: scope, skipping, suppression, ordering.
+
+Pure: Snapshot in, Report out. A rule whose inputs could not be read is listed as skipped with
+the reason instead of silently finding nothing; a rule that crashes on odd data is reported as
+an internal note rather than taking the whole report down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from amldoctor.k8s.owners import owner_chain
+from amldoctor.report import Finding, Report, SkippedRule, missing_note
+from amldoctor.rules.base import (
+    Context,
+    RuleMeta,
+    find_rule,
+    ignored_codes,
+    iter_rules,
+    suppressed_by,
+)
+from amldoctor.snapshot import Snapshot, meta
+
+
+def run_rules(
+    snap: Snapshot,
+    *,
+    namespaces: Iterable[str] | None = None,
+    selector: Callable[[dict], bool] | None = None,
+    ignore: Iterable[str] = (),
+    only: Iterable[str] = (),
+    rules: Iterable[RuleMeta] | None = None,
+) -> Report:
+    """Run every scan rule (or `rules`) and build the report."""
+    scope = frozenset(namespaces) if namespaces is not None else None
+    ctx = Context(snap, namespaces=scope, selector=selector)
+    ignore_set = {_canonical(k) for k in ignore}
+    only_set = {_canonical(k) for k in only}
+    findings: list[Finding] = []
+    skipped: list[SkippedRule] = []
+    notes: list[str] = [missing_note(m) for m in snap.missing]
+    suppressed = 0
+
+    for rule_meta in rules if rules is not None else iter_rules("scan"):
+        if rule_meta.code in ignore_set or (only_set and rule_meta.code not in only_set):
+            continue
+        absent = [k for k in rule_meta.needs if not snap.collected(k)]
+        if absent:
+            reasons = []
+            for kind in absent:
+                miss = snap.missing_for(kind)
+                reasons.append(f"{kind}: {miss.reason}" if miss else f"{kind}: not in the snapshot")
+            skipped.append(SkippedRule(rule_meta.code, rule_meta.name, "; ".join(reasons)))
+            continue
+        ctx.current = rule_meta
+        try:
+            produced = list(rule_meta.check(ctx))
+        except Exception as exc:  # a rule must never take the report down
+            notes.append(f"rule {rule_meta.code} ({rule_meta.name}) failed on this snapshot: {exc!r}")
+            continue
+        for finding in produced:
+            if _is_suppressed(snap, finding):
+                suppressed += 1
+            else:
+                findings.append(finding)
+
+    findings.sort(key=Finding.sort_key)
+    scope_list = sorted(scope) if scope is not None else snap.namespaces()
+    return Report(
+        snapshot=snap,
+        findings=findings,
+        skipped=skipped,
+        suppressed=suppressed,
+        scope=scope_list,
+        pods_checked=len(ctx.pods()),
+        notes=notes,
+    )
+
+
+def _canonical(key: str) -> str:
+    found = find_rule(key)
+    return found.code if found else key.strip().upper()
+
+
+def _is_suppressed(snap: Snapshot, finding: Finding) -> bool:
+    """`amldoctor.io/ignore` on the object or any of its owners silences a finding."""
+    obj = snap.get(finding.object.kind, finding.object.namespace, finding.object.name)
+    if obj is None:
+        return False
+    for holder in [obj, *owner_chain(snap, obj)]:
+        if meta(holder).get("annotations") and suppressed_by(ignored_codes(holder), finding):
+            return True
+    return False

@@ -1,0 +1,242 @@
+"""A cluster snapshot: raw API objects as plain dicts, indexed once.
+
+Everything amldoctor analyses comes through a Snapshot, whether it was read from a live cluster
+(`collect.py`) or from files a customer sent (`load.py`). Analysis never does I/O and never reads
+the clock: the snapshot carries its capture time, where it came from, and which kinds could not
+be read, so a rule can say "could not check" instead of "no problem".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
+from amldoctor.k8s.timeutil import parse_time
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A kind that could not be read, and why (forbidden, not found, timed out...)."""
+
+    kind: str
+    reason: str
+    namespace: str | None = None
+    status: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "reason": self.reason,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Missing:
+        return cls(
+            kind=str(data.get("kind", "")),
+            reason=str(data.get("reason", "")),
+            namespace=data.get("namespace"),
+            status=data.get("status"),
+        )
+
+
+def meta(obj: dict) -> dict:
+    """`metadata` of an object, never None."""
+    return obj.get("metadata") or {}
+
+
+def obj_key(obj: dict) -> tuple[str, str, str]:
+    m = meta(obj)
+    return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
+
+
+class Snapshot:
+    """Raw objects plus where they came from; indexes are built lazily, once."""
+
+    def __init__(
+        self,
+        objects: Iterable[dict],
+        *,
+        source: str = "memory",
+        server_version: str | None = None,
+        captured_at: datetime | None = None,
+        namespace: str | None = None,
+        context: str | None = None,
+        missing: Iterable[Missing] = (),
+        collected_kinds: set[str] | None = None,
+    ) -> None:
+        self.objects = list(objects)
+        self.source = source
+        self.server_version = server_version
+        self._captured_at = captured_at
+        self.namespace = namespace
+        self.context = context
+        self.missing = list(missing)
+        self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Snapshot:
+        """Read a file, directory or tarball (see `amldoctor.load`)."""
+        from amldoctor.load import load_snapshot
+
+        return load_snapshot(path)
+
+    # -- indexes ---------------------------------------------------------------------------
+
+    @cached_property
+    def _by_kind(self) -> dict[str, list[dict]]:
+        index: dict[str, list[dict]] = defaultdict(list)
+        for obj in self.objects:
+            index[str(obj.get("kind", ""))].append(obj)
+        for items in index.values():
+            items.sort(key=lambda o: (meta(o).get("namespace") or "", meta(o).get("name") or ""))
+        return dict(index)
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str, str], dict]:
+        return {obj_key(obj): obj for obj in self.objects}
+
+    @cached_property
+    def _by_uid(self) -> dict[str, dict]:
+        return {uid: obj for obj in self.objects if (uid := meta(obj).get("uid"))}
+
+    @cached_property
+    def _pods_by_node(self) -> dict[str, list[dict]]:
+        index: dict[str, list[dict]] = defaultdict(list)
+        for pod in self.of_kind("Pod"):
+            node = (pod.get("spec") or {}).get("nodeName")
+            phase = (pod.get("status") or {}).get("phase")
+            if node and phase not in TERMINAL_PHASES:
+                index[node].append(pod)
+        return dict(index)
+
+    @cached_property
+    def _events_index(self) -> tuple[dict[str, list[dict]], dict[tuple[str, str, str], list[dict]]]:
+        by_uid: dict[str, list[dict]] = defaultdict(list)
+        by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+        events = sorted(self.of_kind("Event"), key=event_sort_key)
+        for ev in events:
+            ref = involved_object(ev)
+            key = (
+                str(ref.get("kind", "")),
+                ref.get("namespace") or meta(ev).get("namespace") or "",
+                ref.get("name") or "",
+            )
+            by_key[key].append(ev)
+            if ref.get("uid"):
+                by_uid[ref["uid"]].append(ev)
+        return dict(by_uid), dict(by_key)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def of_kind(self, kind: str, namespace: str | None = None) -> list[dict]:
+        """Objects of one kind (sorted by namespace, name), optionally in one namespace."""
+        items = self._by_kind.get(kind, [])
+        if namespace is None:
+            return items
+        return [o for o in items if (meta(o).get("namespace") or "") == namespace]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
+        return self._by_key.get((kind, namespace or "", name))
+
+    def by_uid(self, uid: str | None) -> dict | None:
+        return self._by_uid.get(uid) if uid else None
+
+    @property
+    def nodes(self) -> list[dict]:
+        return self.of_kind("Node")
+
+    @property
+    def pods(self) -> list[dict]:
+        return self.of_kind("Pod")
+
+    def node(self, name: str | None) -> dict | None:
+        return self.get("Node", None, name) if name else None
+
+    def pods_on_node(self, node_name: str) -> list[dict]:
+        """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
+        return self._pods_by_node.get(node_name, [])
+
+    def events_for(self, obj: dict) -> list[dict]:
+        """Events about an object, oldest first.
+
+        Matched by uid when the event names one; events that name no uid (or name an older
+        incarnation with the same name) are matched by kind, namespace and name, as kubectl
+        describe does.
+        """
+        by_uid, by_key = self._events_index
+        uid = meta(obj).get("uid")
+        found = list(by_uid.get(uid, [])) if uid else []
+        seen = {id(e) for e in found}
+        for ev in by_key.get(obj_key(obj), []):
+            if id(ev) in seen:
+                continue
+            ref_uid = involved_object(ev).get("uid")
+            if not uid or not ref_uid or ref_uid == uid:
+                found.append(ev)
+        if len(found) > 1:
+            found.sort(key=event_sort_key)
+        return found
+
+    def collected(self, kind: str) -> bool:
+        """Was this kind read at all? False for kinds that are missing or never asked for."""
+        if any(m.kind == kind for m in self.missing):
+            return False
+        if self.collected_kinds is not None and kind in self.collected_kinds:
+            return True
+        return kind in self._by_kind
+
+    def missing_for(self, kind: str) -> Missing | None:
+        return next((m for m in self.missing if m.kind == kind), None)
+
+    def namespaces(self) -> list[str]:
+        """Namespaces that appear on namespaced objects, sorted."""
+        return sorted({ns for o in self.objects if (ns := meta(o).get("namespace"))})
+
+    @property
+    def captured_at(self) -> datetime:
+        """When the data was read: from the manifest, else the newest timestamp in the data."""
+        if self._captured_at is None:
+            self._captured_at = _newest_timestamp(self.objects)
+        return self._captured_at
+
+
+def _newest_timestamp(objects: list[dict]) -> datetime:
+    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that happened."""
+    newest: datetime | None = None
+
+    def consider(value: object) -> None:
+        nonlocal newest
+        t = parse_time(value) if not isinstance(value, datetime) else value
+        if t is not None and (newest is None or t > newest):
+            newest = t
+
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind == "Event":
+            consider(event_last_time(obj))
+            continue
+        consider(meta(obj).get("creationTimestamp"))
+        status = obj.get("status") or {}
+        for cond in status.get("conditions") or ():
+            if isinstance(cond, dict):
+                consider(cond.get("lastTransitionTime"))
+                consider(cond.get("lastHeartbeatTime"))
+        for key in ("containerStatuses", "initContainerStatuses"):
+            for cs in status.get(key) or ():
+                if not isinstance(cs, dict):
+                    continue
+                for state_key in ("state", "lastState"):
+                    for state in (cs.get(state_key) or {}).values():
+                        if isinstance(state, dict):
+                            consider(state.get("startedAt"))
+                            consider(state.get("finishedAt"))
+    return newest or datetime(1970, 1, 1, tzinfo=UTC)
