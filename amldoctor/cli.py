@@ -15,7 +15,7 @@ import typer
 
 from amldoctor import __version__
 
-# PENDING from amldoctor.commands.dump import dump
+from amldoctor.commands.dump import dump
 from amldoctor.commands.options import (
     AllNamespacesOpt,
     ContextOpt,
@@ -84,7 +84,7 @@ def scan(
 
 
 # PENDING app.command("why-pending")(why_pending)
-# PENDING app.command("dump")(dump)
+app.command("dump")(dump)
 
 
 @app.command("rules")
@@ -115,8 +115,10 @@ def version_cmd() -> None:
 
 def main() -> None:
     """Console-script entry point: run the app, turning our errors into one line and an exit code."""
+    invoked_as = os.path.basename(sys.argv[0])
+    prog = "kubectl amldoctor" if invoked_as.startswith("kubectl-") else "amldoctor"
     try:
-        app()
+        app(prog_name=prog)
     except AmldoctorError as exc:
         if os.environ.get("AMLDOCTOR_DEBUG"):
             raise

@@ -101,6 +101,15 @@ class Snapshot:
         return dict(index)
 
     @cached_property
+    def _by_kind_namespace(self) -> dict[tuple[str, str], list[dict]]:
+        """(kind, namespace) -> objects, sorted like `_by_kind`: rules ask per namespace often."""
+        index: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for kind, items in self._by_kind.items():
+            for obj in items:
+                index[(kind, meta(obj).get("namespace") or "")].append(obj)
+        return dict(index)
+
+    @cached_property
     def _by_key(self) -> dict[tuple[str, str, str], dict]:
         return {obj_key(obj): obj for obj in self.objects}
 
@@ -138,11 +147,13 @@ class Snapshot:
     # -- queries ---------------------------------------------------------------------------
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[dict]:
-        """Objects of one kind (sorted by namespace, name), optionally in one namespace."""
-        items = self._by_kind.get(kind, [])
+        """Objects of one kind (sorted by namespace, name), optionally in one namespace.
+
+        The list is the snapshot's own index: read it, never modify it.
+        """
         if namespace is None:
-            return items
-        return [o for o in items if (meta(o).get("namespace") or "") == namespace]
+            return self._by_kind.get(kind, [])
+        return self._by_kind_namespace.get((kind, namespace), [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
         return self._by_key.get((kind, namespace or "", name))
@@ -187,11 +198,16 @@ class Snapshot:
         return found
 
     def collected(self, kind: str) -> bool:
-        """Was this kind read at all? False for kinds that are missing or never asked for."""
+        """Was this kind read in the snapshot's own scope?
+
+        A bundle or live collection says exactly which kinds it read (a namespace-scoped user
+        may fail to list pods cluster-wide yet have read their own); for plain files, a kind
+        counts when it appears and nothing reports it missing.
+        """
+        if self.collected_kinds is not None:
+            return kind in self.collected_kinds
         if any(m.kind == kind for m in self.missing):
             return False
-        if self.collected_kinds is not None and kind in self.collected_kinds:
-            return True
         return kind in self._by_kind
 
     def missing_for(self, kind: str) -> Missing | None:
@@ -199,7 +215,11 @@ class Snapshot:
 
     def namespaces(self) -> list[str]:
         """Namespaces that appear on namespaced objects, sorted."""
-        return sorted({ns for o in self.objects if (ns := meta(o).get("namespace"))})
+        return list(self._namespaces)
+
+    @cached_property
+    def _namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted({ns for o in self.objects if (ns := meta(o).get("namespace"))}))
 
     @property
     def captured_at(self) -> datetime:

@@ -90,6 +90,7 @@ def doc_section(doc: str, title: str) -> str:
 
 def find_rule(key: str) -> RuleMeta | None:
     """Look a rule up by code (any case) or kebab-case name."""
+    load_all()
     key = key.strip()
     if key.upper() in REGISTRY:
         return REGISTRY[key.upper()]
@@ -177,8 +178,14 @@ def iter_rules(scope: str = "scan") -> Iterator[RuleMeta]:
             yield REGISTRY[code]
 
 
+_loaded = False
+
+
 def load_all() -> None:
     """Import every rule module once so their decorators register them."""
+    global _loaded
+    if _loaded:
+        return
     import importlib
     import pkgutil
 
@@ -187,3 +194,4 @@ def load_all() -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in {"base", "engine"} and not info.name.startswith("_"):
             importlib.import_module(f"amldoctor.rules.{info.name}")
+    _loaded = True

@@ -1,0 +1,79 @@
+"""`amldoctor dump`: capture what a scan reads into a bundle that `--snapshot` replays.
+
+A support engineer rarely has the customer's cluster; the customer runs `dump` and sends one
+file. The bundle is the collected snapshot, credentials masked, with a manifest that says what
+could not be read so the analysis offline is as honest as it would have been live.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from amldoctor.commands.options import (
+    AllNamespacesOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    RequestTimeoutOpt,
+    SelectorOpt,
+)
+
+BundleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Where to write: a .tar.gz/.tgz file, or a directory "
+        "(default: amldoctor-<namespace>-<time>.tar.gz here).",
+    ),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+
+
+def dump(
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
+    selector: SelectorOpt = None,
+    output: BundleOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = 5.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
+    from amldoctor.bundle import write_bundle
+    from amldoctor.collect import LiveOptions, collect_live
+
+    if debug:
+        os.environ["AMLDOCTOR_DEBUG"] = "1"
+    opts = LiveOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+        progress=sys.stderr.isatty(),
+    )
+    result = collect_live(opts)
+    snap = result.snapshot
+    path = write_bundle(snap, output or _default_name(snap.namespace), server=result.server)
+    kinds = len(snap.collected_kinds or ())
+    typer.echo(f"wrote {path}: {len(snap.objects)} objects of {kinds} kinds", err=True)
+    absent = sorted({m.kind for m in snap.missing if m.reason.startswith("not installed")})
+    if absent:
+        typer.echo(f"  not installed in this cluster: {', '.join(absent)}", err=True)
+    for missing in snap.missing:
+        if missing.kind not in absent:
+            where = f" in {missing.namespace}" if missing.namespace else ""
+            typer.echo(f"  not read: {missing.kind}{where}: {missing.reason}", err=True)
+
+
+def _default_name(namespace: str | None) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"amldoctor-{namespace or 'all-namespaces'}-{stamp}.tar.gz"
