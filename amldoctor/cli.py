@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 
 from amldoctor import __version__
-
 from amldoctor.commands.dump import dump
+from amldoctor.commands.lint import lint
 from amldoctor.commands.options import (
     AllNamespacesOpt,
     ContextOpt,
@@ -28,8 +28,7 @@ from amldoctor.commands.options import (
     SelectorOpt,
     SnapshotOpt,
 )
-
-# PENDING from amldoctor.commands.why_pending import why_pending
+from amldoctor.commands.why_pending import why_pending
 from amldoctor.errors import AmldoctorError
 
 app = typer.Typer(
@@ -83,8 +82,9 @@ def scan(
     raise typer.Exit(code)
 
 
-# PENDING app.command("why-pending")(why_pending)
+app.command("why-pending")(why_pending)
 app.command("dump")(dump)
+app.command("lint")(lint)
 
 
 @app.command("rules")

@@ -1,0 +1,147 @@
+"""`amldoctor why-pending POD` / `why-pending -f manifest.yaml`: one pod's scheduling verdict."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import Annotated
+
+import typer
+
+from amldoctor.commands.options import (
+    ContextOpt,
+    FailOnOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    OutputOpt,
+    RequestTimeoutOpt,
+    SnapshotOpt,
+    check_fail_on,
+)
+from amldoctor.errors import InputError
+
+PodArg = Annotated[
+    str | None,
+    typer.Argument(help="Pod name (or NAMESPACE/NAME). Omit it when using -f."),
+]
+FilenameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filename",
+        "-f",
+        help="What-if: judge the pod this manifest would create (Pod, Deployment, Job, "
+        "StatefulSet, "
+        "ReplicaSet, DaemonSet, CronJob or Volcano Job) against the cluster. '-' reads stdin.",
+    ),
+]
+ServerVersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server-version",
+        help="Word messages as this kube-scheduler release does (e.g. v1.29) instead of the "
+        "cluster's version (default: the snapshot's, else the newest).",
+    ),
+]
+
+
+def find_pod(snap, name: str, namespace: str | None) -> dict:
+    """The pod named `name` (or `ns/name`); InputError with close names when it is not there."""
+    if "/" in name and namespace is None:
+        namespace, name = name.split("/", 1)
+    namespace = namespace or snap.namespace
+    pods = snap.pods
+    if namespace:
+        found = snap.get("Pod", namespace, name)
+        if found is not None:
+            return found
+        pool = [p for p in pods if (p.get("metadata") or {}).get("namespace") == namespace]
+        where = f"namespace {namespace!r}"
+    else:
+        matches = [p for p in pods if (p.get("metadata") or {}).get("name") == name]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            spaces = ", ".join(sorted((p["metadata"].get("namespace") or "") for p in matches))
+            raise InputError(
+                f"pod {name!r} exists in several namespaces ({spaces}): add -n NAMESPACE"
+            )
+        pool = pods
+        where = "the snapshot"
+    names = sorted({(p.get("metadata") or {}).get("name") or "" for p in pool})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else (f" ({len(names)} pods there)" if names else " (no pods there)")
+    )
+    raise InputError(f"pod {name!r} not found in {where}{hint}")
+
+
+def exit_code(findings: list[dict], fail_on: str) -> int:
+    """1 when a finding is at or above `--fail-on`, else 0."""
+    if fail_on == "never":
+        return 0
+    order = {"info": 1, "warning": 2, "error": 3}
+    return int(any(order[f["severity"]] >= order[fail_on] for f in findings))
+
+
+def why_pending(
+    pod: PodArg = None,
+    filename: FilenameOpt = None,
+    snapshot: SnapshotOpt = None,
+    namespace: NamespaceOpt = None,
+    output: OutputOpt = "table",
+    fail_on: FailOnOpt = "error",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = 5.0,
+    server_version: ServerVersionOpt = None,
+) -> None:
+    """Explain why one pod is not running: the scheduler's verdict node by node, and the fix."""
+    from amldoctor.render import check_format
+    from amldoctor.scheduling.profile import Profile
+    from amldoctor.sources import Target, open_snapshot
+    from amldoctor.whypending import analyze
+    from amldoctor.whypending.manifest import pod_from_manifest
+
+    fmt = check_format(output)
+    fail_on = check_fail_on(fail_on)
+    if bool(pod) == bool(filename):
+        raise InputError("give either a pod name or -f MANIFEST (not both, not neither)")
+    if pod and "/" in pod and namespace is None:
+        namespace, pod = pod.split("/", 1)
+    what_if = pod_from_manifest(filename, namespace) if filename else None
+    target = Target(
+        snapshot=snapshot,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        request_timeout=request_timeout,
+        progress=fmt == "table" and sys.stderr.isatty(),
+    )
+    snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
+    subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
+    profile = Profile.for_server(server_version or snap.server_version)
+    doc = analyze(snap, subject, profile=profile, what_if=what_if is not None)
+    emit(doc, fmt, source=snap.source)
+    raise typer.Exit(exit_code(doc["findings"], fail_on))
+
+
+def emit(doc: dict, fmt: str, source: str = "") -> None:
+    if fmt == "json":
+        from amldoctor.render.structured import to_json
+
+        sys.stdout.write(to_json(doc) + "\n")
+    elif fmt == "yaml":
+        from amldoctor.render.structured import to_yaml
+
+        sys.stdout.write(to_yaml(doc))
+    elif fmt == "markdown":
+        from amldoctor.whypending.render import render_markdown
+
+        sys.stdout.write(render_markdown(doc))
+    else:
+        from amldoctor.render import make_console
+        from amldoctor.whypending.render import render_console
+
+        render_console(make_console(), doc, source)

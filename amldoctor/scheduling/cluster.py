@@ -1,0 +1,225 @@
+"""The scheduler cache, rebuilt from a snapshot: nodes, the pods counted on each, volumes.
+
+Every Node object is a candidate (NotReady and cordoned ones too: filters reject them). Every
+non-terminal pod bound to a node counts against it, Pending-but-bound and terminating ones
+included (`Snapshot.pods_on_node`). Per-node sums are computed lazily and once, so an analysis
+over thousands of nodes touches each bound pod once.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+from amldoctor.k8s.quantity import QuantityError, parse_quantity
+from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
+from amldoctor.scheduling.profile import Profile
+
+
+def pod_key(pod: Mapping) -> tuple[str, str]:
+    m = pod.get("metadata") or {}
+    return (m.get("namespace") or "", m.get("name") or "")
+
+
+def pod_priority(pod: Mapping) -> int:
+    value = (pod.get("spec") or {}).get("priority")
+    return value if isinstance(value, int) else 0
+
+
+def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
+    """`GetHostPorts`: (hostIP, protocol, hostPort) of containers and sidecars, sanitized."""
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or [])
+    containers += [
+        c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    ]
+    out = []
+    for c in containers:
+        for p in c.get("ports") or []:
+            port = p.get("hostPort") or 0
+            if isinstance(port, int) and port > 0:
+                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", port))
+    return out
+
+
+# Per-snapshot memos (each bound pod's rounded requests by id(pod); the pods with required
+# anti-affinity): analysing many pending pods of one snapshot (scan, AMD101) then reads each bound
+# pod once, as the scheduler's cache does.
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def snapshot_memo(snap: Any, key: object, build: Callable[[], Any]) -> Any:
+    """A per-snapshot cache entry, built once and forgotten with the snapshot."""
+    try:
+        per_snap = _MEMO.setdefault(snap, {})
+    except TypeError:  # not weak-referenceable: no memo
+        return build()
+    if key not in per_snap:
+        per_snap[key] = build()
+    return per_snap[key]
+
+
+def _anti_affinity_pods(snap: Any) -> list[Mapping]:
+    """Counted pods that carry required pod anti-affinity (few, in real clusters)."""
+    found = []
+    for node in snap.nodes:
+        for pod in snap.pods_on_node((node.get("metadata") or {}).get("name") or ""):
+            aff = ((pod.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
+            if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
+                found.append(pod)
+    return found
+
+
+class NodeInfo:
+    """One node as the scheduler sees it: allocatable, requested, pods, ports."""
+
+    def __init__(
+        self,
+        node: Mapping,
+        pods: list[Mapping],
+        profile: Profile,
+        memo: dict[int, dict[str, int]] | None = None,
+    ) -> None:
+        self.node = node
+        self.pods = pods
+        self._profile = profile
+        self._memo = memo if memo is not None else {}
+        meta = node.get("metadata") or {}
+        self.name: str = meta.get("name") or ""
+        self.labels: Mapping[str, str] = meta.get("labels") or {}
+        self.taints: list[Mapping] = (node.get("spec") or {}).get("taints") or []
+
+    @cached_property
+    def allocatable(self) -> dict[str, int]:
+        """Scheduler units; `pods` is the allowed pod count (0 when absent)."""
+        out: dict[str, int] = {}
+        for name, raw in ((self.node.get("status") or {}).get("allocatable") or {}).items():
+            if name != PODS and not is_tracked(name):
+                continue
+            try:
+                out[name] = to_scheduler_units(name, parse_quantity(raw))
+            except QuantityError:
+                continue
+        return out
+
+    @cached_property
+    def requested(self) -> dict[str, int]:
+        """Σ per-pod rounded requests of every pod counted on the node."""
+        total: dict[str, int] = {}
+        flags = self._profile.features.pod_level_resources
+        memo = self._memo
+        for pod in self.pods:
+            reqs = memo.get(id(pod))
+            if reqs is None:
+                reqs = memo[id(pod)] = _safe_requests(pod, flags)
+            for name, value in reqs.items():
+                total[name] = total.get(name, 0) + value
+        return total
+
+    def pod_requests(self, pod: Mapping) -> dict[str, int]:
+        return _safe_requests(pod, self._profile.features.pod_level_resources)
+
+    @cached_property
+    def used_ports(self) -> dict[tuple[str, str, int], Mapping]:
+        """(ip, protocol, port) -> the pod using it."""
+        out: dict[tuple[str, str, int], Mapping] = {}
+        for pod in self.pods:
+            for entry in host_ports(pod):
+                out.setdefault(entry, pod)
+        return out
+
+    def without(self, victims: Iterable[Mapping]) -> NodeInfo:
+        """A copy with some pods removed (preemption dry-run)."""
+        gone = {id(p) for p in victims}
+        kept = [p for p in self.pods if id(p) not in gone]
+        return NodeInfo(self.node, kept, self._profile, self._memo)
+
+    def free(self, resource: str) -> int:
+        if resource == PODS:
+            return self.allocatable.get(PODS, 0) - len(self.pods)
+        return self.allocatable.get(resource, 0) - self.requested.get(resource, 0)
+
+
+def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
+    """Requests of a pod already in the cluster; a malformed one counts as zero."""
+    try:
+        return pod_requests(pod, pod_level_resources=pod_level)
+    except QuantityError:
+        return {}
+
+
+class ClusterView:
+    """What the filters read, built from a Snapshot (the incoming pod excluded)."""
+
+    def __init__(self, snap: Any, pod: Mapping, profile: Profile) -> None:
+        self.snap = snap
+        self.profile = profile
+        self.pod = pod
+        self._pod_uid = (pod.get("metadata") or {}).get("uid")
+        self._pod_key = pod_key(pod)
+
+    def is_incoming(self, other: Mapping) -> bool:
+        if other is self.pod:
+            return True
+        uid = (other.get("metadata") or {}).get("uid")
+        if self._pod_uid and uid:
+            return uid == self._pod_uid
+        return pod_key(other) == self._pod_key
+
+    @cached_property
+    def nodes(self) -> list[NodeInfo]:
+        memo = snapshot_memo(
+            self.snap, ("requests", self.profile.features.pod_level_resources), dict
+        )
+        # Only the node(s) the incoming pod (or the snapshot's copy of it) is bound to hold it.
+        copies = (self.pod, self.snap.get("Pod", *self._pod_key), self.snap.by_uid(self._pod_uid))
+        holding = {(c.get("spec") or {}).get("nodeName") for c in copies if c is not None}
+        out = []
+        for node in self.snap.nodes:
+            name = (node.get("metadata") or {}).get("name") or ""
+            pods = self.snap.pods_on_node(name)
+            if name in holding:
+                pods = [p for p in pods if not self.is_incoming(p)]
+            out.append(NodeInfo(node, pods, self.profile, memo))
+        return out
+
+    def anti_affinity_pods(self) -> Iterator[tuple[Mapping, NodeInfo]]:
+        """Counted pods with required anti-affinity, with their node."""
+        for pod in snapshot_memo(
+            self.snap, "anti-affinity", lambda: _anti_affinity_pods(self.snap)
+        ):
+            node = self.node_by_name.get((pod.get("spec") or {}).get("nodeName") or "")
+            if node is not None and not self.is_incoming(pod):
+                yield pod, node
+
+    @cached_property
+    def node_by_name(self) -> dict[str, NodeInfo]:
+        return {n.name: n for n in self.nodes}
+
+    def bound_pods(self) -> Iterator[tuple[Mapping, NodeInfo]]:
+        """Every counted pod with its node (for inter-pod affinity and topology spread)."""
+        for node in self.nodes:
+            for pod in node.pods:
+                yield pod, node
+
+    def pvc(self, namespace: str, name: str) -> Mapping | None:
+        return self.snap.get("PersistentVolumeClaim", namespace, name)
+
+    def pv(self, name: str) -> Mapping | None:
+        return self.snap.get("PersistentVolume", None, name)
+
+    def storage_class(self, name: str) -> Mapping | None:
+        return self.snap.get("StorageClass", None, name)
+
+    def collected(self, kind: str) -> bool:
+        return bool(self.snap.collected(kind))
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        ns = self.snap.get("Namespace", None, namespace)
+        return None if ns is None else (ns.get("metadata") or {}).get("labels") or {}
+
+    @cached_property
+    def persistent_volumes(self) -> list[Mapping]:
+        return list(self.snap.of_kind("PersistentVolume"))

@@ -1,0 +1,300 @@
+"""One scheduling cycle for one pod: PreFilter, Filter on every node, the FitError, preemption.
+
+The scheduler stops at the first failing plugin per node; amldoctor records that verdict
+(`reasons`, what the event counts) and also evaluates every other plugin on the node
+(`failures`), because a user fixing the taint wants to know the node is also too small.
+
+Not modelled, and reported in `not_modelled` when the cluster shows signs of them: nominated
+pods of other pods (§1.6), DRA claims, scheduler extenders and custom profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from amldoctor.scheduling import message as msg
+from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_priority
+from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
+from amldoctor.scheduling.profile import Profile
+from amldoctor.scheduling.status import Code, Reason, Status
+
+DEFAULT_SCHEDULER = "default-scheduler"
+PREEMPTION_CONDITION = "DisruptionTarget"
+
+
+@dataclass
+class NodeVerdict:
+    """What the scheduler decided for one node, plus every failing filter."""
+
+    name: str
+    status: Status | None  # the decisive status (None: the node fits)
+    failures: list[Status] = field(default_factory=list)
+    outside_prefilter_result: bool = False
+
+    @property
+    def fits(self) -> bool:
+        return self.status is None
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.status.reasons if self.status else []
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "fits": self.fits,
+            "reasons": self.reasons,
+            "plugin": self.status.plugin if self.status else None,
+            "code": str(self.status.code) if self.status else None,
+            "all_failures": [f for s in self.failures for f in s.failures()],
+        }
+
+
+@dataclass
+class SchedulingResult:
+    """The simulated cycle. `message` is None when some node fits."""
+
+    profile: Profile
+    num_nodes: int
+    verdicts: list[NodeVerdict]
+    prefilter_status: Status | None
+    absent_status: Status | None
+    prefilter_node_names: dict[str, frozenset[str]]
+    postfilter_msg: str
+    message: str | None
+    not_modelled: list[str]
+    cluster: ClusterView = field(repr=False)
+    plugins: list[Plugin] = field(repr=False, default_factory=list)
+    skipped_plugins: list[str] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> list[str]:
+        return [v.name for v in self.verdicts if v.fits]
+
+    def verdict(self, name: str) -> NodeVerdict | None:
+        return next((v for v in self.verdicts if v.name == name), None)
+
+    def plugin(self, name: str) -> Plugin | None:
+        return next((p for p in self.plugins if p.name == name), None)
+
+
+def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> SchedulingResult:
+    """Run the default filters for `pod` against the snapshot's nodes and bound pods."""
+    profile = profile or Profile.for_server(getattr(snap, "server_version", None))
+    cluster = ClusterView(snap, pod, profile)
+    plugins = [cls(cluster) for cls in DEFAULT_FILTERS]
+
+    rejection, unschedulable, skipped, rejected_here = None, None, set(), {}
+    node_sets: dict[str, frozenset[str]] = {}
+    merged: frozenset[str] | None = None
+    for plugin in plugins:
+        outcome = plugin.pre_filter()
+        if outcome.code == Code.SKIP:
+            skipped.add(plugin.name)
+            continue
+        if outcome.status is not None:
+            rejected_here[plugin.name] = outcome.status
+            if rejection is None and outcome.code == Code.UNRESOLVABLE:
+                rejection = outcome.status
+            elif rejection is None and outcome.code == Code.UNSCHEDULABLE:
+                unschedulable = outcome.status
+            continue
+        if outcome.node_names is not None and rejection is None:
+            node_sets[plugin.name] = outcome.node_names
+            merged = outcome.node_names if merged is None else merged & outcome.node_names
+            if not merged:
+                names = sorted(node_sets)  # sets.List: sorted plugin names
+                text = (
+                    f"node(s) didn't satisfy plugin {names[0]}"
+                    if len(names) == 1
+                    else f"node(s) didn't satisfy plugin(s) [{' '.join(names)}] simultaneously"
+                )
+                rejection = Status(
+                    "framework", Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
+                )
+    rejection = rejection or unschedulable
+
+    absent_status = None
+    if rejection is None and merged is not None:
+        text = (
+            f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(node_sets))}]"
+            if profile.at_least(1, 31)
+            else msg.PREFILTER_FILTERED_OUT
+        )
+        absent_status = Status(
+            "framework",
+            Code.UNRESOLVABLE,
+            (
+                Reason(
+                    text,
+                    "the node is not in the node names "
+                    + ", ".join(sorted(node_sets))
+                    + " allows (matchFields metadata.name)",
+                ),
+            ),
+            "PreFilter",
+        )
+
+    active = [p for p in plugins if p.name not in skipped and p.name not in rejected_here]
+    verdicts = []
+    for node in cluster.nodes:
+        failures = [s for p in active if (s := p.filter(node)) is not None]
+        prefilter_failures = list(rejected_here.values())
+        if rejection is not None:
+            decisive: Status | None = rejection
+        elif merged is not None and node.name not in merged:
+            decisive = absent_status
+        else:
+            decisive = failures[0] if failures else None
+        verdicts.append(
+            NodeVerdict(
+                node.name,
+                decisive,
+                prefilter_failures + failures,
+                outside_prefilter_result=rejection is None
+                and merged is not None
+                and node.name not in merged,
+            )
+        )
+
+    result = SchedulingResult(
+        profile=profile,
+        num_nodes=len(verdicts),
+        verdicts=verdicts,
+        prefilter_status=rejection,
+        absent_status=absent_status,
+        prefilter_node_names=node_sets,
+        postfilter_msg="",
+        message=None,
+        not_modelled=_not_modelled(snap, pod),
+        cluster=cluster,
+        plugins=plugins,
+        skipped_plugins=sorted(skipped),
+    )
+    if not result.feasible:
+        result.postfilter_msg = _postfilter_message(result, cluster, active)
+        result.message = build_message(result)
+    return result
+
+
+def _postfilter_message(result: SchedulingResult, cluster: ClusterView, active: list[Plugin]) -> str:
+    """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then preemption.
+
+    RunPostFilterPlugins joins the reasons of rejecting plugins with ", ", so a pod without
+    resource claims reads "no new claims to deallocate, preemption: ...". DynamicResources' own
+    PreFilter (the last PreFilter) writes the state its PostFilter reads: when an earlier PreFilter
+    rejected the pod as unresolvable, that state is absent, the PostFilter fails with the cycle
+    state's "not found" error, and preemption never runs.
+    """
+    preemption = _preemption_message(result, cluster, active)
+    if not result.profile.features.dynamic_resources:
+        return preemption
+    status = result.prefilter_status
+    if status is not None and status.code == Code.UNRESOLVABLE:
+        return msg.DRA_STATE_NOT_FOUND
+    # An empty preemption message means a victim set was found: PostFilter succeeds, no suffix.
+    return f"{msg.DRA_NO_CLAIMS}, {preemption}" if preemption else ""
+
+
+def build_message(result: SchedulingResult) -> str:
+    """The untruncated FitError text for this result (as the PodScheduled condition shows it)."""
+    profile = result.profile
+    explicit = {v.name: v.reasons for v in result.verdicts if not v.outside_prefilter_result}
+    return msg.fit_error_message(
+        result.num_nodes,
+        explicit if result.prefilter_status is None or not profile.at_least(1, 25) else {},
+        absent_reasons=result.absent_status.reasons if result.absent_status else (),
+        prefilter_msg=result.prefilter_status.message() if result.prefilter_status else "",
+        postfilter_msg=result.postfilter_msg,
+        version=profile.version,
+    )
+
+
+def _terminating_by_preemption(pod: Mapping) -> bool:
+    if not (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    return any(
+        c.get("type") == PREEMPTION_CONDITION and c.get("reason") == "PreemptionByScheduler"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+
+
+def _preemption_message(
+    result: SchedulingResult, cluster: ClusterView, active: list[Plugin]
+) -> str:
+    """DefaultPreemption's PostFilter message (assumes the default PostFilter plugins)."""
+    if not result.profile.at_least(1, 24):
+        return ""
+    pod = cluster.pod
+    if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
+        return msg.PREEMPTION_PREFIX + msg.NOT_ELIGIBLE_NEVER
+    priority = pod_priority(pod)
+    nominated = (pod.get("status") or {}).get("nominatedNodeName")
+    if nominated:
+        verdict = result.verdict(nominated)
+        node = cluster.node_by_name.get(nominated)
+        retryable = (
+            verdict is not None
+            and verdict.status is not None
+            and (verdict.status.code != Code.UNRESOLVABLE)
+        )
+        if (
+            node is not None
+            and retryable
+            and any(pod_priority(p) < priority and _terminating_by_preemption(p) for p in node.pods)
+        ):
+            return msg.PREEMPTION_PREFIX + msg.NOT_ELIGIBLE_TERMINATING
+    statuses: dict[str, list[str]] = {}
+    for verdict in result.verdicts:
+        if verdict.status is None or verdict.status.code == Code.UNRESOLVABLE:
+            continue
+        node = cluster.node_by_name[verdict.name]
+        victims = [p for p in node.pods if pod_priority(p) < priority]
+        if not victims:
+            statuses[verdict.name] = [msg.NO_VICTIMS]
+            continue
+        trimmed = node.without(victims)
+        failure = _first_failure(active, trimmed)
+        if failure is None:
+            return ""  # a candidate exists: the pod gets nominated, no suffix
+        statuses[verdict.name] = failure.reasons
+    text = msg.fit_error_message(
+        result.num_nodes, statuses, absent_reasons=[msg.NOT_HELPFUL], version=None
+    )
+    return msg.PREEMPTION_PREFIX + text
+
+
+def _first_failure(plugins: list[Plugin], node: NodeInfo) -> Status | None:
+    for plugin in plugins:
+        status = plugin.filter(node)
+        if status is not None:
+            return status
+    return None
+
+
+def _not_modelled(snap: Any, pod: Mapping) -> list[str]:
+    """What this simulation cannot see, judged from signs in the pod and the cluster."""
+    notes = []
+    spec = pod.get("spec") or {}
+    if spec.get("resourceClaims"):
+        notes.append(
+            "the pod uses DRA resourceClaims: the DynamicResources plugin is not simulated"
+        )
+    others = [
+        p for p in snap.pods if (p.get("status") or {}).get("nominatedNodeName") and p is not pod
+    ]
+    if others:
+        notes.append(
+            f"{len(others)} other pod(s) have status.nominatedNodeName: the scheduler reserves "
+            "room "
+            "for them on those nodes, which this simulation does not"
+        )
+    scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
+    if scheduler != DEFAULT_SCHEDULER:
+        notes.append(
+            f"the pod is scheduled by {scheduler!r}, not the default scheduler: its filters and "
+            "messages may differ from this simulation"
+        )
+    return notes

@@ -1,0 +1,27 @@
+"""The plugin shape: PreFilter once per pod, Filter once per node, named as in kube-scheduler."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from amldoctor.scheduling.cluster import ClusterView, NodeInfo
+from amldoctor.scheduling.status import SUCCESS, PreFilterOutcome, Status
+
+
+class Plugin:
+    """Subclasses set `name` and override `pre_filter` and/or `filter`."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, cluster: ClusterView) -> None:
+        self.cluster = cluster
+        self.pod = cluster.pod
+        self.spec = cluster.pod.get("spec") or {}
+        self.profile = cluster.profile
+
+    def pre_filter(self) -> PreFilterOutcome:
+        return SUCCESS
+
+    def filter(self, node: NodeInfo) -> Status | None:
+        """None when the node passes."""
+        return None

@@ -1,0 +1,87 @@
+"""NodeUnschedulable, NodeName, TaintToleration: per-node checks with no PreFilter state."""
+
+from __future__ import annotations
+
+from amldoctor.k8s.tolerations import (
+    UNSCHEDULABLE_TAINT,
+    format_taint,
+    tolerated_by_any,
+    untolerated_taints,
+)
+from amldoctor.scheduling.cluster import NodeInfo
+from amldoctor.scheduling.plugins.base import Plugin
+from amldoctor.scheduling.status import Code, Status, fail
+
+UNSCHEDULABLE = "node(s) were unschedulable"
+UNKNOWN_CONDITION = "node(s) had unknown conditions"
+NODE_NAME = "node(s) didn't match the requested node name"
+TAINT_CURRENT = "node(s) had untolerated taint(s)"
+
+
+def taint_reason(taint: dict, profile) -> str:
+    """The TaintToleration reason as the cluster's release prints it."""
+    if profile.at_least(1, 34):
+        return TAINT_CURRENT
+    # Go formats it as "{%s: %s}": an empty value still prints the ": ".
+    pair = "{" + f"{taint.get('key') or ''}: {taint.get('value') or ''}" + "}"
+    if profile.at_least(1, 25):
+        return f"node(s) had untolerated taint {pair}"
+    return f"node(s) had taint {pair}, that the pod didn't tolerate"
+
+
+class NodeUnschedulable(Plugin):
+    name = "NodeUnschedulable"
+
+    def filter(self, node: NodeInfo) -> Status | None:
+        if not (node.node.get("spec") or {}).get("unschedulable"):
+            return None
+        if tolerated_by_any(UNSCHEDULABLE_TAINT, self.spec.get("tolerations") or []):
+            return None
+        return fail(
+            self.name,
+            Code.UNRESOLVABLE,
+            UNSCHEDULABLE,
+            f"node {node.name} is cordoned (spec.unschedulable=true)",
+            node=node.name,
+        )
+
+
+class NodeName(Plugin):
+    name = "NodeName"
+
+    def filter(self, node: NodeInfo) -> Status | None:
+        wanted = self.spec.get("nodeName") or ""
+        if not wanted or wanted == node.name:
+            return None
+        return fail(
+            self.name,
+            Code.UNRESOLVABLE,
+            NODE_NAME,
+            f"pod sets spec.nodeName={wanted}, not {node.name}",
+            wanted=wanted,
+        )
+
+
+class TaintToleration(Plugin):
+    name = "TaintToleration"
+
+    def filter(self, node: NodeInfo) -> Status | None:
+        if not node.taints:
+            return None
+        bad = untolerated_taints(
+            node.taints,
+            self.spec.get("tolerations") or [],
+            comparison_operators=self.profile.features.taint_comparison_operators,
+        )
+        if not bad:
+            return None
+        shown = ", ".join(format_taint(t) for t in bad)
+        return fail(
+            self.name,
+            Code.UNRESOLVABLE,
+            taint_reason(bad[0], self.profile),
+            f"node {node.name} has taint {shown}; the pod does not tolerate "
+            + ("it" if len(bad) == 1 else "them"),
+            taints=[format_taint(t) for t in bad],
+            taint_objects=[dict(t) for t in bad],
+        )

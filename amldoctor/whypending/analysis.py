@@ -1,0 +1,331 @@
+"""why-pending: the scheduler's verdict for one pod, node by node, and what to change.
+
+`analyze(snapshot, pod)` is pure: it reads the snapshot, runs the scheduler simulation, compares
+it with what the scheduler said (FailedScheduling event / PodScheduled condition), and returns
+the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
+`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`) plus `funnel`,
+`closest_nodes`, `fixes`, `not_modelled`, `limited_view` and `observed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from amldoctor.errors import InputError
+from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.quantity import QuantityError, format_amount
+from amldoctor.k8s.resources import pod_requests
+from amldoctor.k8s.timeutil import format_time
+from amldoctor.report import Finding, ObjectRef, Severity
+from amldoctor.scheduling.cluster import ClusterView
+from amldoctor.scheduling.framework import SchedulingResult, simulate
+from amldoctor.scheduling.message import event_message as truncate_for_event
+from amldoctor.scheduling.message import parse_fit_error
+from amldoctor.scheduling.profile import Profile
+from amldoctor.whypending import remediation, state
+
+POOL_LABELS = (
+    "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "eks.amazonaws.com/nodegroup",
+    "cloud.google.com/gke-nodepool",
+)
+
+
+def node_pool(labels: Mapping[str, str]) -> str | None:
+    for key in POOL_LABELS:
+        if labels.get(key):
+            return labels[key]
+    return None
+
+
+def observed_verdict(snap: Any, pod: Mapping) -> tuple[str | None, dict]:
+    """The scheduler's latest message for the pod, and where it came from.
+
+    The PodScheduled=False condition keeps the untruncated text of the latest attempt; the
+    newest FailedScheduling event adds how often and when. Events expire after about an hour.
+    """
+    info: dict = {}
+    events = [e for e in snap.events_for(pod) if event_reason(e) == "FailedScheduling"]
+    message = None
+    if events:
+        latest = events[-1]
+        message = event_message(latest)
+        info.update(
+            source="event",
+            event_count=sum(event_count(e) for e in events),
+            last_seen=format_time(event_last_time(latest)),
+        )
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if (
+            cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("message")
+        ):
+            message = cond["message"]
+            info.update(source="condition", condition_reason=cond.get("reason"))
+    return message, info
+
+
+def compare(simulated: str | None, observed: str | None) -> tuple[bool | None, list[str]]:
+    """Do the simulated and observed messages say the same? Preemption text is not compared
+    (it depends on priorities and nominations); legacy wordings compare by their current text."""
+    if not simulated or not observed:
+        return None, []
+    sim, obs = parse_fit_error(simulated), parse_fit_error(observed)
+    if not obs.recognized:
+        return None, [f"the observed message is not a kube-scheduler FitError: {observed[:200]}"]
+    diffs = []
+    if sim.total_nodes != obs.total_nodes:
+        diffs.append(
+            f"the scheduler saw {obs.total_nodes} nodes, the snapshot has {sim.total_nodes}"
+        )
+    if sim.prefilter_msg != obs.prefilter_msg:
+        diffs.append(
+            f"PreFilter: observed {obs.prefilter_msg or 'none'!r}, "
+            f"simulated {sim.prefilter_msg or 'none'!r}"
+        )
+    got, want = sim.counts_by_reason(), obs.counts_by_reason()
+    if obs.truncated:
+        want = {k: v for k, v in want.items() if k in got}
+    for reason in sorted(set(got) | set(want)):
+        if got.get(reason, 0) != want.get(reason, 0):
+            diffs.append(
+                f"{reason}: observed {want.get(reason, 0)} node(s), simulated {got.get(reason, 0)}"
+            )
+    return not diffs, diffs
+
+
+def _pod_summary(pod: Mapping) -> dict:
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    owners = meta.get("ownerReferences") or []
+    return {
+        "namespace": meta.get("namespace") or "default",
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
+        "phase": (pod.get("status") or {}).get("phase") or "Pending",
+        "node": spec.get("nodeName"),
+        "scheduler_name": spec.get("schedulerName") or state.DEFAULT_SCHEDULER,
+        "priority": spec.get("priority", 0),
+        "owner": f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else None,
+    }
+
+
+def _validated_requests(pod: Mapping, profile: Profile) -> dict[str, int]:
+    try:
+        return pod_requests(
+            pod, pod_level_resources=profile.features.pod_level_resources, use_status=False
+        )
+    except QuantityError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _node_rows(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
+    rows = []
+    for v in sorted(result.verdicts, key=lambda v: v.name):
+        row = v.to_dict()
+        row["pool"] = node_pool(cluster.node_by_name[v.name].labels)
+        rows.append(row)
+    return rows
+
+
+def nodes_unreadable(snap: Any) -> str | None:
+    """Why node-level analysis cannot run, or None when it can."""
+    missing = snap.missing_for("Node") if hasattr(snap, "missing_for") else None
+    if missing is not None:
+        return f"nodes could not be read ({missing.reason})"
+    if not snap.nodes and not snap.collected("Node"):
+        return "the snapshot has no Node objects (they were not collected)"
+    return None
+
+
+def analyze(
+    snap: Any, pod: Mapping, *, profile: Profile | None = None, what_if: bool = False
+) -> dict:
+    """The why-pending document for one pod (see the module docstring)."""
+    profile = profile or Profile.for_server(getattr(snap, "server_version", None))
+    request = _validated_requests(pod, profile)
+    pod_state = state.classify(snap, pod, what_if=what_if)
+    observed, observed_info = (None, {}) if what_if else observed_verdict(snap, pod)
+    doc: dict[str, Any] = {
+        "pod": _pod_summary(pod),
+        "status": pod_state.to_dict(),
+        "scheduler_version": profile.version_text,
+        "requests": {r: format_amount(r, n) for r, n in sorted(request.items()) if n},
+        "scheduler_message": None,
+        "scheduler_event_message": None,
+        "observed_message": observed,
+        "observed": {**observed_info, "parsed": parse_fit_error(observed).to_dict()}
+        if observed
+        else None,
+        "agrees_with_scheduler": None,
+        "differences": [],
+        "nodes": [],
+        "funnel": [],
+        "funnel_line": "",
+        "closest_nodes": [],
+        "fixes": [],
+        "not_modelled": [],
+        "limited_view": None,
+        "findings": [],
+    }
+    if pod_state.key in (state.NOT_PENDING, state.TERMINATING):
+        doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
+        return doc
+    unreadable = nodes_unreadable(snap)
+    if unreadable:
+        doc["limited_view"] = _limited_view(unreadable, observed)
+        doc["fixes"] = remediation.fixes_from_message(parse_fit_error(observed)) if observed else []
+        doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
+        return doc
+
+    result = simulate(snap, pod, profile)
+    cluster = result.cluster
+    doc["scheduler_message"] = result.message
+    doc["scheduler_event_message"] = truncate_for_event(result.message) if result.message else None
+    doc["agrees_with_scheduler"], doc["differences"] = compare(result.message, observed)
+    doc["nodes"] = _node_rows(result, cluster)
+    doc["funnel"] = remediation.funnel(result, request)
+    doc["funnel_line"] = remediation.funnel_line(doc["funnel"])
+    doc["closest_nodes"] = remediation.closest_nodes(result)
+    doc["not_modelled"] = result.not_modelled
+    nominated = (pod.get("status") or {}).get("nominatedNodeName")
+    if nominated and pod_state.key == state.UNSCHEDULABLE:
+        doc["status"]["nominated_node"] = nominated
+        doc["status"]["summary"] += (
+            f"; the scheduler nominated node {nominated} and is evicting lower-priority pods "
+            "there (preemption), so the pod should land once they are gone"
+        )
+    if pod_state.key == state.BOUND:
+        bound = result.verdict(pod_state.details["node"])
+        doc["status"]["node_fits"] = bound.fits if bound else None
+        if bound and not bound.fits:
+            doc["status"]["summary"] += (
+                f"; note: by the scheduler's rules the pod does not fit {bound.name} "
+                f"({', '.join(bound.reasons)}), so the kubelet may reject it"
+            )
+    elif result.feasible:
+        if pod_state.key == state.UNSCHEDULABLE:
+            doc["status"] = state.PodState(
+                state.SCHEDULABLE,
+                f"{len(result.feasible)} node(s) fit the pod now "
+                f"(e.g. {sorted(result.feasible)[0]}): "
+                + ("the default scheduler should place it" if not what_if else "it would be placed")
+                + (
+                    "; the last FailedScheduling message is older than the cluster's current state"
+                    if observed
+                    else ""
+                ),
+                {"feasible_nodes": sorted(result.feasible)[:20]},
+            ).to_dict()
+    else:
+        doc["fixes"] = remediation.all_fixes(result, cluster, request)
+    doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
+    if pod_state.key == state.BOUND:
+        doc["findings"] += _kubelet_side_findings(snap, pod)
+    return doc
+
+
+def _kubelet_side_findings(snap: Any, pod: Mapping) -> list[dict]:
+    """For a bound pod the answer is in the image, volume and config rules: run them on it."""
+    from amldoctor.rules.engine import run_rules
+
+    meta = pod.get("metadata") or {}
+    key = (meta.get("namespace") or "default", meta.get("name"))
+
+    def this_pod(obj: Mapping) -> bool:
+        m = obj.get("metadata") or {}
+        return (m.get("namespace") or "default", m.get("name")) == key
+
+    report = run_rules(snap, namespaces=[key[0]], selector=this_pod)
+    mine = [
+        f
+        for f in report.findings
+        if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
+    ]
+    return [f.to_dict() for f in mine]
+
+
+def _limited_view(reason: str, observed: str | None) -> dict:
+    parsed = parse_fit_error(observed) if observed else None
+    return {
+        "reason": f"node-level analysis skipped: {reason}",
+        "causes": [c.to_dict() for c in parsed.causes] if parsed else [],
+        "total_nodes": parsed.total_nodes if parsed else None,
+        "prefilter_msg": parsed.prefilter_msg if parsed else "",
+    }
+
+
+def _findings(doc: dict, pod: Mapping) -> list[Finding]:
+    meta = pod.get("metadata") or {}
+    ref = ObjectRef("Pod", meta.get("namespace") or "default", meta.get("name") or "?")
+    key = doc["status"]["state"]
+    summary = doc["status"]["summary"]
+    fixes = "\n".join(f["text"] for f in doc["fixes"])
+    evidence: dict[str, Any] = {}
+    if doc["scheduler_message"]:
+        evidence["simulated_message"] = doc["scheduler_message"]
+    if doc["observed_message"]:
+        evidence["scheduler_message"] = doc["observed_message"]
+    if doc["funnel_line"]:
+        evidence["funnel"] = doc["funnel_line"]
+    if key == state.UNSCHEDULABLE:
+        if doc["limited_view"]:
+            causes = doc["limited_view"]["causes"]
+            text = (
+                "; ".join(f"{c['count']} {c['reason']}" for c in causes)
+                or doc["limited_view"]["prefilter_msg"]
+                or "no scheduler message available"
+            )
+            return [
+                Finding(
+                    "AMD101",
+                    "pod-unschedulable",
+                    Severity.ERROR,
+                    ref,
+                    f"pod {ref.namespace}/{ref.name} is Pending: {text} "
+                    f"({doc['limited_view']['reason']})",
+                    evidence,
+                    "\n".join(
+                        [
+                            *(f["text"] for f in doc["fixes"]),
+                            "grant get/list on nodes for a node-by-node analysis",
+                        ]
+                    ),
+                )
+            ]
+        message = f"pod {ref.namespace}/{ref.name} fits no node: {doc['funnel_line']}"
+        return [
+            Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
+        ]
+    if key == state.GATED:
+        return [
+            Finding(
+                "AMD102",
+                "pod-scheduling-gated",
+                Severity.WARNING,
+                ref,
+                summary,
+                {"scheduling_gates": doc["status"].get("scheduling_gates", [])},
+                "check the controller that owns the gate; it must remove spec.schedulingGates",
+            )
+        ]
+    if key == state.OTHER_SCHEDULER and not doc["observed_message"]:
+        return [
+            Finding(
+                "AMD103",
+                "pending-without-scheduler-verdict",
+                Severity.WARNING,
+                ref,
+                summary,
+                {
+                    k: doc["status"].get(k)
+                    for k in ("scheduler_name", "scheduler_pods_running", "pods_placed_by_it")
+                },
+                f"check that the {doc['status'].get('scheduler_name')} scheduler runs and look at "
+                "its logs and the pod's PodGroup",
+            )
+        ]
+    return []

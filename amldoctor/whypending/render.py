@@ -1,0 +1,232 @@
+"""why-pending for people: the console view and Markdown. They format `analyze()`'s document
+and decide nothing.
+
+The node × filter matrix lists nodes one per row; past `GROUP_THRESHOLD` nodes it groups them by
+node pool (`kubernetes.azure.com/agentpool` / `agentpool`) and counts failures per filter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from amldoctor.whypending.remediation import FUNNEL_ORDER
+
+GROUP_THRESHOLD = 30
+SHORT = {
+    "NodeUnschedulable": "cordon",
+    "NodeName": "nodeName",
+    "TaintToleration": "taints",
+    "NodeAffinity": "selector",
+    "NodePorts": "ports",
+    "NodeResourcesFit": "resources",
+    "VolumeRestrictions": "vol-excl",
+    "NodeVolumeLimits": "vol-limit",
+    "VolumeBinding": "volumes",
+    "VolumeZone": "vol-zone",
+    "PodTopologySpread": "spread",
+    "InterPodAffinity": "pod-affinity",
+    "framework": "prefilter",
+}
+
+
+def _failing(row: dict) -> set[str]:
+    return {f["plugin"] for f in row["all_failures"]}
+
+
+def _columns(doc: dict) -> list[str]:
+    seen = {p for row in doc["nodes"] for p in _failing(row)}
+    order = [p for p, _ in FUNNEL_ORDER] + ["framework"]
+    return [p for p in order if p in seen] + sorted(seen - set(order))
+
+
+def node_matrix(doc: dict) -> Table:
+    """One row per node (or per pool when there are many nodes), one column per failing filter."""
+    cols = _columns(doc)
+    grouped = len(doc["nodes"]) > GROUP_THRESHOLD
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("pool" if grouped else "node")
+    table.add_column("nodes" if grouped else "pool")
+    for c in cols:
+        table.add_column(SHORT.get(c, c), justify="center")
+    table.add_column("fits" if grouped else "scheduler's reason")
+    if grouped:
+        pools: dict[str, list[dict]] = defaultdict(list)
+        for row in doc["nodes"]:
+            pools[row.get("pool") or "(no pool label)"].append(row)
+        for pool, rows in sorted(pools.items()):
+            cells = []
+            for c in cols:
+                n = sum(1 for r in rows if c in _failing(r))
+                cells.append(Text(f"✗{n}", style="red") if n else Text("·", style="green"))
+            fits = sum(1 for r in rows if r["fits"])
+            table.add_row(
+                pool, str(len(rows)), *cells, Text(str(fits), style="green" if fits else "red")
+            )
+        return table
+    for row in doc["nodes"]:
+        failing = _failing(row)
+        cells = [
+            Text("✗", style="red") if c in failing else Text("·", style="green") for c in cols
+        ]
+        verdict = (
+            Text("fits", style="green")
+            if row["fits"]
+            else Text(", ".join(row["reasons"]), style="red")
+        )
+        table.add_row(row["name"], row.get("pool") or "", *cells, verdict)
+    return table
+
+
+def render_console(console: Console, doc: dict, source: str = "") -> None:
+    pod = doc["pod"]
+    title = Text("why-pending ", style="bold")
+    title.append(f"{pod['namespace']}/{pod['name']}", style="bold cyan")
+    title.append(f"  ·  {pod['phase']}  ·  scheduler {pod['scheduler_name']}", style="dim")
+    title.append(f"  ·  rules of kube-scheduler {doc['scheduler_version']}", style="dim")
+    if source:
+        title.append(f"  ·  {source}", style="dim")
+    console.print(title)
+    console.print(Text(doc["status"]["summary"]))
+    if doc["requests"]:
+        console.print(
+            Text(
+                "requests: " + ", ".join(f"{k} {v}" for k, v in doc["requests"].items()),
+                style="dim",
+            )
+        )
+    console.print()
+    _messages(console, doc)
+    if doc["limited_view"]:
+        lv = doc["limited_view"]
+        console.print(Text(lv["reason"], style="yellow"))
+        for c in lv["causes"]:
+            console.print(
+                Text(
+                    f"  {c['count']:>5}  {c['reason']}"
+                    + (f"  [{c['plugin']}]" if c["plugin"] else "")
+                )
+            )
+        if lv["prefilter_msg"]:
+            console.print(Text(f"  all nodes: {lv['prefilter_msg']}"))
+        console.print()
+    if doc["funnel_line"]:
+        console.print(Text("funnel: ", style="bold") + Text(doc["funnel_line"]))
+        console.print()
+    if doc["nodes"]:
+        console.print(node_matrix(doc))
+        console.print()
+    if doc["closest_nodes"] and doc["fixes"]:
+        console.print(Text("closest nodes", style="bold"))
+        for c in doc["closest_nodes"][:3]:
+            console.print(Text(f"  {c['name']}: " + "; ".join(c["details"][:3])))
+        console.print()
+    if doc["fixes"]:
+        console.print(Text("what to change", style="bold green"))
+        for f in doc["fixes"]:
+            console.print(Text(f"  • {f['text']}", style="green"))
+            for line in (f.get("yaml") or "").splitlines():
+                console.print(Text(f"      {line}"))
+        console.print()
+    for note in doc["not_modelled"]:
+        console.print(Text(f"not modelled: {note}", style="yellow"))
+
+
+def _messages(console: Console, doc: dict) -> None:
+    obs = doc["observed"] or {}
+    if doc["observed_message"]:
+        where = obs.get("source", "")
+        extra = (
+            f", {obs['event_count']}×, last {obs['last_seen']}" if obs.get("event_count") else ""
+        )
+        console.print(Text(f"scheduler said ({where}{extra}):", style="bold"))
+        console.print(Text(f"  {doc['observed_message']}"))
+    elif doc["status"]["state"] in ("unschedulable", "schedulable"):
+        console.print(
+            Text(
+                "scheduler said: nothing in the snapshot (events expire after about an hour)",
+                style="dim",
+            )
+        )
+    if doc["scheduler_message"]:
+        console.print(Text("amldoctor computes:", style="bold"))
+        console.print(Text(f"  {doc['scheduler_message']}"))
+    agrees = doc["agrees_with_scheduler"]
+    if agrees is True:
+        console.print(Text("  ✓ same verdict as the scheduler", style="green"))
+    elif agrees is False:
+        console.print(
+            Text(
+                "  ≠ differs from the scheduler's last message "
+                "(the cluster changed since, or see 'not modelled'):",
+                style="yellow",
+            )
+        )
+        for d in doc["differences"]:
+            console.print(Text(f"    {d}", style="yellow"))
+    console.print()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(doc: dict) -> str:
+    pod = doc["pod"]
+    lines = [
+        f"## why-pending {pod['namespace']}/{pod['name']}",
+        "",
+        f"- **Status:** {doc['status']['summary']}",
+        f"- **Scheduler:** {pod['scheduler_name']} "
+        f"(rules of kube-scheduler {doc['scheduler_version']})",
+    ]
+    if doc["requests"]:
+        lines.append("- **Requests:** " + ", ".join(f"{k} {v}" for k, v in doc["requests"].items()))
+    if doc["observed_message"]:
+        lines.append(f"- **Scheduler said:** `{doc['observed_message']}`")
+    if doc["scheduler_message"]:
+        lines.append(f"- **amldoctor computes:** `{doc['scheduler_message']}`")
+    if doc["agrees_with_scheduler"] is not None:
+        lines.append(
+            f"- **Agrees with the scheduler:** {'yes' if doc['agrees_with_scheduler'] else 'no'}"
+        )
+        lines += [f"  - {d}" for d in doc["differences"]]
+    if doc["funnel_line"]:
+        lines.append(f"- **Funnel:** {doc['funnel_line']}")
+    if doc["limited_view"]:
+        lines.append(f"- **Limited view:** {doc['limited_view']['reason']}")
+        lines += [f"  - {c['count']} {c['reason']}" for c in doc["limited_view"]["causes"]]
+    if doc["nodes"]:
+        cols = _columns(doc)
+        lines += [
+            "",
+            "| node | pool | "
+            + " | ".join(SHORT.get(c, c) for c in cols)
+            + " | scheduler's reason |",
+        ]
+        lines.append("|" + "---|" * (len(cols) + 3))
+        for row in doc["nodes"]:
+            marks = ["✗" if c in _failing(row) else "·" for c in cols]
+            verdict = "fits" if row["fits"] else ", ".join(row["reasons"])
+            lines.append(
+                f"| {row['name']} | {row.get('pool') or ''} | "
+                + " | ".join(marks)
+                + f" | {_cell(verdict)} |"
+            )
+    if doc["fixes"]:
+        lines += ["", "### What to change", ""]
+        for f in doc["fixes"]:
+            lines.append(f"- {_cell(f['text'])}")
+            if f.get("yaml"):
+                lines += [
+                    "",
+                    "  ```yaml",
+                    *[f"  {line}" for line in f["yaml"].splitlines()],
+                    "  ```",
+                ]
+    for note in doc["not_modelled"]:
+        lines.append(f"- _Not modelled:_ {note}")
+    return "\n".join(lines) + "\n"
