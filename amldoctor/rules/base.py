@@ -44,6 +44,9 @@ class RuleMeta:
     check: Callable[[Context], Iterable[Finding]]
     doc: str
     scope: str = "scan"  # "scan" rules read a cluster snapshot; "lint" rules read manifests
+    # Generic rules this one replaces for the same object (or the workload that owns it): an AML
+    # rule that explains an OOMKill at the instance type's limit says all the pod rule would.
+    supersedes: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -61,7 +64,13 @@ REGISTRY: dict[str, RuleMeta] = {}
 
 
 def rule(
-    code: str, name: str, *, severity: str, needs: tuple[str, ...] = ("Pod",), scope: str = "scan"
+    code: str,
+    name: str,
+    *,
+    severity: str,
+    needs: tuple[str, ...] = ("Pod",),
+    scope: str = "scan",
+    supersedes: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Context], Iterable[Finding]]], Callable[[Context], Iterable[Finding]]]:
     """Register a check. `needs` lists the kinds without which the rule cannot say anything."""
 
@@ -76,7 +85,9 @@ def rule(
         missing = [s for s in DOC_SECTIONS if f"## {s}" not in doc]
         if missing:
             raise ValueError(f"rule {code} docs lack sections: {', '.join(missing)}")
-        REGISTRY[code] = RuleMeta(code, name, Severity.parse(severity), needs, check, doc, scope)
+        REGISTRY[code] = RuleMeta(
+            code, name, Severity.parse(severity), needs, check, doc, scope, supersedes
+        )
         return check
 
     return register

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.report import Finding, Report, SkippedRule, missing_note
 from amldoctor.rules.base import (
+    REGISTRY,
     Context,
     RuleMeta,
     find_rule,
@@ -64,6 +65,7 @@ def run_rules(
             else:
                 findings.append(finding)
 
+    findings = _drop_superseded(findings)
     findings.sort(key=Finding.sort_key)
     scope_list = sorted(scope) if scope is not None else snap.namespaces()
     return Report(
@@ -75,6 +77,23 @@ def run_rules(
         pods_checked=len(ctx.pods()),
         notes=notes,
     )
+
+
+def _drop_superseded(findings: list[Finding]) -> list[Finding]:
+    """Remove generic findings that a more specific rule already made for the same workload."""
+    covered: set[tuple[str, object]] = set()
+    for f in findings:
+        for code in REGISTRY[f.rule].supersedes if f.rule in REGISTRY else ():
+            covered.add((code, f.object))
+            if f.owner is not None:
+                covered.add((code, f.owner))
+    if not covered:
+        return findings
+    return [
+        f
+        for f in findings
+        if (f.rule, f.object) not in covered and (f.owner is None or (f.rule, f.owner) not in covered)
+    ]
 
 
 def _canonical(key: str) -> str:
