@@ -53,6 +53,11 @@ def meta(obj: dict) -> dict:
     return obj.get("metadata") or {}
 
 
+def _namespace_name(obj: dict) -> tuple[str, str]:
+    m = obj.get("metadata") or {}
+    return (m.get("namespace") or "", m.get("name") or "")
+
+
 def obj_key(obj: dict) -> tuple[str, str, str]:
     m = meta(obj)
     return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
@@ -97,7 +102,7 @@ class Snapshot:
         for obj in self.objects:
             index[str(obj.get("kind", ""))].append(obj)
         for items in index.values():
-            items.sort(key=lambda o: (meta(o).get("namespace") or "", meta(o).get("name") or ""))
+            items.sort(key=_namespace_name)
         return dict(index)
 
     @cached_property
@@ -131,14 +136,13 @@ class Snapshot:
     def _events_index(self) -> tuple[dict[str, list[dict]], dict[tuple[str, str, str], list[dict]]]:
         by_uid: dict[str, list[dict]] = defaultdict(list)
         by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-        events = sorted(self.of_kind("Event"), key=event_sort_key)
-        for ev in events:
+        # Not sorted by time here: `events_for` sorts (stably) the few events it returns, which
+        # gives the same order without parsing the timestamps of every event in the cluster.
+        for ev in self.of_kind("Event"):
             ref = involved_object(ev)
-            key = (
-                str(ref.get("kind", "")),
-                ref.get("namespace") or meta(ev).get("namespace") or "",
-                ref.get("name") or "",
-            )
+            # The event's own namespace is where it was recorded, not where its object lives:
+            # node events sit in `default` with no namespace on the reference.
+            key = (str(ref.get("kind", "")), ref.get("namespace") or "", ref.get("name") or "")
             by_key[key].append(ev)
             if ref.get("uid"):
                 by_uid[ref["uid"]].append(ev)
@@ -191,7 +195,8 @@ class Snapshot:
             if id(ev) in seen:
                 continue
             ref_uid = involved_object(ev).get("uid")
-            if not uid or not ref_uid or ref_uid == uid:
+            # Kubelets name the node itself as the uid of node events.
+            if not uid or not ref_uid or ref_uid in (uid, meta(obj).get("name")):
                 found.append(ev)
         if len(found) > 1:
             found.sort(key=event_sort_key)
@@ -255,7 +260,10 @@ def _newest_timestamp(objects: list[dict]) -> datetime:
                 if not isinstance(cs, dict):
                     continue
                 for state_key in ("state", "lastState"):
-                    for state in (cs.get(state_key) or {}).values():
+                    states = cs.get(state_key)
+                    if not isinstance(states, dict):
+                        continue
+                    for state in states.values():
                         if isinstance(state, dict):
                             consider(state.get("startedAt"))
                             consider(state.get("finishedAt"))

@@ -123,3 +123,14 @@ def test_missing_path_and_empty_tarball(tmp_path):
     bogus = write(tmp_path, "fake.tar.gz", b"not a tarball at all")
     with pytest.raises(InputError, match="not a readable tarball"):
         load_snapshot(bogus)
+
+
+def test_node_events_recorded_in_default_namespace_match_the_node(tmp_path):
+    node = {"kind": "Node", "metadata": {"name": "gpu-1", "uid": "0b1c-real-uid"}}
+    ev = {"kind": "Event", "metadata": {"name": "gpu-1.1", "namespace": "default"}, "reason": "OOMKilling",
+          "involvedObject": {"kind": "Node", "name": "gpu-1", "uid": "gpu-1"}, "lastTimestamp": "2026-11-28T08:00:00Z"}
+    odd = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"},
+           "status": {"containerStatuses": [{"name": "c", "state": "weird", "lastState": None}]}}
+    snap = load_snapshot(write(tmp_path, "n.json", json.dumps({"kind": "List", "items": [node, ev, odd]})))
+    assert [e["reason"] for e in snap.events_for(node)] == ["OOMKilling"]
+    assert snap.captured_at.isoformat() == "2026-11-28T08:00:00+00:00"
