@@ -99,6 +99,8 @@ class Report:
     scope: list[str] | None = None
     pods_checked: int = 0
     notes: list[str] = field(default_factory=list)
+    # Per AML job / online deployment summaries (amldoctor.aml.jobview), shown before the pods.
+    jobs: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
@@ -132,6 +134,7 @@ class Report:
             "skipped_rules": [s.to_dict() for s in self.skipped],
             "notes": list(self.notes),
             "summary": self.summary(),
+            "jobs": self.jobs,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -139,12 +142,19 @@ class Report:
         return exit_code_for(self.findings, fail_on)
 
 
-def exit_code_for(findings: list[Finding], fail_on: str) -> int:
-    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes)."""
+def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
+    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes).
+
+    Accepts Findings or their JSON dicts (why-pending results carry the latter).
+    """
     if fail_on == "never":
         return 0
     threshold = Severity.parse(fail_on)
-    return 1 if any(f.severity >= threshold for f in findings) else 0
+    for f in findings:
+        severity = f.severity if isinstance(f, Finding) else Severity.parse(f["severity"])
+        if severity >= threshold:
+            return 1
+    return 0
 
 
 def missing_note(missing: Missing) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from amldoctor.aml.jobview import group_by_job
 from amldoctor.commands.options import check_fail_on, split_codes
 from amldoctor.errors import InputError
 from amldoctor.k8s.selectors import parse_selector
@@ -46,8 +47,18 @@ def run_scan(
     snap = open_snapshot(target)
     namespaces = resolve_namespaces(snap, target)
     report = run_rules(snap, namespaces=namespaces, selector=predicate, ignore=ignore_codes)
+    report.jobs = group_by_job(snap, report.findings, pods_in_scope(snap, namespaces, predicate))
     emit_report(report, fmt)
     return report.exit_code(fail_on)
+
+
+def pods_in_scope(snap, namespaces, predicate) -> list[dict]:
+    return [
+        p
+        for p in snap.pods
+        if (namespaces is None or (p.get("metadata") or {}).get("namespace") in namespaces)
+        and (predicate is None or predicate(p))
+    ]
 
 
 def emit_report(report, fmt: str) -> None:

@@ -19,6 +19,7 @@ from amldoctor.commands.options import (
     check_fail_on,
 )
 from amldoctor.errors import InputError
+from amldoctor.report import exit_code_for
 
 PodArg = Annotated[
     str | None,
@@ -32,6 +33,14 @@ FilenameOpt = Annotated[
         help="What-if: judge the pod this manifest would create (Pod, Deployment, Job, "
         "StatefulSet, "
         "ReplicaSet, DaemonSet, CronJob or Volcano Job) against the cluster. '-' reads stdin.",
+    ),
+]
+JobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--job",
+        help="Explain a whole Azure ML job or online deployment (job id or a 4+ character "
+        "prefix, run id, PodGroup name, or ENDPOINT/DEPLOYMENT), pods or no pods.",
     ),
 ]
 ServerVersionOpt = Annotated[
@@ -77,17 +86,10 @@ def find_pod(snap, name: str, namespace: str | None) -> dict:
     raise InputError(f"pod {name!r} not found in {where}{hint}")
 
 
-def exit_code(findings: list[dict], fail_on: str) -> int:
-    """1 when a finding is at or above `--fail-on`, else 0."""
-    if fail_on == "never":
-        return 0
-    order = {"info": 1, "warning": 2, "error": 3}
-    return int(any(order[f["severity"]] >= order[fail_on] for f in findings))
-
-
 def why_pending(
     pod: PodArg = None,
     filename: FilenameOpt = None,
+    job: JobOpt = None,
     snapshot: SnapshotOpt = None,
     namespace: NamespaceOpt = None,
     output: OutputOpt = "table",
@@ -106,8 +108,8 @@ def why_pending(
 
     fmt = check_format(output)
     fail_on = check_fail_on(fail_on)
-    if bool(pod) == bool(filename):
-        raise InputError("give either a pod name or -f MANIFEST (not both, not neither)")
+    if sum(bool(x) for x in (pod, filename, job)) != 1:
+        raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
     if pod and "/" in pod and namespace is None:
         namespace, pod = pod.split("/", 1)
     what_if = pod_from_manifest(filename, namespace) if filename else None
@@ -120,11 +122,17 @@ def why_pending(
         progress=fmt == "table" and sys.stderr.isatty(),
     )
     snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
+    if job:
+        from amldoctor.aml.jobview import explain_job
+
+        result = explain_job(snap, job)
+        emit_job(result, fmt)
+        raise typer.Exit(exit_code_for(result["findings"], fail_on))
     subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
     profile = Profile.for_server(server_version or snap.server_version)
     doc = analyze(snap, subject, profile=profile, what_if=what_if is not None)
     emit(doc, fmt, source=snap.source)
-    raise typer.Exit(exit_code(doc["findings"], fail_on))
+    raise typer.Exit(exit_code_for(doc["findings"], fail_on))
 
 
 def emit(doc: dict, fmt: str, source: str = "") -> None:
@@ -145,3 +153,20 @@ def emit(doc: dict, fmt: str, source: str = "") -> None:
         from amldoctor.whypending.render import render_console
 
         render_console(make_console(), doc, source)
+
+
+def emit_job(result: dict, fmt: str) -> None:
+    """Print a whole-job explanation (`--job`)."""
+    if fmt in ("json", "yaml"):
+        from amldoctor.render.structured import to_json, to_yaml
+
+        sys.stdout.write(to_json(result) + "\n" if fmt == "json" else to_yaml(result))
+    elif fmt == "markdown":
+        from amldoctor.aml.render import explain_markdown
+
+        sys.stdout.write(explain_markdown(result))
+    else:
+        from amldoctor.aml.render import render_explain
+        from amldoctor.render import make_console
+
+        render_explain(make_console(), result)

@@ -78,6 +78,11 @@ def render_report(console: Console, report: Report) -> None:
     console.print(title)
     console.print()
 
+    if report.jobs:
+        from amldoctor.aml.render import render_jobs
+
+        render_jobs(console, report.jobs)
+        console.print()
     if report.findings:
         render_findings(console, report.findings)
     else:

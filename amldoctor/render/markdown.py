@@ -28,6 +28,10 @@ def report_markdown(report: Report) -> str:
         lines.append(f"- Not checked: {missing_note(missing)}")
     for skipped in report.skipped:
         lines.append(f"- Skipped {skipped.rule} ({skipped.name}): {skipped.reason}")
+    if report.jobs:
+        from amldoctor.aml.render import jobs_markdown
+
+        lines += ["", jobs_markdown(report.jobs).rstrip()]
     for severity in sorted(Severity, reverse=True):
         rows = [
             [f.rule, str(f.object), _cell(f.message), _cell(f.remediation)]

@@ -125,3 +125,22 @@ def test_help_is_fast():
     elapsed = time.perf_counter() - start
     assert result.returncode == 0 and "why-pending" in result.stdout
     print(f"amldoctor --help took {elapsed:.2f}s")  # measured, not asserted: timing never fails tests
+
+
+def test_scan_groups_findings_by_aml_job_and_deployment():
+    report = json.loads(run_cli("scan", "--snapshot", "fixtures/demo", "-o", "json").stdout)
+    jobs = {j["id"]: j for j in report["jobs"]}
+    assert jobs["a3f81c2d4e5b6a7c8d9e0f1a2b3c4d5e"]["top_finding"]["rule"] == "AMD710"
+    assert jobs["credit-risk/blue"]["severity"] in (None, "ok", "none") or jobs["credit-risk/blue"]["findings"] == 0
+    table = run_cli("scan", "--snapshot", "fixtures/demo").stdout
+    assert table.index("AML jobs and online deployments") < table.index("✖ Pod ")
+
+
+def test_why_pending_job_explains_a_job_without_pods():
+    result = run_cli("why-pending", "--job", "a3f81c2d", "--snapshot", "fixtures/demo", "-o", "json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["podgroup"]["name"].endswith("a3f81c2d4e5b6a7c8d9e0f1a2b3c4d5e")
+    assert any(f["rule"] == "AMD710" for f in doc["findings"])
+    unknown = run_cli("why-pending", "--job", "zzzz9999", "--snapshot", "fixtures/demo")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
