@@ -120,7 +120,9 @@ NAMESPACED = (
 )  # fmt: skip
 # Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
 CLUSTER_SCOPED = (NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE)
-EXTENSION = (POD, DEPLOYMENT, EVENT)  # read in the azureml namespace for extension health
+# Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
+EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
+ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS
 # Resources served only when an add-on is installed: a 404 means "not installed".
 OPTIONAL_APIS = frozenset({"scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com"})
 
@@ -638,6 +640,7 @@ def collect_live(opts: LiveOptions) -> LiveResult:
         requests.append(BOUND_PODS_REQUEST)
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
+        requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
     results = c.run(requests)
 
     if exists is None and ns is not None:
