@@ -1,0 +1,81 @@
+"""Fixtures for amldoctor's end-to-end tests against a real control plane.
+
+`control_plane` (session): etcd + kube-apiserver + kube-scheduler, built on first use.
+`cluster` (test): a unique namespace plus helpers; cleans up the test's pods and Nodes.
+`scheduling_cluster` (test): `cluster` after deleting every Node and pod, for scenarios whose
+outcome depends on the whole node set.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cluster import Cluster, clear_cluster, create_namespace
+from harness import ControlPlane, ControlPlaneError, binaries_dir
+
+_running: list[ControlPlane] = []
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    plane, problem = _start()
+    if plane is None:
+        pytest.fail(problem, pytrace=False)
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in plane.startup_seconds.items())
+    print(f"\ncontrol plane {plane.version} at {plane.api_url} ready: {timings}")
+    _running.append(plane)
+    yield plane
+    _running.remove(plane)
+    plane.stop()
+
+
+def _start() -> tuple[ControlPlane | None, str]:
+    """Build (if needed) and start the control plane, or say why not: e2e tests then fail."""
+    try:
+        plane = ControlPlane(binaries_dir())
+    except ControlPlaneError as err:
+        return None, f"cannot build the e2e control plane: {err}"
+    try:
+        plane.start()
+    except (ControlPlaneError, OSError) as err:
+        tails = plane.log_tails()
+        plane.stop(keep_workdir=True)
+        return None, f"cannot start the e2e control plane: {err}\n{tails}\n(kept {plane.workdir})"
+    return plane, ""
+
+
+def _test_id(request: pytest.FixtureRequest) -> str:
+    slug = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    return f"e2e-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def cluster(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    test_id = _test_id(request)
+    create_namespace(control_plane.client(), test_id)
+    c = Cluster(control_plane, namespace=test_id, owner=test_id)
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture
+def scheduling_cluster(control_plane: ControlPlane, cluster: Cluster) -> Cluster:
+    clear_cluster(cluster.kube)
+    cluster.wait_scheduler_sees(nodes=0, pods=0)
+    return cluster
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    if report.failed and _running:
+        report.sections.append(("control plane logs", _running[0].log_tails()))
+    return report
