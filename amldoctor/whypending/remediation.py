@@ -415,9 +415,16 @@ def other_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
         for s in v.failures:
             counts[s.plugin] += 1
             example.setdefault(s.plugin, s.items[0].detail)
+    # A cordon matters only where it is all that stands in the way (the cordon's own taint aside):
+    # a cordoned CPU node is no news to a GPU pod that no CPU node could take anyway.
+    cordon_blocks = any(
+        failing_plugins(v) - {"TaintToleration"} == {"NodeUnschedulable"} for v in result.verdicts
+    )
     for plugin, text in ADVICE.items():
         if plugin in ("TaintToleration", "NodeAffinity"):
             continue  # toleration_fix and selector_fixes say it with the cluster's own values
+        if plugin == "NodeUnschedulable" and not cordon_blocks:
+            continue
         if counts.get(plugin) and plugin not in seen:
             fixes.append(
                 _fix(plugin.lower(), f"{text} ({counts[plugin]} node(s); e.g. {example[plugin]})")
