@@ -48,11 +48,11 @@ def node_matrix(doc: dict) -> Table:
     cols = _columns(doc)
     grouped = len(doc["nodes"]) > GROUP_THRESHOLD
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("pool" if grouped else "node")
+    table.add_column("pool" if grouped else "node", no_wrap=True)
     table.add_column("nodes" if grouped else "pool")
     for c in cols:
         table.add_column(SHORT.get(c, c), justify="center")
-    table.add_column("fits" if grouped else "scheduler's reason")
+    table.add_column("fits" if grouped else "scheduler's reason", no_wrap=True, overflow="ellipsis")
     if grouped:
         pools: dict[str, list[dict]] = defaultdict(list)
         for row in doc["nodes"]:
