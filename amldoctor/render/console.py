@@ -19,9 +19,15 @@ ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 
 
 def format_evidence(evidence: dict, limit: int = 8) -> str:
-    """Compact `key=value` pairs for the scalar evidence; nested data stays in -o json."""
+    """Compact `key=value` pairs for the short scalar evidence.
+
+    Long texts (the scheduler's full message, a termination message) and nested data are
+    already summarised in the message line; they stay in full in -o json/yaml.
+    """
     parts = []
     for key, value in evidence.items():
+        if isinstance(value, str) and len(value) > 100:
+            continue
         if isinstance(value, str | int | float | bool) and value != "":
             parts.append(f"{key}={value}")
         elif isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
