@@ -645,7 +645,24 @@ def collect_live(opts: LiveOptions) -> LiveResult:
 
     if exists is None and ns is not None:
         _judge_unreadable_namespace(c, ns, results)
+    _require_pods(c, ns, results)
     return LiveResult(c.snapshot(), c.conn.server)
+
+
+def _require_pods(c: Collector, ns: str | None, results: dict[ListRequest, list[dict]]) -> None:
+    """Pods are what scan and dump are about: without them the report would look healthy.
+
+    Every other kind degrades to a "not checked" note; a refused pod list ends the command
+    (exit 3) with the API server's own reason.
+    """
+    if ListRequest(POD, ns, _selector_params(c.opts)) in results:
+        return
+    where = f"namespace {ns}" if ns else "any namespace"
+    reason = next(
+        (m.reason for m in c.missing if m.kind == POD.name and m.namespace == ns),
+        "the request failed",
+    )
+    raise ClusterError(f"cannot list pods in {where} on {c.conn.server}: {reason}")
 
 
 def _judge_unreadable_namespace(

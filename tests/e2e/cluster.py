@@ -8,10 +8,14 @@ the `amldoctor.e2e/owner` label and is deleted when the test ends; scheduling sc
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from harness import ControlPlane
@@ -19,7 +23,27 @@ from kube import ApiError, KubeClient
 from objects import E2E_LABEL, GPU_TAINT, node_manifest, pod_manifest, rfc3339
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
+# The installed CLI exactly as users run it: `main()` turns errors into one line and an exit code.
+AMLDOCTOR = (sys.executable, "-c", "from amldoctor.cli import main; main()")
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+def run_amldoctor(*args: str, kubeconfig: Path | str | None = None, namespace: str | None = None,
+                  timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the amldoctor CLI in a subprocess (`--kubeconfig`/`-n` go after the subcommand)."""
+    command, *rest = args
+    conn = [*(["--kubeconfig", str(kubeconfig)] if kubeconfig else []),
+            *(["-n", namespace] if namespace else [])]
+    return subprocess.run([*AMLDOCTOR, command, *conn, *rest], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def amldoctor_json(*args: str, **kwargs: Any) -> dict:
+    """Run amldoctor with `-o json` and parse stdout; exit 0 or 1 (findings), nothing else."""
+    proc = run_amldoctor(*args, "-o", "json", **kwargs)
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout)
 
 
 @dataclass

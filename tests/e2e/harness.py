@@ -35,6 +35,9 @@ ADMIN = "admin"
 NS_READER = "ns-reader"
 NO_NODES = "no-nodes"
 NO_EVENTS = "no-events"
+# Reads everything (get/list/watch on every served resource) and writes nothing: the user the
+# read-only tests run amldoctor as, so its audit trail holds amldoctor's requests alone.
+READER = "reader"
 SCHEDULER = "system:kube-scheduler"
 
 NAMESPACE_READER_ROLE = "amldoctor-e2e:namespace-reader"
@@ -212,7 +215,7 @@ class ControlPlane:
         etcd_port, peer_port, api_port, sched_port = free_ports(4)
         self.api_url = f"https://127.0.0.1:{api_port}"
         self.scheduler_url = f"https://127.0.0.1:{sched_port}"
-        users = (NS_READER, NO_NODES, NO_EVENTS, SCHEDULER)
+        users = (NS_READER, NO_NODES, NO_EVENTS, READER, SCHEDULER)
         self.tokens = {u: secrets.token_hex(16) for u in users}
         self._write_auth_files()
 
@@ -304,7 +307,8 @@ class ControlPlane:
         admin.create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
             "metadata": {"name": NAMESPACE_READER_ROLE}, "rules": NAMESPACE_READER_RULES})
         for user, excluded in ((NO_NODES, {("", "nodes")}),
-                               (NO_EVENTS, {("", "events"), ("events.k8s.io", "events")})):
+                               (NO_EVENTS, {("", "events"), ("events.k8s.io", "events")}),
+                               (READER, set())):
             self.grant(user, read_all_rules(admin, excluded))
 
     # -- users ---------------------------------------------------------------------------------

@@ -263,12 +263,22 @@ def test_forbidden_kind_is_recorded_and_collection_goes_on(cluster, tmp_path):
 
 def test_reads_outside_the_scope_do_not_count_as_collected(cluster, tmp_path):
     populate(cluster)
-    cluster.forced["/api/v1/namespaces/ml/pods"] = 403
-    cluster.lists["/api/v1/namespaces/azureml/pods"] = [pod("amlarc-operator", "azureml")]
+    cluster.forced["/api/v1/namespaces/ml/configmaps"] = 403
+    cluster.lists["/api/v1/namespaces/azureml/configmaps"] = [
+        {"metadata": {"name": "arcml-healthcheck", "namespace": "azureml"}}
+    ]
     snap = collect_live(options(kubeconfig(tmp_path, cluster.url))).snapshot
-    assert "Pod" not in snap.collected_kinds
-    assert snap.get("Pod", "azureml", "amlarc-operator") is not None
-    assert not snap.collected("Pod")
+    assert "ConfigMap" not in snap.collected_kinds
+    assert snap.get("ConfigMap", "azureml", "arcml-healthcheck") is not None
+    assert not snap.collected("ConfigMap")
+
+
+def test_a_refused_pod_list_in_scope_ends_the_command(cluster, tmp_path):
+    """Without its pods a scan would look like a healthy, empty namespace: fail instead."""
+    populate(cluster)
+    cluster.forced["/api/v1/namespaces/ml/pods"] = 403
+    with pytest.raises(ClusterError, match="cannot list pods in namespace ml"):
+        collect_live(options(kubeconfig(tmp_path, cluster.url)))
 
 
 def test_expired_continue_token_restarts_the_list(cluster, tmp_path):
