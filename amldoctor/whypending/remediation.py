@@ -311,17 +311,24 @@ def resource_fixes(
             continue
         biggest, where = _max_allocatable(candidates, resource)
         if wanted > biggest and biggest > 0:
-            pool = "candidate node" if only_resources else "node"
+            pool = "node that passes every other filter" if only_resources else "node"
+            text = (
+                f"never fits any {pool} even when empty: the pod requests "
+                f"{format_amount(resource, wanted)} {resource}, the largest such node ({where}) "
+                f"has {format_amount(resource, biggest)} allocatable; lower the request to at "
+                f"most {format_amount(resource, biggest)} (minus what DaemonSets on it request) "
+                "or add a larger node pool"
+            )
+            overall, big_node = _max_allocatable(nodes, resource)
+            if only_resources and overall >= wanted:
+                text += (
+                    f" (node {big_node} has {format_amount(resource, overall)} but other filters "
+                    "rule it out: see its row)"
+                )
             fixes.append(
                 _fix(
                     "request-too-large",
-                    f"never fits any {pool} even when empty: the pod requests "
-                    f"{format_amount(resource, wanted)} {resource}, the largest {pool} ({where}) "
-                    "has "
-                    f"{format_amount(resource, biggest)} allocatable; lower the request to at most "
-                    f"{format_amount(resource, biggest)} (minus what DaemonSets on it request) or "
-                    "add "
-                    f"a larger node pool",
+                    text,
                     resource=resource,
                     requested=wanted,
                     largest_allocatable=biggest,
