@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
-from amldoctor.k8s.timeutil import format_age, format_time, parse_time
+from amldoctor.k8s.timeutil import format_age, parse_time
 from amldoctor.report import Finding
 from amldoctor.rules.base import Context, rule
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.snapshot import Snapshot, meta
+from amldoctor.whypending.analysis import observed_verdict
+from amldoctor.whypending.remediation import fixes_from_message
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -26,50 +27,15 @@ def is_waiting_for_node(pod: dict) -> bool:
     return status.get("phase", "Pending") == "Pending" and not spec.get("nodeName")
 
 
-def pod_scheduled_condition(pod: dict) -> dict | None:
-    for cond in (pod.get("status") or {}).get("conditions") or ():
-        if isinstance(cond, dict) and cond.get("type") == "PodScheduled":
-            return cond
-    return None
-
-
-def observed_scheduler_message(snap: Snapshot, pod: dict) -> tuple[str | None, dict]:
-    """The scheduler's latest verdict: (message, where it came from).
-
-    The PodScheduled condition holds the untruncated text; the newest FailedScheduling event
-    carries counts and times. Prefer the condition's text, report both.
-    """
-    info: dict = {}
-    events = [e for e in snap.events_for(pod) if event_reason(e) == "FailedScheduling"]
-    message = None
-    if events:
-        latest = events[-1]
-        message = event_message(latest)
-        info["event_count"] = sum(event_count(e) for e in events)
-        info["last_seen"] = format_time(event_last_time(latest))
-    cond = pod_scheduled_condition(pod)
-    if cond and cond.get("status") == "False" and cond.get("message"):
-        message = cond["message"]
-        info["condition_reason"] = cond.get("reason")
-    return message, info
-
-
-def _cause_fix(reason: str) -> str:
-    """A first fix for one cause, when nodes cannot be examined."""
-    low = reason.lower()
-    if "untolerated taint" in low or "taint" in low:
-        return "add a toleration for the taint the GPU/pool nodes carry (kubectl describe node shows it)"
-    if "node affinity/selector" in low or "node selector" in low:
-        return "check spec.nodeSelector / nodeAffinity against the labels nodes really carry (kubectl get nodes --show-labels)"
-    if low.startswith("insufficient"):
-        return f"lower the request or add capacity: {reason.split(' ', 1)[1]} is exhausted or absent on those nodes"
-    if "unschedulable" in low:
-        return "nodes are cordoned (kubectl uncordon NODE, or wait for the upgrade/drain to finish)"
-    if "persistentvolumeclaim" in low or "persistent volume" in low:
-        return "fix the PVC: kubectl describe pvc shows why it is not bound"
-    if "free ports" in low:
-        return "another pod already uses the hostPort on those nodes: drop hostPort or pick another port"
-    return "run `amldoctor why-pending POD` for the node-by-node analysis"
+def _fix_text(fixes: list[dict]) -> list[str]:
+    """why-pending's fixes as remediation lines, each followed by its YAML, indented."""
+    lines = []
+    for fix in fixes:
+        text = str(fix.get("text", ""))
+        if fix.get("yaml"):
+            text += "\n" + "\n".join(f"  {line}" for line in str(fix["yaml"]).splitlines())
+        lines.append(text)
+    return lines
 
 
 @rule("AMD101", "pod-unschedulable", severity="error", needs=("Pod",))
@@ -106,7 +72,7 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     for pod in ctx.pods():
         if not is_waiting_for_node(pod) or (pod.get("spec") or {}).get("schedulingGates"):
             continue
-        message, info = observed_scheduler_message(snap, pod)
+        message, info = observed_verdict(snap, pod)
         if not message:
             continue
         parsed = parse_fit_error(message)
@@ -132,7 +98,9 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
         if closest:
             text += f"; closest: {closest}"
         if not fixes:
-            fixes = list(dict.fromkeys(_cause_fix(c["reason"]) for c in causes)) or [_cause_fix(message)]
+            fixes = _fix_text(fixes_from_message(parsed)) or [
+                f"amldoctor why-pending {name} -n {namespace} recomputes the verdict"
+            ]
             if not snap.collected("Node"):
                 miss = snap.missing_for("Node")
                 why = miss.reason if miss else "nodes are not in the snapshot"
@@ -162,12 +130,7 @@ def _simulated_fixes(snap: Snapshot, pod: dict, evidence: dict) -> tuple[list[st
     summary = ""
     if closest and closest[0].get("details"):
         summary = closest[0]["details"][0]
-    fixes = []
-    for fix in result.get("fixes") or []:
-        text = str(fix.get("text", ""))
-        if fix.get("yaml"):
-            text += "\n" + "\n".join(f"  {line}" for line in str(fix["yaml"]).splitlines())
-        fixes.append(text)
+    fixes = _fix_text(result.get("fixes") or [])
     return fixes, summary
 
 
@@ -233,8 +196,12 @@ def pending_without_verdict(ctx: Context) -> Iterator[Finding]:
         spec = pod.get("spec") or {}
         if not is_waiting_for_node(pod) or spec.get("schedulingGates"):
             continue
-        message, _ = observed_scheduler_message(snap, pod)
-        if message or pod_scheduled_condition(pod):
+        message, _ = observed_verdict(snap, pod)
+        scheduled = any(
+            isinstance(c, dict) and c.get("type") == "PodScheduled"
+            for c in (pod.get("status") or {}).get("conditions") or ()
+        )
+        if message or scheduled:
             continue
         scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
         name, namespace = meta(pod).get("name"), meta(pod).get("namespace")
