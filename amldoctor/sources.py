@@ -13,10 +13,9 @@ from amldoctor.snapshot import Snapshot
 
 
 @dataclass
-class Target:
-    """What the user pointed us at, as given on the command line."""
+class LiveOptions:
+    """How to reach the cluster and what to read; mirrors kubectl's flags."""
 
-    snapshot: str | None = None
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str | None = None
@@ -25,18 +24,12 @@ class Target:
     request_timeout: float = 5.0
     progress: bool = False
 
-    def live_options(self):  # -> amldoctor.collect.LiveOptions
-        from amldoctor.collect import LiveOptions
 
-        return LiveOptions(
-            kubeconfig=self.kubeconfig,
-            context=self.context,
-            namespace=self.namespace,
-            all_namespaces=self.all_namespaces,
-            selector=self.selector,
-            request_timeout=self.request_timeout,
-            progress=self.progress,
-        )
+@dataclass
+class Target(LiveOptions):
+    """What the user pointed us at: a snapshot path, or else the live cluster."""
+
+    snapshot: str | None = None
 
 
 def open_snapshot(target: Target, *, pod: str | None = None) -> Snapshot:
@@ -45,10 +38,9 @@ def open_snapshot(target: Target, *, pod: str | None = None) -> Snapshot:
         return Snapshot.load(target.snapshot)
     from amldoctor import collect
 
-    opts = target.live_options()
     if pod is not None:
-        return collect.collect_for_pod(opts, pod)
-    return collect.collect(opts)
+        return collect.collect_for_pod(target, pod)
+    return collect.collect(target)
 
 
 def resolve_namespaces(snap: Snapshot, target: Target) -> list[str] | None:
