@@ -103,10 +103,7 @@ class Report:
     jobs: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
-        for f in self.findings:
-            counts[f.severity.label] += 1
-        return counts
+        return count_by_severity(self.findings)
 
     def summary(self) -> dict:
         return {
@@ -140,6 +137,14 @@ class Report:
 
     def exit_code(self, fail_on: str) -> int:
         return exit_code_for(self.findings, fail_on)
+
+
+def count_by_severity(findings: list[Finding]) -> dict[str, int]:
+    """{"error": n, "warning": n, "info": n}, worst first."""
+    counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+    for f in findings:
+        counts[f.severity.label] += 1
+    return counts
 
 
 def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:

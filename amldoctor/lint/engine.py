@@ -22,7 +22,15 @@ from amldoctor.lint.workloads import (
     is_aml_job_spec,
     is_kubernetes_object,
 )
-from amldoctor.report import Finding, ObjectRef, Severity, SkippedRule, exit_code_for, missing_note
+from amldoctor.report import (
+    Finding,
+    ObjectRef,
+    Severity,
+    SkippedRule,
+    count_by_severity,
+    exit_code_for,
+    missing_note,
+)
 from amldoctor.rules.base import RuleMeta, find_rule, ignored_codes, iter_rules, suppressed_by
 from amldoctor.snapshot import Snapshot
 
@@ -98,10 +106,7 @@ class LintReport:
     snapshot: Snapshot | None = None  # the cluster pre-flight ran against
 
     def counts(self) -> dict[str, int]:
-        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
-        for f in self.findings:
-            counts[f.severity.label] += 1
-        return counts
+        return count_by_severity(self.findings)
 
     def summary(self) -> dict:
         return {

@@ -103,12 +103,18 @@ def render_report(console: Console, report: Report) -> None:
         if not note.startswith("could not read"):
             console.print(Text(f"note: {note}", style="yellow"))
 
-    counts = report.counts()
+    summary = summary_text(report.counts())
+    summary.append(f"  ·  {report.pods_checked} pods checked")
+    if report.suppressed:
+        summary.append(f"  ·  {report.suppressed} suppressed by amldoctor.io/ignore or --ignore")
+    console.print(summary)
+
+
+def summary_text(counts: dict[str, int]) -> Text:
+    """'2 errors, 1 warnings, 0 info', coloured only where non-zero."""
     summary = Text()
     summary.append(f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else "")
     summary.append(", ")
     summary.append(f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else "")
-    summary.append(f", {counts['info']} info  ·  {report.pods_checked} pods checked")
-    if report.suppressed:
-        summary.append(f"  ·  {report.suppressed} suppressed by amldoctor.io/ignore or --ignore")
-    console.print(summary)
+    summary.append(f", {counts['info']} info")
+    return summary

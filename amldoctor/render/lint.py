@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.text import Text
 from tabulate import tabulate
 
-from amldoctor.render.console import ICONS, STYLES
-from amldoctor.report import Finding, Severity
+from amldoctor.render.console import ICONS, STYLES, summary_text
+from amldoctor.report import Finding
 
 
 def location(f: Finding) -> str:
@@ -56,12 +56,7 @@ def render_lint(console: Console, report) -> None:
         console.print(Text(f"not run: {', '.join(codes)} ({reason})", style="yellow"))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    counts = report.counts()
-    summary = Text()
-    summary.append(f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else "")
-    summary.append(", ")
-    summary.append(f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else "")
-    summary.append(f", {counts['info']} info")
+    summary = summary_text(report.counts())
     if report.suppressed:
         summary.append(f"  ·  {report.suppressed} suppressed (amldoctor.io/ignore, --ignore or config)")
     console.print(summary)
