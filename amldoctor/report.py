@@ -162,6 +162,23 @@ def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
     return 0
 
 
+NOT_INSTALLED = "not installed:"
+
+
 def missing_note(missing: Missing) -> str:
     where = f" in namespace {missing.namespace}" if missing.namespace else ""
     return f"could not read {missing.kind}{where}: {missing.reason}"
+
+
+def missing_notes(missing: list[Missing]) -> list[str]:
+    """One line per unreadable input, with the add-ons a cluster simply lacks said once.
+
+    A cluster without the AML extension or Volcano does not serve five custom kinds; that is one
+    fact ("not installed"), not five problems.
+    """
+    absent = [m for m in missing if m.reason.startswith(NOT_INSTALLED)]
+    lines = [missing_note(m) for m in missing if m not in absent]
+    if absent:
+        kinds = ", ".join(sorted({m.kind for m in absent}))
+        lines.append(f"not installed on this cluster (its API is not served): {kinds}")
+    return lines

@@ -98,19 +98,22 @@ class Snapshot:
 
     @cached_property
     def _by_kind(self) -> dict[str, list[dict]]:
+        """kind -> objects in input order; `of_kind` sorts a kind when it is first asked for."""
         index: dict[str, list[dict]] = defaultdict(list)
         for obj in self.objects:
             index[str(obj.get("kind", ""))].append(obj)
-        for items in index.values():
-            items.sort(key=_namespace_name)
         return dict(index)
 
     @cached_property
+    def _sorted_kinds(self) -> set[str]:
+        return set()
+
+    @cached_property
     def _by_kind_namespace(self) -> dict[tuple[str, str], list[dict]]:
-        """(kind, namespace) -> objects, sorted like `_by_kind`: rules ask per namespace often."""
+        """(kind, namespace) -> objects, sorted like `of_kind`: rules ask per namespace often."""
         index: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for kind, items in self._by_kind.items():
-            for obj in items:
+        for kind in self._by_kind:
+            for obj in self.of_kind(kind):
                 index[(kind, meta(obj).get("namespace") or "")].append(obj)
         return dict(index)
 
@@ -155,9 +158,13 @@ class Snapshot:
 
         The list is the snapshot's own index: read it, never modify it.
         """
-        if namespace is None:
-            return self._by_kind.get(kind, [])
-        return self._by_kind_namespace.get((kind, namespace), [])
+        if namespace is not None:
+            return self._by_kind_namespace.get((kind, namespace), [])
+        items = self._by_kind.get(kind, [])
+        if kind not in self._sorted_kinds:  # sorted on first use only
+            items.sort(key=_namespace_name)
+            self._sorted_kinds.add(kind)
+        return items
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
         return self._by_key.get((kind, namespace or "", name))

@@ -29,7 +29,7 @@ from amldoctor.report import (
     SkippedRule,
     count_by_severity,
     exit_code_for,
-    missing_note,
+    missing_notes,
 )
 from amldoctor.rules.base import RuleMeta, find_rule, ignored_codes, iter_rules, suppressed_by
 from amldoctor.snapshot import Snapshot
@@ -164,7 +164,7 @@ def run_lint(
     skipped: list[SkippedRule] = []
     suppressed = 0
     if snapshot is not None:
-        notes += [missing_note(m) for m in snapshot.missing]
+        notes += missing_notes(snapshot.missing)
     holders = _annotation_holders(manifests.documents, workloads)
 
     for rule_meta in iter_rules("lint"):

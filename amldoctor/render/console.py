@@ -12,7 +12,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_note
+from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_notes
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
@@ -95,13 +95,12 @@ def render_report(console: Console, report: Report) -> None:
         console.print(Text("No findings: nothing wrong was found in the pods in scope.", style="green"))
         console.print()
 
-    for note in [missing_note(m) for m in report.snapshot.missing]:
+    for note in missing_notes(report.snapshot.missing):
         console.print(Text(f"not checked: {note}", style="yellow"))
     for skipped in report.skipped:
         console.print(Text(f"skipped {skipped.rule} {skipped.name}: {skipped.reason}", style="yellow"))
     for note in report.notes:
-        if not note.startswith("could not read"):
-            console.print(Text(f"note: {note}", style="yellow"))
+        console.print(Text(f"note: {note}", style="yellow"))
 
     summary = summary_text(report.counts())
     summary.append(f"  ·  {report.pods_checked} pods checked")

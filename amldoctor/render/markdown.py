@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from amldoctor.report import Report, Severity, missing_note
+from amldoctor.report import Report, Severity, missing_notes
 
 
 def _cell(text: str) -> str:
@@ -24,8 +24,8 @@ def report_markdown(report: Report) -> str:
         f"- {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info; "
         f"{report.pods_checked} pods checked; {report.suppressed} suppressed",
     ]
-    for missing in report.snapshot.missing:
-        lines.append(f"- Not checked: {missing_note(missing)}")
+    for note in missing_notes(report.snapshot.missing):
+        lines.append(f"- Not checked: {note}")
     for skipped in report.skipped:
         lines.append(f"- Skipped {skipped.rule} ({skipped.name}): {skipped.reason}")
     if report.jobs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from amldoctor.k8s.owners import owner_chain
-from amldoctor.report import Finding, Report, SkippedRule, missing_note
+from amldoctor.report import Finding, Report, SkippedRule
 from amldoctor.rules.base import (
     REGISTRY,
     Context,
@@ -39,7 +39,7 @@ def run_rules(
     only_set = {_canonical(k) for k in only}
     findings: list[Finding] = []
     skipped: list[SkippedRule] = []
-    notes: list[str] = [missing_note(m) for m in snap.missing]
+    notes: list[str] = []  # inputs that could not be read are in report.snapshot.missing
     suppressed = 0
 
     for rule_meta in rules if rules is not None else iter_rules("scan"):

@@ -54,3 +54,17 @@ def test_ignore_annotation_on_an_owner_silences_its_pods():
     assert report.findings == [] and report.suppressed == 1
 
 
+
+
+def test_add_ons_a_cluster_lacks_are_said_once():
+    from amldoctor.report import missing_notes
+
+    missing = [
+        Missing("InstanceType", "not installed: the cluster does not serve instancetypes.amlarc.azureml.com (v1alpha1)", None, 404),
+        Missing("PodGroup", "not installed: the cluster does not serve podgroups.scheduling.volcano.sh (v1beta1)", "ml", 404),
+        Missing("Event", "forbidden: events is forbidden", "ml", 403),
+    ]
+    assert missing_notes(missing) == [
+        "could not read Event in namespace ml: forbidden: events is forbidden",
+        "not installed on this cluster (its API is not served): InstanceType, PodGroup",
+    ]
