@@ -86,6 +86,7 @@ class Snapshot:
         self.context = context
         self.missing = list(missing)
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
+        self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
 
     @classmethod
     def load(cls, path: str | Path) -> Snapshot:
@@ -103,10 +104,6 @@ class Snapshot:
         for obj in self.objects:
             index[str(obj.get("kind", ""))].append(obj)
         return dict(index)
-
-    @cached_property
-    def _sorted_kinds(self) -> set[str]:
-        return set()
 
     @cached_property
     def _by_kind_namespace(self) -> dict[tuple[str, str], list[dict]]:

@@ -134,3 +134,16 @@ def test_node_events_recorded_in_default_namespace_match_the_node(tmp_path):
     snap = load_snapshot(write(tmp_path, "n.json", json.dumps({"kind": "List", "items": [node, ev, odd]})))
     assert [e["reason"] for e in snap.events_for(node)] == ["OOMKilling"]
     assert snap.captured_at.isoformat() == "2026-11-28T08:00:00+00:00"
+
+
+def test_tarball_with_manifest_at_its_root_as_dump_writes_it(tmp_path):
+    path = tmp_path / "bundle.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in (("manifest.json", {"namespace": "ns", "collected": ["Pod"]}),
+                           ("Pod.json", {"kind": "List", "items": [POD]})):
+            raw = json.dumps(data).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    snap = load_snapshot(path)
+    assert snap.namespace == "ns" and [p["metadata"]["name"] for p in snap.pods] == ["p1"]

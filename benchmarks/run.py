@@ -1,0 +1,348 @@
+"""amldoctor's benchmarks: wall time and peak memory on synthetic clusters, against `json.load`.
+
+The bar is the cost of reading the data at all: parsing the bundle's JSON with the standard
+library is the baseline the other figures are divided by. Every measurement runs in its own
+subprocess (what users run, interpreter start included), one at a time, `--runs` times; the
+tables give the median wall time, the median CPU time (user + system: steadier than wall time
+on a shared machine) and the median peak resident set size (from `wait4`: that process only).
+Bundles are generated once by `gen_cluster.py` and reused from `--workdir`.
+
+    python benchmarks/run.py                      # 5,000 nodes; scaling from 1/8 of that to 1x
+    python benchmarks/run.py --scale 0.25 --runs 5 --profile
+
+Never part of the test suite: a run takes many minutes and gigabytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MIB = 1024**2
+
+BASELINE = """
+import json, sys
+from pathlib import Path
+data = [json.load(open(f, "rb")) for f in sorted(Path(sys.argv[1]).glob("*.json"))]
+"""
+BASELINE_GC_OFF = "import gc; gc.disable()" + BASELINE  # the parser's own cost
+LOAD = """
+import sys
+from amldoctor.snapshot import Snapshot
+Snapshot.load(sys.argv[1])
+"""
+# From a loaded snapshot to the verdict, lazily built indexes included: what why-pending adds
+# on top of reading the bundle. Prints its own time; profiles just that part if given a path.
+ANALYSIS = """
+import sys, time
+from amldoctor.snapshot import Snapshot
+from amldoctor.whypending import analyze
+snap = Snapshot.load(sys.argv[1])
+pod = snap.get("Pod", sys.argv[2], sys.argv[3])
+if len(sys.argv) > 4:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.runcall(analyze, snap, pod)
+    profiler.dump_stats(sys.argv[4])
+    raise SystemExit
+start = time.perf_counter()
+analyze(snap, pod)
+print(time.perf_counter() - start)
+"""
+
+
+@dataclass
+class Result:
+    seconds: float = 0.0
+    cpu: float = 0.0
+    peak_mib: float = 0.0
+    reported: float | None = None  # a time the process measured itself
+    error: str | None = None
+
+
+def measure(argv: list[str], runs: int, ok_codes: tuple[int, ...], timeout: float) -> Result:
+    """Medians over `runs` runs of `argv`, one process at a time."""
+    times, cpus, peaks, reported = [], [], [], []
+    for _ in range(runs):
+        seconds, usage, code, out, err = run_once(argv, timeout)
+        if seconds >= timeout:
+            return Result(seconds, error=f"stopped after {timeout:.0f} s")
+        if code not in ok_codes:
+            return Result(error=(err.strip().splitlines() or [f"exit {code}"])[-1])
+        times.append(seconds)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        peaks.append(usage.ru_maxrss / 1024)  # KiB on Linux
+        with contextlib.suppress(ValueError):  # only the analysis script prints a number
+            reported.append(float(out))
+    median = statistics.median
+    return Result(
+        median(times), median(cpus), median(peaks), median(reported) if reported else None
+    )
+
+
+def run_once(argv: list[str], timeout: float) -> tuple[float, os.struct_rusage, int, str, str]:
+    """Wall time, resource usage (`wait4`: this child only), exit code, stdout head, stderr.
+
+    Output goes to files, as `amldoctor scan > report.txt` would: a pipe nobody drains would
+    stall a large report, and draining it would add our own work to the measurement.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        killer = threading.Timer(timeout, proc.kill)  # the pid stays ours until reaped below
+        killer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        head = out.read(64).decode(errors="replace").strip()
+        return seconds, usage, proc.returncode, head, err.read().decode(errors="replace")
+
+
+# -- bundles ---------------------------------------------------------------------------------
+
+
+def bundle_for(workdir: Path, scale: float, seed: int) -> tuple[Path, dict]:
+    """Generate (once) the bundle for a scale; its path and the generator's summary."""
+    path = workdir / f"cluster-x{scale:g}-seed{seed}"
+    info_path = workdir / f"cluster-x{scale:g}-seed{seed}.info.json"
+    if not info_path.exists():
+        print(f"generating {path} ...", file=sys.stderr, flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gen_cluster.py"),
+                str(path),
+                "--scale",
+                str(scale),
+                "--seed",
+                str(seed),
+                "--info",
+                str(info_path),
+            ],
+            check=True,
+        )
+    return path, json.loads(info_path.read_text())
+
+
+def bundle_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.iterdir()) / MIB
+
+
+def pending_pod(info: dict) -> tuple[str, str]:
+    """A GPU pod the default scheduler rejected, in the big namespace: the typical question."""
+    pods = info["pending"]["no-toleration"]
+    return next((tuple(p) for p in pods if p[0] == info["big_namespace"]), tuple(pods[0]))
+
+
+# -- the suite -------------------------------------------------------------------------------
+
+
+def suite(
+    bundle: Path, info: dict, amldoctor: str, full: bool
+) -> dict[str, tuple[list[str], tuple]]:
+    """Label -> (argv, accepted exit codes). `scan` exits 1 when it finds errors: that is fine."""
+    python = sys.executable
+    namespace, pod = pending_pod(info)
+    snapshot = ["--snapshot", str(bundle)]
+    commands = {
+        "json.load (baseline)": ([python, "-c", BASELINE, str(bundle)], (0,)),
+        "Snapshot.load": ([python, "-c", LOAD, str(bundle)], (0,)),
+        "scan -A": ([amldoctor, "scan", *snapshot, "-A"], (0, 1)),
+    }
+    if full:
+        big = info["big_namespace"]
+        commands = {
+            "json.load (baseline)": commands["json.load (baseline)"],
+            "json.load, cyclic GC off": ([python, "-c", BASELINE_GC_OFF, str(bundle)], (0,)),
+            **commands,
+        }
+        commands |= {
+            f"scan -n {big}": ([amldoctor, "scan", *snapshot, "-n", big], (0, 1)),
+            "why-pending POD": (
+                [amldoctor, "why-pending", pod, "-n", namespace, *snapshot],
+                (0, 1),
+            ),
+            "why-pending analysis": ([python, "-c", ANALYSIS, str(bundle), namespace, pod], (0,)),
+            "amldoctor --help": ([amldoctor, "--help"], (0,)),
+        }
+    return commands
+
+
+def run_suite(commands: dict, runs: int, timeout: float) -> dict[str, Result]:
+    results = {}
+    for label, (argv, ok) in commands.items():
+        print(f"  {label} ...", file=sys.stderr, flush=True)
+        results[label] = measure(argv, runs, ok, timeout)
+        r = results[label]
+        print(
+            f"    {r.error or f'{r.seconds:.2f} s, {r.cpu:.2f} s CPU, {r.peak_mib:.0f} MiB'}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return results
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def print_main_table(results: dict[str, Result], size_mib: float) -> None:
+    base = results["json.load (baseline)"]
+    print(
+        "| measurement | wall (s) | CPU (s) | × json.load (wall / CPU) | peak RSS (MiB) | × bundle size |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, r in results.items():
+        if r.error:
+            print(f"| {label} | {r.error} | | | | |")
+            continue
+        ratio = (
+            ""
+            if label == "amldoctor --help"
+            else f"{r.seconds / base.seconds:.2f} / {r.cpu / base.cpu:.2f}"
+        )
+        wall = f"{r.seconds:.2f}" + (
+            f" (analysis {r.reported:.2f})" if r.reported is not None else ""
+        )
+        print(
+            f"| {label} | {wall} | {r.cpu:.2f} | {ratio} | {r.peak_mib:.0f} | {r.peak_mib / size_mib:.2f} |"
+        )
+
+
+def print_scaling(rows: list[tuple[float, dict, float, dict[str, Result]]]) -> None:
+    """CPU seconds per size, and growth against the smallest size (linear: equal to the size)."""
+    labels = list(rows[0][3])
+    print(
+        "| size | nodes | pods | events | bundle (MiB) | "
+        + " | ".join(f"{x}: CPU s (growth)" for x in labels)
+        + " |"
+    )
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(labels))
+    first = rows[0][3]
+    for factor, info, size, results in rows:
+        cells = []
+        for label in labels:
+            r, r0 = results[label], first[label]
+            cells.append(
+                r.error
+                if r.error
+                else f"{r.cpu:.2f} ({r.cpu / r0.cpu:.1f}×)"
+                if r0.cpu
+                else f"{r.cpu:.2f}"
+            )
+        print(
+            f"| {factor:g}× | {info['nodes']} | {info['pods']} | {info['events']} | {size:.0f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+
+
+def profile(bundle: Path, info: dict, out: Path, top: int) -> None:
+    """cProfile of `scan -A` and of the why-pending analysis: the top functions by own time."""
+    import pstats
+
+    namespace, pod = pending_pod(info)
+    targets = {
+        "scan-A": lambda prof: ["-m", "cProfile", "-o", prof, "-m", "amldoctor.cli", "scan",
+                                "--snapshot", str(bundle), "-A"],
+        "why-pending": lambda prof: ["-c", ANALYSIS, str(bundle), namespace, pod, prof],
+    }  # the whole scan; the why-pending analysis after loading
+    for name, args in targets.items():
+        prof = out / f"{name}.prof"
+        subprocess.run([sys.executable, *args(str(prof))], stdout=subprocess.DEVNULL, check=True)
+        for order in ("tottime", "cumulative"):
+            print(f"\n### cProfile of {name}: top {top} by {order} ({prof})\n\n```")
+            pstats.Stats(str(prof), stream=sys.stdout).strip_dirs().sort_stats(order).print_stats(
+                top
+            )
+            print("```")
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, load average {os.getloadavg()[0]:.1f} at start"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="reference cluster (1 = 5,000 nodes, 50,000 pods, 100,000 events)",
+    )
+    parser.add_argument(
+        "--factors", default="1,2,4,8", help="scaling sizes; the largest is the reference cluster"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds before a run is stopped"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/amldoctor-bench"))
+    parser.add_argument(
+        "--amldoctor",
+        default=str(Path(sys.executable).parent / "amldoctor"),
+        help="the installed command",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also print cProfile tops of scan -A and why-pending"
+    )
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    print(f"Machine: {machine()}\n")
+    bundle, info = bundle_for(args.workdir, args.scale, args.seed)
+    size = bundle_mib(bundle)
+    print(
+        f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events ({info['objects']} objects); "
+        f"bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
+    )
+    results = run_suite(suite(bundle, info, args.amldoctor, full=True), args.runs, args.timeout)
+    print_main_table(results, size)
+
+    factors = sorted(float(f) for f in args.factors.split(","))
+    rows = []
+    for factor in factors:
+        scale = args.scale * factor / factors[-1]
+        if factor == factors[-1]:
+            picked = {k: v for k, v in results.items() if k in suite(bundle, info, "", full=False)}
+            rows.append((factor, info, size, picked))
+            continue
+        small, small_info = bundle_for(args.workdir, scale, args.seed)
+        commands = suite(small, small_info, args.amldoctor, full=False)
+        rows.append(
+            (factor, small_info, bundle_mib(small), run_suite(commands, args.runs, args.timeout))
+        )
+    print(f"\n## Scaling (1× = {args.scale / factors[-1]:g} of the reference cluster)\n")
+    print_scaling(rows)
+    if args.profile:
+        profile(bundle, info, args.workdir, top=25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
