@@ -37,6 +37,7 @@ import yaml
 
 from amldoctor import __version__
 from amldoctor.errors import ClusterError, InputError
+from amldoctor.load import long_lived_objects
 from amldoctor.snapshot import Missing, Snapshot
 from amldoctor.sources import LiveOptions
 
@@ -521,7 +522,18 @@ class Collector:
         return True
 
     def run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
-        """All LISTs concurrently; each failure becomes a Missing entry."""
+        """All LISTs concurrently; each failure becomes a Missing entry.
+
+        The responses become the snapshot's objects: they are parsed with the cyclic garbage
+        collector paused and frozen afterwards when numerous, as `load.py` does for bundles
+        (the collector would otherwise re-traverse the growing object graph again and again).
+        """
+        with long_lived_objects() as keep:
+            results = self._run(requests)
+            keep(self.objects)
+        return results
+
+    def _run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
         results: dict[ListRequest, list[dict]] = {}
         progress = _Progress(len(requests)) if self.opts.progress and sys.stderr.isatty() else None
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(requests) or 1)) as pool:

@@ -14,7 +14,7 @@ import io
 import json
 import tarfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +43,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
         raise InputError("--snapshot - (stdin) is not supported; save the output to a file first")
     if not p.exists():
         raise InputError(f"snapshot path {str(path)!r} does not exist")
-    with _long_lived_objects():
+    with long_lived_objects() as keep:
         manifest, objects, what = _load_files(p)
-        if len(objects) >= FREEZE_AT:
-            gc.freeze()
+        keep(objects)
     if not objects:
         raise InputError(f"{what} holds no Kubernetes objects (expected kubectl get -o yaml/json output)")
     return Snapshot(
@@ -62,8 +61,12 @@ def load_snapshot(path: str | Path) -> Snapshot:
 
 
 @contextmanager
-def _long_lived_objects() -> Iterator[None]:
+def long_lived_objects() -> Iterator[Callable[[list], None]]:
     """Build objects that live as long as the snapshot with the cyclic collector paused.
+
+    Yields `keep(objects)`, to call once the snapshot's objects are built: it freezes them
+    when there are FREEZE_AT or more. Used for bundles (here) and live collections
+    (`collect.py`) alike.
 
     Parsed documents hold no reference cycles, yet every dict and list they are made of counts
     towards the collector's thresholds: left on, it re-traverses everything built so far again
@@ -75,10 +78,15 @@ def _long_lived_objects() -> Iterator[None]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        yield _freeze_if_large
     finally:
         if enabled:
             gc.enable()
+
+
+def _freeze_if_large(objects: list) -> None:
+    if len(objects) >= FREEZE_AT:
+        gc.freeze()
 
 
 def _load_files(p: Path) -> tuple[dict, list[dict], str]:

@@ -58,6 +58,11 @@ def _namespace_name(obj: dict) -> tuple[str, str]:
     return (m.get("namespace") or "", m.get("name") or "")
 
 
+def _event_order(ev: dict) -> tuple:
+    """Oldest first; ties in `of_kind` order (namespace, name)."""
+    return (event_sort_key(ev), _namespace_name(ev))
+
+
 def obj_key(obj: dict) -> tuple[str, str, str]:
     m = meta(obj)
     return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
@@ -87,6 +92,7 @@ class Snapshot:
         self.missing = list(missing)
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
+        self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
 
     @classmethod
     def load(cls, path: str | Path) -> Snapshot:
@@ -136,9 +142,10 @@ class Snapshot:
     def _events_index(self) -> tuple[dict[str, list[dict]], dict[tuple[str, str, str], list[dict]]]:
         by_uid: dict[str, list[dict]] = defaultdict(list)
         by_key: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-        # Not sorted by time here: `events_for` sorts (stably) the few events it returns, which
-        # gives the same order without parsing the timestamps of every event in the cluster.
-        for ev in self.of_kind("Event"):
+        # Not sorted here, neither by time nor by name: `events_for` sorts the few events it
+        # returns by time, then namespace and name, which gives the order of a stable time sort
+        # of `of_kind("Event")` without parsing or sorting every event in the cluster.
+        for ev in self._by_kind.get("Event", ()):
             ref = involved_object(ev)
             # The event's own namespace is where it was recorded, not where its object lives:
             # node events sit in `default` with no namespace on the reference.
@@ -191,8 +198,15 @@ class Snapshot:
         incarnation with the same name) are matched by kind, namespace and name, as kubectl
         describe does.
         """
-        by_uid, by_key = self._events_index
         uid = meta(obj).get("uid")
+        key = (uid, obj_key(obj))
+        found = self._events_found.get(key)
+        if found is None:  # several rules ask about each pod: match and sort its events once
+            found = self._events_found[key] = self._match_events(obj, uid)
+        return list(found)
+
+    def _match_events(self, obj: dict, uid: str | None) -> list[dict]:
+        by_uid, by_key = self._events_index
         found = list(by_uid.get(uid, [])) if uid else []
         seen = {id(e) for e in found}
         for ev in by_key.get(obj_key(obj), []):
@@ -203,7 +217,7 @@ class Snapshot:
             if not uid or not ref_uid or ref_uid in (uid, meta(obj).get("name")):
                 found.append(ev)
         if len(found) > 1:
-            found.sort(key=event_sort_key)
+            found.sort(key=_event_order)
         return found
 
     def collected(self, kind: str) -> bool:

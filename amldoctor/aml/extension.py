@@ -20,6 +20,7 @@ from amldoctor.aml.model import (
 )
 from amldoctor.k8s.containers import containers
 from amldoctor.k8s.owners import top_owner
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 _BAD_WAITING = frozenset({
@@ -75,7 +76,14 @@ def component_for(workload_name: str) -> Component | None:
 
 
 def extension_namespace(snap: Snapshot) -> str:
-    """Where the extension runs: the Helm release namespace on its objects, else `azureml`."""
+    """Where the extension runs: the Helm release namespace on its objects, else `azureml`.
+
+    Once per snapshot: rules quote it in remediations, and finding it may read every pod.
+    """
+    return memo_on(snap, "aml-extension-namespace", lambda: _extension_namespace(snap))
+
+
+def _extension_namespace(snap: Snapshot) -> str:
     for kind in ("Deployment", "Pod"):
         for obj in snap.of_kind(kind):
             release_ns = annotations_of(obj).get("meta.helm.sh/release-namespace")

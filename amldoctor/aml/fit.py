@@ -24,6 +24,7 @@ from amldoctor.aml.nodes import (
 )
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.tolerations import format_taint
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 # Tolerations every pod gets from admission; they say nothing about what AML adds.
@@ -44,8 +45,13 @@ def observed_aml_tolerations(snap: Snapshot) -> list[dict]:
     """Tolerations that AML workload pods in the snapshot carry beyond the standard ones.
 
     These show what the extension really adds (for example through its workload-toleration
-    setting), which is more reliable than the documented list alone.
+    setting), which is more reliable than the documented list alone. Read once per snapshot:
+    every instance type asks.
     """
+    return list(memo_on(snap, "aml-observed-tolerations", lambda: _observed_tolerations(snap)))
+
+
+def _observed_tolerations(snap: Snapshot) -> list[dict]:
     seen: dict[str, dict] = {}
     for pod in snap.pods:
         if not is_aml_pod(pod):

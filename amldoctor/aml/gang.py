@@ -10,6 +10,7 @@ placed first (a greedy answer, stated as such).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from amldoctor.aml.model import name_of
 from amldoctor.aml.nodes import Capacity, is_ready, is_schedulable, selector_matches
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, format_taint, untolerated_taints
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 
@@ -69,59 +71,109 @@ def _scarcity(resource: str) -> tuple[int, str]:
     return (order, resource)
 
 
+# Eligible nodes kept in a result's `nodes`, most room first: the evidence names where the gang
+# could go without holding a row for each of thousands of nodes.
+NODES_SHOWN = 10
+
+
 def gang_fit(snap: Snapshot, shapes: Sequence[PodShape], capacity: Capacity | None = None) -> dict:
     """Place every shape's pods at once on the snapshot's nodes; JSON-ready result.
 
     Keys: `needed`, `placeable`, `fits`, `shapes` (per shape: name, count, placeable, requests,
-    source), `nodes` (per eligible node: name, slots, free, limiting), `excluded` (reason ->
-    node count) and `summary` (one line for messages).
+    source), `nodes` (the NODES_SHOWN eligible nodes with most room: name, slots, free,
+    limiting; with `nodes_considered`, how many were eligible, when more were), `excluded`
+    (reason -> node count) and `summary` (one line for messages).
+
+    Gangs of one job size ask the same question: the placement is memoized per snapshot on what
+    it reads of the shapes (counts, requests, selector, tolerations), not on their names.
     """
-    capacity = capacity or Capacity(snap)
-    resources = sorted({r for s in shapes for r in s.requests})
-    free = {name_of(n): capacity.free(n, resources) for n in snap.nodes}
-    free_pods = {name_of(n): capacity.free_pods(n) for n in snap.nodes}
+    order = sorted(shapes, key=lambda s: sorted(s.requests.items(), key=lambda kv: -kv[1]), reverse=True)
+    key = json.dumps(
+        [[s.count, s.requests, s.node_selector, s.tolerations] for s in order],
+        sort_keys=True,
+        default=repr,
+    )
+    fit = memo_on(snap, ("gang-fit", key), lambda: _place(snap, order, capacity or Capacity(snap)))
+    shape_rows = [
+        {
+            "name": shape.name, "count": shape.count, "placeable": placed,
+            "requests": {r: format_amount(r, v) for r, v in sorted(shape.requests.items())},
+            "source": shape.source,
+        }
+        for shape, placed in zip(order, fit["placed"], strict=True)
+    ]
+    result = {
+        "needed": fit["needed"],
+        "placeable": fit["placeable"],
+        "fits": fit["fits"],
+        "shapes": shape_rows,
+        "nodes": [_shown(row) for row in fit["nodes"][:NODES_SHOWN]],
+        "excluded": dict(fit["excluded"]),
+    }
+    if len(fit["nodes"]) > NODES_SHOWN:
+        result["nodes_considered"] = len(fit["nodes"])
+    result["summary"] = fit["summary"]
+    return result
+
+
+def _shown(row: dict) -> dict:
+    """A node row for the evidence, its free amounts formatted (only for the nodes shown)."""
+    return {**row, "free": {r: format_amount(r, v) for r, v in row["free"].items()}}
+
+
+def _exclusions(snap: Snapshot, shape: PodShape) -> list[str | None]:
+    """`exclusion` for each of the snapshot's nodes, once per selector and tolerations."""
+    key = json.dumps([shape.node_selector, shape.tolerations], sort_keys=True, default=repr)
+    return memo_on(
+        snap, ("gang-exclusions", key), lambda: [exclusion(n, shape) for n in snap.nodes]
+    )
+
+
+def _place(snap: Snapshot, order: Sequence[PodShape], capacity: Capacity) -> dict:
+    """The placement of `order` (largest shapes first): per-shape counts and per-node rows."""
+    resources = sorted({r for s in order for r in s.requests})
     excluded: Counter[str] = Counter()
     node_rows: dict[str, dict] = {}
-    shape_rows = []
-    order = sorted(shapes, key=lambda s: sorted(s.requests.items(), key=lambda kv: -kv[1]), reverse=True)
+    free: dict[str, dict[str, int]] = {}
+    free_pods: dict[str, int] = {}
+    placed_per_shape = []
     for shape in order:
         remaining = shape.count
         placed = 0
-        for node in snap.nodes:
-            name = name_of(node)
-            why = exclusion(node, shape)
+        for node, why in zip(snap.nodes, _exclusions(snap, shape), strict=True):
             if why is not None:
                 if shape is order[0]:  # count each node once
                     excluded[why] += 1
                 continue
+            name = name_of(node)
+            if name not in free:
+                free[name] = capacity.free(node, resources)
+                free_pods[name] = capacity.free_pods(node)
             slots, limiting = _slots(free[name], shape.requests, free_pods[name])
             row = node_rows.setdefault(name, {"name": name, "slots": 0, "limiting": limiting})
             row["slots"] += slots
             row["limiting"] = limiting
-            row["free"] = {r: format_amount(r, v) for r, v in free[name].items() if r in shape.requests}
+            # Raw amounts: formatted only for the rows the evidence shows (`_shown`).
+            row["free"] = {r: v for r, v in free[name].items() if r in shape.requests}
             take = min(slots, remaining)
             for resource, need in shape.requests.items():
                 free[name][resource] = free[name].get(resource, 0) - need * take
             free_pods[name] -= take
             remaining -= take
             placed += take
-        shape_rows.append({
-            "name": shape.name, "count": shape.count, "placeable": placed,
-            "requests": {r: format_amount(r, v) for r, v in sorted(shape.requests.items())},
-            "source": shape.source,
-        })
-    needed = sum(s.count for s in shapes)
-    placeable = sum(r["placeable"] for r in shape_rows)
-    result = {
+        placed_per_shape.append(placed)
+    needed = sum(s.count for s in order)
+    placeable = sum(placed_per_shape)
+    fit = {
         "needed": needed,
         "placeable": placeable,
         "fits": placeable >= needed,
-        "shapes": shape_rows,
+        "placed": placed_per_shape,
         "nodes": sorted(node_rows.values(), key=lambda r: (-r["slots"], r["name"])),
         "excluded": dict(sorted(excluded.items())),
     }
-    result["summary"] = _summary(result, order, snap, capacity)
-    return result
+    fit["summary"] = _summary(fit, order, snap, capacity)
+    return fit
 
 
 def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity: Capacity) -> str:
@@ -132,7 +184,8 @@ def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity:
     each = shape.describe() or "no resources"
     if result["fits"]:
         return f"all {needed} pods fit at once ({each} each)"
-    eligible = [n for n in snap.nodes if exclusion(n, shape) is None]
+    exclusions = _exclusions(snap, shape)
+    eligible = [n for n, why in zip(snap.nodes, exclusions, strict=True) if why is None]
     if not eligible:
         reasons = _excluded_text(result["excluded"]) or "no nodes in the snapshot"
         return f"0 of {needed} pods fit: no node is eligible ({reasons})"

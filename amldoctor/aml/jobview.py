@@ -178,6 +178,31 @@ def _belongs(finding: dict, keys: set[tuple[str, str, str]], instance_type: str 
     return obj[0] == "InstanceType" and bool(instance_type) and obj[2] == instance_type
 
 
+class _FindingIndex:
+    """`_belongs` for many workloads: findings indexed by the objects they are about, so that
+    grouping them by job reads each finding once instead of once per job."""
+
+    def __init__(self, findings: list[dict]) -> None:
+        self._findings = findings
+        self._by_key: dict[tuple[str, str, str], list[int]] = {}
+        self._by_instance_type: dict[str, list[int]] = {}
+        for i, finding in enumerate(findings):
+            obj, owner = _ref_key(finding.get("object")), _ref_key(finding.get("owner"))
+            for key in {obj, owner}:
+                self._by_key.setdefault(key, []).append(i)
+            if obj[0] == "InstanceType":
+                self._by_instance_type.setdefault(obj[2], []).append(i)
+
+    def belonging(self, keys: set[tuple[str, str, str]], instance_type: str | None) -> list[dict]:
+        """The findings `_belongs` accepts, in their original order."""
+        found: set[int] = set()
+        for key in keys:
+            found.update(self._by_key.get(key, ()))
+        if instance_type:
+            found.update(self._by_instance_type.get(instance_type, ()))
+        return [self._findings[i] for i in sorted(found)]
+
+
 def group_by_job(
     snapshot: Snapshot, findings: Iterable[Finding | Mapping], pods: Iterable[dict] | None = None
 ) -> list[dict]:
@@ -202,12 +227,13 @@ def group_by_job(
         scope |= {ns for f in all_findings if (ns := as_dict(f.get("object")).get("namespace"))}
         scope |= {snapshot.namespace} if snapshot.namespace else set()
     groups = _collect(snapshot, pod_list, scope)
+    index = _FindingIndex(all_findings)
     out = []
     for group in groups.values():
         keys = _owner_keys(snapshot, group)
         it = _instance_type(snapshot, group)
         it_name = (it or {}).get("name")
-        group.findings = [f for f in all_findings if _belongs(f, keys, it_name)]
+        group.findings = index.belonging(keys, it_name)
         counts = _phase_counts(group.pods)
         expected = _expected(snapshot, group)
         top = _top(group.findings)
@@ -272,7 +298,7 @@ def _pod_row(snap: Snapshot, pod: dict) -> dict:
             break
     if not spec.get("nodeName") and status.get("phase", "Pending") not in TERMINAL_PHASES and snap.nodes:
         try:
-            verdict = why_pending(snap, pod)
+            verdict = why_pending(snap, pod, node_rows=False)
         except InputError as exc:  # a pod the API would have rejected (bad quantity): say why
             row["analysis_error"] = str(exc)
         else:

@@ -7,9 +7,11 @@ known spellings and degrades to "unknown" instead of failing. See docs/aml-domai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot, meta
 
 AML_GROUP = "amlarc.azureml.com"
@@ -172,8 +174,21 @@ def volcano_job_for(snap: Snapshot, pg: Mapping) -> dict | None:
             found = snap.by_uid(ref.get("uid"))
             if found is not None and api_group(found) == VOLCANO_BATCH_GROUP:
                 return found
-    name, ns = name_of(pg), namespace_of(pg)
-    return next((j for j in volcano_jobs(snap) if name_of(j) == name and namespace_of(j) == ns), None)
+    return _first_by_name(snap, "volcano-jobs", volcano_jobs).get((namespace_of(pg), name_of(pg)))
+
+
+def _first_by_name(
+    snap: Snapshot, key: str, objects: Callable[[Snapshot], list[dict]]
+) -> dict[tuple[str, str], dict]:
+    """(namespace, name) -> the first of `objects(snap)` so named, indexed once per snapshot."""
+
+    def build() -> dict[tuple[str, str], dict]:
+        index: dict[tuple[str, str], dict] = {}
+        for obj in objects(snap):
+            index.setdefault((namespace_of(obj), name_of(obj)), obj)
+        return index
+
+    return memo_on(snap, key, build)
 
 
 def pods_of_podgroup(snap: Snapshot, pg: Mapping) -> list[dict]:
@@ -181,11 +196,31 @@ def pods_of_podgroup(snap: Snapshot, pg: Mapping) -> list[dict]:
     name, ns = name_of(pg), namespace_of(pg)
     job = volcano_job_for(snap, pg)
     job_name = name_of(job) if job else name
-    return [
-        p
-        for p in snap.of_kind("Pod", ns)
-        if podgroup_name(p) == name or labels_of(p).get(LABEL_VOLCANO_JOB) == job_name
-    ]
+    by_group, by_job = memo_on(snap, "pods-by-podgroup", lambda: _pods_by_podgroup(snap))
+    found = by_group.get((ns, name), []) + by_job.get((ns, job_name), [])
+    # In snapshot order, each pod once (a pod usually carries both the annotation and the label).
+    return [pod for _, pod in sorted({i: pod for i, pod in found}.items())]
+
+
+def _pods_by_podgroup(
+    snap: Snapshot,
+) -> tuple[dict[tuple[str, str], list], dict[tuple[str, str], list]]:
+    """(namespace, PodGroup annotation) and (namespace, Volcano job label) -> [(position, pod)].
+
+    Built once per snapshot: a scan asks for the pods of every PodGroup, and filtering a
+    namespace's pods for each would grow with PodGroups × pods.
+    """
+    by_group: dict[tuple[str, str], list] = defaultdict(list)
+    by_job: dict[tuple[str, str], list] = defaultdict(list)
+    for i, pod in enumerate(snap.pods):
+        ns = namespace_of(pod)
+        group = podgroup_name(pod)
+        if group is not None:
+            by_group[(ns, group)].append((i, pod))
+        job = labels_of(pod).get(LABEL_VOLCANO_JOB)
+        if job is not None:
+            by_job[(ns, job)].append((i, pod))
+    return dict(by_group), dict(by_job)
 
 
 def podgroup_of_pod(snap: Snapshot, pod: Mapping) -> dict | None:
@@ -193,7 +228,7 @@ def podgroup_of_pod(snap: Snapshot, pod: Mapping) -> dict | None:
     name = podgroup_name(pod) or labels_of(pod).get(LABEL_VOLCANO_JOB)
     if not name:
         return None
-    return next((pg for pg in podgroups(snap) if namespace_of(pg) == ns and name_of(pg) == name), None)
+    return _first_by_name(snap, "volcano-podgroups", podgroups).get((ns, name))
 
 
 def aml_job_for(snap: Snapshot, workload: Workload) -> dict | None:

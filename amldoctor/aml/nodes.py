@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from amldoctor.aml.model import AML_TAINT_PREFIX, as_dict, as_list, labels_of, name_of
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, untolerated_taints
-from amldoctor.scheduling.cluster import NodeInfo
+from amldoctor.scheduling.cluster import NodeInfo, cluster_nodes
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
 
@@ -81,15 +81,11 @@ class Capacity:
     def __init__(self, snap: Snapshot) -> None:
         self._profile = Profile.for_server(snap.server_version)
         self._snap = snap
-        self._infos: dict[str, NodeInfo | None] = {}
 
     def info(self, name: str) -> NodeInfo | None:
-        """The node as the scheduler sees it; built once per node (sums are cached inside)."""
-        if name not in self._infos:
-            node = self._snap.node(name)
-            pods = self._snap.pods_on_node(name)
-            self._infos[name] = NodeInfo(node, pods, self._profile) if node is not None else None
-        return self._infos[name]
+        """The node as the scheduler sees it: the snapshot's shared NodeInfo (sums cached inside,
+        shared with the scheduling simulation)."""
+        return cluster_nodes(self._snap, self._profile)[1].get(name)
 
     def allocatable(self, node: Mapping) -> dict[str, int]:
         info = self.info(name_of(node))

@@ -119,7 +119,7 @@ def _simulated_fixes(snap: Snapshot, pod: dict, evidence: dict) -> tuple[list[st
         return [], ""
     from amldoctor.whypending import analyze
 
-    result = analyze(snap, pod)
+    result = analyze(snap, pod, node_rows=False)
     evidence["simulated_message"] = result.get("scheduler_message")
     if result.get("agrees_with_scheduler") is not None:
         evidence["agrees_with_scheduler"] = result["agrees_with_scheduler"]

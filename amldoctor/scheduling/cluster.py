@@ -8,13 +8,13 @@ over thousands of nodes touches each bound pod once.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
 
@@ -42,23 +42,6 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
             if isinstance(port, int) and port > 0:
                 out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", port))
     return out
-
-
-# Per-snapshot memos (each bound pod's rounded requests by id(pod); the pods with required
-# anti-affinity): analysing many pending pods of one snapshot (scan, AMD101) then reads each bound
-# pod once, as the scheduler's cache does.
-_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def snapshot_memo(snap: Any, key: object, build: Callable[[], Any]) -> Any:
-    """A per-snapshot cache entry, built once and forgotten with the snapshot."""
-    try:
-        per_snap = _MEMO.setdefault(snap, {})
-    except TypeError:  # not weak-referenceable: no memo
-        return build()
-    if key not in per_snap:
-        per_snap[key] = build()
-    return per_snap[key]
 
 
 def _anti_affinity_pods(snap: Any) -> list[Mapping]:
@@ -90,6 +73,12 @@ class NodeInfo:
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
         self.taints: list[Mapping] = (node.get("spec") or {}).get("taints") or []
+
+    @cached_property
+    def taint_key(self) -> tuple:
+        """What taint matching reads of the node's taints: nodes of a pool share it, so a
+        simulation matches the pod's tolerations once per pool rather than once per node."""
+        return tuple((t.get("key"), t.get("value"), t.get("effect")) for t in self.taints)
 
     @cached_property
     def allocatable(self) -> dict[str, int]:
@@ -150,6 +139,31 @@ def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
         return {}
 
 
+def cluster_nodes(snap: Any, profile: Profile) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+    """Every node with the pods counted on it, built once per snapshot and shared by analyses.
+
+    Their sums (allocatable, requested, host ports) are cached on first use, so analysing
+    hundreds of Pending pods reads each of the 50,000 bound pods once, as the scheduler's cache
+    does. Only `pod_level_resources` changes what a NodeInfo computes, so it is the key.
+    """
+    flag = profile.features.pod_level_resources
+
+    def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+        requests: dict[int, dict[str, int]] = {}  # each bound pod's rounded requests, by id
+        nodes = []
+        for node in snap.nodes:
+            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "")
+            nodes.append(NodeInfo(node, pods, profile, requests))
+        return nodes, {n.name: n for n in nodes}
+
+    return memo_on(snap, ("nodes", flag), build)
+
+
+def anti_affinity_pods(snap: Any) -> list[Mapping]:
+    """Counted pods with required pod anti-affinity, once per snapshot."""
+    return memo_on(snap, "anti-affinity", lambda: _anti_affinity_pods(snap))
+
+
 class ClusterView:
     """What the filters read, built from a Snapshot (the incoming pod excluded)."""
 
@@ -169,33 +183,38 @@ class ClusterView:
         return pod_key(other) == self._pod_key
 
     @cached_property
+    def _holding(self) -> set[str]:
+        """Nodes the incoming pod (or the snapshot's copy of it) is bound to: only they hold it."""
+        same_key = self.snap.get("Pod", *self._pod_key)
+        # A pod read from the snapshot is its own copy: no need to index every uid to find it.
+        same_uid = same_key if same_key is self.pod else self.snap.by_uid(self._pod_uid)
+        copies = (self.pod, same_key, same_uid)
+        names = {(c.get("spec") or {}).get("nodeName") for c in copies if c is not None}
+        return {name for name in names if name}
+
+    @cached_property
     def nodes(self) -> list[NodeInfo]:
-        memo = snapshot_memo(
-            self.snap, ("requests", self.profile.features.pod_level_resources), dict
-        )
-        # Only the node(s) the incoming pod (or the snapshot's copy of it) is bound to hold it.
-        copies = (self.pod, self.snap.get("Pod", *self._pod_key), self.snap.by_uid(self._pod_uid))
-        holding = {(c.get("spec") or {}).get("nodeName") for c in copies if c is not None}
-        out = []
-        for node in self.snap.nodes:
-            name = (node.get("metadata") or {}).get("name") or ""
-            pods = self.snap.pods_on_node(name)
-            if name in holding:
-                pods = [p for p in pods if not self.is_incoming(p)]
-            out.append(NodeInfo(node, pods, self.profile, memo))
-        return out
+        """The snapshot's shared nodes, with a private copy of those that hold the pod itself."""
+        shared, by_name = cluster_nodes(self.snap, self.profile)
+        if not self._holding & by_name.keys():
+            return shared
+        return [
+            n.without([p for p in n.pods if self.is_incoming(p)]) if n.name in self._holding else n
+            for n in shared
+        ]
 
     def anti_affinity_pods(self) -> Iterator[tuple[Mapping, NodeInfo]]:
         """Counted pods with required anti-affinity, with their node."""
-        for pod in snapshot_memo(
-            self.snap, "anti-affinity", lambda: _anti_affinity_pods(self.snap)
-        ):
+        for pod in anti_affinity_pods(self.snap):
             node = self.node_by_name.get((pod.get("spec") or {}).get("nodeName") or "")
             if node is not None and not self.is_incoming(pod):
                 yield pod, node
 
     @cached_property
     def node_by_name(self) -> dict[str, NodeInfo]:
+        shared, by_name = cluster_nodes(self.snap, self.profile)
+        if self.nodes is shared:
+            return by_name
         return {n.name: n for n in self.nodes}
 
     def bound_pods(self) -> Iterator[tuple[Mapping, NodeInfo]]:

@@ -10,18 +10,39 @@ pods of other pods (§1.6), DRA claims, scheduler extenders and custom profiles.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from amldoctor.scheduling import message as msg
-from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_priority
+from amldoctor.scheduling.cluster import ClusterView, NodeInfo, anti_affinity_pods, pod_priority
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status
 
 DEFAULT_SCHEDULER = "default-scheduler"
 PREEMPTION_CONDITION = "DisruptionTarget"
+
+# Pod spec fields that no filter, FitError message or PostFilter reads. They differ between the
+# replicas of one workload (hostnames, token volumes) and would only split the simulation memo.
+_UNREAD_SPEC_FIELDS = frozenset({
+    "containers", "initContainers", "ephemeralContainers", "volumes",  # reduced below
+    "hostname", "subdomain", "serviceAccountName", "serviceAccount",
+    "automountServiceAccountToken", "terminationGracePeriodSeconds", "activeDeadlineSeconds",
+    "dnsPolicy", "dnsConfig", "restartPolicy", "enableServiceLinks", "securityContext",
+    "imagePullSecrets", "hostAliases", "setHostnameAsFQDN", "shareProcessNamespace",
+    "readinessGates",
+})
+# What the filters read of a container: requests (resources, sidecar restartPolicy), host ports.
+# Not the name (AML names containers after the job): it appears only in the error about a
+# malformed quantity, which is raised, never memoized.
+_READ_CONTAINER_FIELDS = ("resources", "ports", "restartPolicy")
+# Volume sources no volume filter looks at (node-local or API-backed, never attached).
+_UNREAD_VOLUME_SOURCES = frozenset({"name", "projected", "configMap", "secret", "emptyDir",
+                                    "downwardAPI"})
 
 
 @dataclass
@@ -52,9 +73,13 @@ class NodeVerdict:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class SchedulingResult:
-    """The simulated cycle. `message` is None when some node fits."""
+    """The simulated cycle. `message` is None when some node fits.
+
+    Compared by identity, so that what is derived from a result (why-pending's funnel and
+    fixes) can be memoized on it with `memo_on`.
+    """
 
     profile: Profile
     num_nodes: int
@@ -69,8 +94,9 @@ class SchedulingResult:
     plugins: list[Plugin] = field(repr=False, default_factory=list)
     skipped_plugins: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def feasible(self) -> list[str]:
+        """Nodes that fit; once per result, which is shared by the pods of one signature."""
         return [v.name for v in self.verdicts if v.fits]
 
     def verdict(self, name: str) -> NodeVerdict | None:
@@ -81,8 +107,77 @@ class SchedulingResult:
 
 
 def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> SchedulingResult:
-    """Run the default filters for `pod` against the snapshot's nodes and bound pods."""
+    """Run the default filters for `pod` against the snapshot's nodes and bound pods.
+
+    Pending pods of one workload ask the same question: the result is shared by every pod with
+    the same `scheduling_signature`, so `result.cluster.pod` may be another pod of that
+    signature; callers take the pod's identity from their own argument.
+    """
     profile = profile or Profile.for_server(getattr(snap, "server_version", None))
+    signature = scheduling_signature(snap, pod)
+    if signature is None:
+        return _simulate(snap, pod, profile, shared_nodes=False)
+    return memo_on(
+        snap,
+        ("simulate", repr(profile), signature),
+        lambda: _simulate(snap, pod, profile, shared_nodes=True),
+    )
+
+
+def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
+    """Everything of `pod` a simulation reads, as a key; None when the pod's own identity counts.
+
+    Bound pods are excluded (the simulation takes them off their node), and so are nominated
+    ones (preemption looks at their node). The namespace counts only where filters look
+    something up in it (the pod's PersistentVolumeClaims, the pods its affinity or spread
+    selects); labels only when something can select them (the pod's own pod (anti-)affinity
+    or topology spread, or a bound pod's required anti-affinity); the name only for generic
+    ephemeral volumes (their PVC is named after the pod).
+    """
+    spec = pod.get("spec") or {}
+    meta = pod.get("metadata") or {}
+    if spec.get("nodeName") or (pod.get("status") or {}).get("nominatedNodeName"):
+        return None
+    volumes = [
+        v for v in spec.get("volumes") or () if not isinstance(v, Mapping)
+        or not v.keys() <= _UNREAD_VOLUME_SOURCES
+    ]
+    key: dict[str, Any] = {
+        "spec": {k: v for k, v in spec.items() if k not in _UNREAD_SPEC_FIELDS},
+        "containers": [
+            [
+                {f: c.get(f) for f in _READ_CONTAINER_FIELDS} if isinstance(c, Mapping) else c
+                for c in spec.get(kind) or ()
+            ]
+            for kind in ("containers", "initContainers")
+        ],
+        "volumes": volumes,
+    }
+    claims = [
+        v for v in volumes
+        if not isinstance(v, Mapping) or v.get("persistentVolumeClaim") or v.get("ephemeral")
+    ]
+    if any(isinstance(v, Mapping) and v.get("ephemeral") for v in claims):
+        key["name"] = meta.get("name")
+    affinity = spec.get("affinity") or {}
+    selectable = bool(
+        affinity.get("podAffinity")
+        or affinity.get("podAntiAffinity")
+        or spec.get("topologySpreadConstraints")
+        or anti_affinity_pods(snap)
+    )
+    if claims or selectable:
+        key["namespace"] = meta.get("namespace") or ""
+    if selectable:
+        key["labels"] = meta.get("labels")
+    return json.dumps(key, sort_keys=True, default=repr)
+
+
+def _simulate(
+    snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool
+) -> SchedulingResult:
+    """One cycle. `shared_nodes`: the pod is not bound, so the cluster's nodes are the
+    snapshot's shared ones and per-node filter verdicts can be shared too (`_filter_tables`)."""
     cluster = ClusterView(snap, pod, profile)
     plugins = [cls(cluster) for cls in DEFAULT_FILTERS]
 
@@ -138,9 +233,19 @@ def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> Schedul
         )
 
     active = [p for p in plugins if p.name not in skipped and p.name not in rejected_here]
+    tables = _filter_tables(snap, profile, active) if shared_nodes else [None] * len(active)
     verdicts = []
     for node in cluster.nodes:
-        failures = [s for p in active if (s := p.filter(node)) is not None]
+        failures = []
+        for plugin, table in zip(active, tables, strict=True):
+            if table is None:
+                status = plugin.filter(node)
+            else:
+                status = table.get(id(node), _UNKNOWN)
+                if status is _UNKNOWN:
+                    status = table[id(node)] = plugin.filter(node)
+            if status is not None:
+                failures.append(status)
         prefilter_failures = list(rejected_here.values())
         if rejection is not None:
             decisive: Status | None = rejection
@@ -177,6 +282,28 @@ def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> Schedul
         result.postfilter_msg = _postfilter_message(result, cluster, active)
         result.message = build_message(result)
     return result
+
+
+_UNKNOWN = object()
+
+
+def _filter_tables(snap: Any, profile: Profile, plugins: list[Plugin]) -> list[dict | None]:
+    """Per plugin, its verdicts on the snapshot's shared nodes (by `id` of the NodeInfo) for
+    pods that look the same to it (`Plugin.filter_key`), or None when it does not say.
+
+    Pending pods with different tolerations often request the same resources: the resource
+    verdicts of every node are then computed once for all of them, and the taint verdicts once
+    per set of tolerations. Statuses are immutable, so sharing them is safe.
+    """
+    tables: list[dict | None] = []
+    for plugin in plugins:
+        key = plugin.filter_key()
+        tables.append(
+            None
+            if key is None
+            else memo_on(snap, ("filter", repr(profile), plugin.name, key), dict)
+        )
+    return tables
 
 
 def _postfilter_message(result: SchedulingResult, cluster: ClusterView, active: list[Plugin]) -> str:
@@ -282,9 +409,12 @@ def _not_modelled(snap: Any, pod: Mapping) -> list[str]:
         notes.append(
             "the pod uses DRA resourceClaims: the DynamicResources plugin is not simulated"
         )
-    others = [
-        p for p in snap.pods if (p.get("status") or {}).get("nominatedNodeName") and p is not pod
-    ]
+    nominated = memo_on(
+        snap,
+        "nominated-pods",
+        lambda: [p for p in snap.pods if (p.get("status") or {}).get("nominatedNodeName")],
+    )
+    others = [p for p in nominated if p is not pod]
     if others:
         notes.append(
             f"{len(others)} other pod(s) have status.nominatedNodeName: the scheduler reserves "

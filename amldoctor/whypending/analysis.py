@@ -20,6 +20,7 @@ from amldoctor.k8s.timeutil import format_time
 from amldoctor.report import Finding, ObjectRef, Severity
 from amldoctor.scheduling.cluster import ClusterView
 from amldoctor.scheduling.framework import SchedulingResult, simulate
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
@@ -142,9 +143,19 @@ def nodes_unreadable(snap: Any) -> str | None:
 
 
 def analyze(
-    snap: Any, pod: Mapping, *, profile: Profile | None = None, what_if: bool = False
+    snap: Any,
+    pod: Mapping,
+    *,
+    profile: Profile | None = None,
+    what_if: bool = False,
+    node_rows: bool = True,
 ) -> dict:
-    """The why-pending document for one pod (see the module docstring)."""
+    """The why-pending document for one pod (see the module docstring).
+
+    `node_rows=False` leaves `nodes` (one row per node) empty: `scan` quotes only the message,
+    funnel, closest nodes and fixes, and building thousands of rows per Pending pod would make
+    it grow with pods × nodes.
+    """
     profile = profile or Profile.for_server(getattr(snap, "server_version", None))
     request = _validated_requests(pod, profile)
     pod_state = state.classify(snap, pod, what_if=what_if)
@@ -182,15 +193,21 @@ def analyze(
         return doc
 
     result = simulate(snap, pod, profile)
-    cluster = result.cluster
+    # The result may be shared with other pods of the same scheduling signature: what is
+    # derived from it is memoized on it (the lists are copied, their items shared), and the
+    # pod itself always comes from `pod`.
+    cluster = ClusterView(snap, pod, result.profile)
     doc["scheduler_message"] = result.message
     doc["scheduler_event_message"] = truncate_for_event(result.message) if result.message else None
     doc["agrees_with_scheduler"], doc["differences"] = compare(result.message, observed)
-    doc["nodes"] = _node_rows(result, cluster)
-    doc["funnel"] = remediation.funnel(result, request)
+    if node_rows:
+        doc["nodes"] = _node_rows(result, cluster)
+    doc["funnel"] = list(memo_on(result, "funnel", lambda: remediation.funnel(result, request)))
     doc["funnel_line"] = remediation.funnel_line(doc["funnel"])
-    doc["closest_nodes"] = remediation.closest_nodes(result)
-    doc["not_modelled"] = result.not_modelled
+    doc["closest_nodes"] = list(
+        memo_on(result, "closest", lambda: remediation.closest_nodes(result))
+    )
+    doc["not_modelled"] = list(result.not_modelled)
     nominated = (pod.get("status") or {}).get("nominatedNodeName")
     if nominated and pod_state.key == state.UNSCHEDULABLE:
         doc["status"]["nominated_node"] = nominated
@@ -221,7 +238,13 @@ def analyze(
                 {"feasible_nodes": sorted(result.feasible)[:20]},
             ).to_dict()
     else:
-        doc["fixes"] = remediation.all_fixes(result, cluster, request)
+        doc["fixes"] = list(
+            memo_on(
+                result,
+                ("fixes", remediation.is_aml_pod(pod)),
+                lambda: remediation.all_fixes(result, cluster, request),
+            )
+        )
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
     if pod_state.key == state.BOUND:
         doc["findings"] += _kubelet_side_findings(snap, pod)

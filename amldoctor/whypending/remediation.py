@@ -21,6 +21,7 @@ from amldoctor.k8s.resources import PODS, is_extended_resource
 from amldoctor.k8s.tolerations import format_taint, toleration_for
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_key
 from amldoctor.scheduling.framework import NodeVerdict, SchedulingResult
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import ParsedFitError
 
 # The funnel reads in the order a user narrows nodes down, not the scheduler's plugin order:
@@ -151,7 +152,7 @@ def _fix(kind: str, text: str, **extra: Any) -> dict:
     return {"kind": kind, "text": text, **extra}
 
 
-def _is_aml_pod(pod: Mapping) -> bool:
+def is_aml_pod(pod: Mapping) -> bool:
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return (
         any(k.startswith(AML_LABEL_PREFIX) for k in labels)
@@ -204,7 +205,7 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
     text = f"add tolerations for {names} to the pod spec (spec.tolerations)"
     if fit_once_tolerated:
         text += f": the pod then fits on {len(fit_once_tolerated)} node(s)"
-    if _is_aml_pod(cluster.pod):
+    if is_aml_pod(cluster.pod):
         text += (
             "; for Azure ML jobs the InstanceType cannot carry tolerations: set them in the "
             "AzureML extension (workLoadToleration) or taint the pool with the ml.azure.com/* "
@@ -216,11 +217,6 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
 def selector_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     """nodeSelector / affinity values no node carries, with the closest values nodes do carry."""
     spec = cluster.pod.get("spec") or {}
-    label_values: dict[str, Counter[str]] = {}
-    for node in cluster.nodes:
-        for k, v in node.labels.items():
-            label_values.setdefault(k, Counter())[v] += 1
-    fixes = []
     wanted: list[tuple[str, list[str], str]] = [
         (k, [str(v)], f"nodeSelector {k}={v}")
         for k, v in sorted((spec.get("nodeSelector") or {}).items())
@@ -228,6 +224,10 @@ def selector_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]
     aff = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}
+    if not wanted and not aff.get("nodeSelectorTerms"):
+        return []  # the pod selects no nodes: nothing to compare with the nodes' labels
+    label_values = memo_on(cluster.snap, "node-label-values", lambda: _label_values(cluster))
+    fixes = []
     for term in aff.get("nodeSelectorTerms") or []:
         for e in (term or {}).get("matchExpressions") or []:
             if e.get("operator") == "In":
@@ -280,6 +280,15 @@ def selector_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]
                 )
             )
     return fixes
+
+
+def _label_values(cluster: ClusterView) -> dict[str, Counter[str]]:
+    """label key -> how many nodes carry each value."""
+    label_values: dict[str, Counter[str]] = {}
+    for node in cluster.nodes:
+        for k, v in node.labels.items():
+            label_values.setdefault(k, Counter())[v] += 1
+    return label_values
 
 
 def _max_allocatable(nodes: list[NodeInfo], resource: str) -> tuple[int, str | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amldoctor.k8s.events import event_message, event_reason
+from amldoctor.scheduling.memo import memo_on
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -79,7 +80,15 @@ def waiting_containers(pod: Mapping) -> list[dict]:
 
 
 def scheduler_pods(snap: Any, scheduler: str) -> dict:
-    """Signs that a scheduler named `scheduler` runs: its own pods, and pods it has placed."""
+    """Signs that a scheduler named `scheduler` runs: its own pods, and pods it has placed.
+
+    Once per snapshot and scheduler: every Pending Volcano pod of a scan asks the same.
+    """
+    found = memo_on(snap, ("scheduler-pods", scheduler), lambda: _scheduler_pods(snap, scheduler))
+    return {k: list(v) if isinstance(v, list) else v for k, v in found.items()}
+
+
+def _scheduler_pods(snap: Any, scheduler: str) -> dict:
     word = scheduler.split("-")[0].lower()
     running = [
         pod_ref(p)

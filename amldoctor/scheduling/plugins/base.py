@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar
 
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo
@@ -24,4 +25,9 @@ class Plugin:
 
     def filter(self, node: NodeInfo) -> Status | None:
         """None when the node passes."""
+        return None
+
+    def filter_key(self) -> Hashable | None:
+        """All that `filter` reads of the pod and its cycle, when that is little: simulations
+        whose plugins give the same key share its per-node verdicts. None: never shared."""
         return None

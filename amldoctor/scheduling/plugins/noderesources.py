@@ -7,6 +7,8 @@ unspecified; amldoctor sorts them. Capacity is never used, and live usage never 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import (
     CPU,
@@ -43,6 +45,17 @@ class NodeResourcesFit(Plugin):
             pod_level_resources=self.profile.features.pod_level_resources,
             use_status=False,
         )
+        # The resources to compare, in the order reasons are listed (native first, then scalar
+        # resources sorted): the same for every node, so worked out once.
+        req = self.request
+        self._checked = [
+            (resource, req[resource])
+            for resource in (*_NATIVE, *sorted(r for r in req if r not in _NATIVE))
+            if req.get(resource, 0) > 0 and (resource in _NATIVE or not self._ignored(resource))
+        ]
+
+    def filter_key(self) -> Hashable:
+        return tuple(self._checked)  # the profile is part of the shared table's key
 
     def pre_filter(self) -> PreFilterOutcome:
         if not self.profile.features.sidecar_containers and has_sidecars(self.pod):
@@ -79,31 +92,27 @@ class NodeResourcesFit(Plugin):
                     {"resource": PODS, "requested": 1, "used": len(node.pods), "capacity": allowed},
                 )
             )
-        req = self.request
-        if any(req.get(r, 0) for r in _NATIVE) or any(r not in _NATIVE for r in req):
-            for resource in (*_NATIVE, *sorted(r for r in req if r not in _NATIVE)):
-                wanted = req.get(resource, 0)
-                if wanted <= 0 or (resource not in _NATIVE and self._ignored(resource)):
-                    continue
-                capacity = node.allocatable.get(resource, 0)
-                used = node.requested.get(resource, 0)
-                if wanted <= capacity - used:
-                    continue
-                too_small = wanted > capacity
-                unresolvable |= too_small
-                items.append(
-                    Reason(
-                        insufficient(resource),
-                        _detail(node.name, resource, wanted, used, capacity),
-                        {
-                            "resource": resource,
-                            "requested": wanted,
-                            "used": used,
-                            "capacity": capacity,
-                            "unresolvable": too_small,
-                        },
-                    )
+        allocatable, requested = node.allocatable, node.requested
+        for resource, wanted in self._checked:
+            capacity = allocatable.get(resource, 0)
+            used = requested.get(resource, 0)
+            if wanted <= capacity - used:
+                continue
+            too_small = wanted > capacity
+            unresolvable |= too_small
+            items.append(
+                Reason(
+                    insufficient(resource),
+                    _detail(node.name, resource, wanted, used, capacity),
+                    {
+                        "resource": resource,
+                        "requested": wanted,
+                        "used": used,
+                        "capacity": capacity,
+                        "unresolvable": too_small,
+                    },
                 )
+            )
         if not items:
             return None
         code = (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Hashable
+
 from amldoctor.k8s.tolerations import (
     UNSCHEDULABLE_TAINT,
     format_taint,
@@ -65,23 +68,37 @@ class NodeName(Plugin):
 class TaintToleration(Plugin):
     name = "TaintToleration"
 
+    def __init__(self, cluster) -> None:
+        super().__init__(cluster)
+        # NodeInfo.taint_key -> (indexes of the untolerated taints, their formatted texts)
+        self._untolerated: dict[tuple, tuple[list[int], list[str]]] = {}
+
+    def filter_key(self) -> Hashable:
+        return json.dumps(self.spec.get("tolerations") or [], sort_keys=True, default=repr)
+
     def filter(self, node: NodeInfo) -> Status | None:
         if not node.taints:
             return None
-        bad = untolerated_taints(
-            node.taints,
-            self.spec.get("tolerations") or [],
-            comparison_operators=self.profile.features.taint_comparison_operators,
-        )
-        if not bad:
+        known = self._untolerated.get(node.taint_key)
+        if known is None:
+            found = untolerated_taints(
+                node.taints,
+                self.spec.get("tolerations") or [],
+                comparison_operators=self.profile.features.taint_comparison_operators,
+            )
+            chosen = {id(t) for t in found}
+            indexes = [i for i, t in enumerate(node.taints) if id(t) in chosen]
+            known = self._untolerated[node.taint_key] = (indexes, [format_taint(t) for t in found])
+        indexes, texts = known
+        if not indexes:
             return None
-        shown = ", ".join(format_taint(t) for t in bad)
+        bad = [node.taints[i] for i in indexes]
         return fail(
             self.name,
             Code.UNRESOLVABLE,
             taint_reason(bad[0], self.profile),
-            f"node {node.name} has taint {shown}; the pod does not tolerate "
+            f"node {node.name} has taint {', '.join(texts)}; the pod does not tolerate "
             + ("it" if len(bad) == 1 else "them"),
-            taints=[format_taint(t) for t in bad],
+            taints=list(texts),
             taint_objects=[dict(t) for t in bad],
         )
