@@ -52,6 +52,20 @@ def _checked(ctx: Context) -> Iterator[tuple[dict, InstanceType]]:
             yield obj, it
 
 
+def _fits(ctx: Context) -> Iterator[tuple[dict, InstanceType, InstanceTypeFit]]:
+    """Each usable instance type with its fit against the nodes (extension selector included).
+
+    Nothing when nodes are not in the snapshot: the report already says they could not be read.
+    """
+    snap = ctx.snapshot
+    if not snap.nodes:
+        return
+    capacity = Capacity(snap)
+    ext_selector, _ = extension_node_selector(snap)
+    for obj, it in _checked(ctx):
+        yield obj, it, analyze(snap, it, capacity, ext_selector)
+
+
 def _parsed(ctx: Context) -> Iterator[tuple[dict, InstanceType]]:
     for obj in ctx.objects("InstanceType"):
         if api_group(obj) in ("", AML_GROUP):
@@ -212,13 +226,7 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
     Lower the requests and limits to what the node's allocatable holds (the finding quotes it),
     or select a bigger VM size for the pool.
     """
-    snap = ctx.snapshot
-    if not snap.nodes:
-        return  # nothing to compare with; the report already says Nodes could not be read
-    capacity = Capacity(snap)
-    ext_selector, _ = extension_node_selector(snap)
-    for obj, it in _checked(ctx):
-        fit = analyze(snap, it, capacity, ext_selector)
+    for obj, it, fit in _fits(ctx):
         if not fit.candidates or fit.largest is None:
             continue
         candidate_names = {name_of(n) for n in fit.candidates}
@@ -475,12 +483,7 @@ def aml_untolerated_taint(ctx: Context) -> Iterator[Finding]:
     tolerations (`workLoadToleration[i].*`; used by public deployments but not in AML's docs).
     """
     snap = ctx.snapshot
-    if not snap.nodes:
-        return  # nothing to compare with; the report already says Nodes could not be read
-    capacity = Capacity(snap)
-    ext_selector, _ = extension_node_selector(snap)
-    for obj, it in _checked(ctx):
-        fit = analyze(snap, it, capacity, ext_selector)
+    for obj, it, fit in _fits(ctx):
         usable = fit.candidates
         if not usable or len(fit.tainted) < len(usable):
             continue
