@@ -32,6 +32,25 @@ def short_text(text: object, limit: int = 240) -> str:
     return one if len(one) <= limit else one[: limit - 3] + "..."
 
 
+def termination_clause(term: dict) -> str:
+    """'; termination message: ...' when the container left one, else ''."""
+    if not term.get("message"):
+        return ""
+    return f"; termination message: {termination_summary(term.get('message'))}"
+
+
+def termination_evidence(view: ContainerView, term: dict) -> dict:
+    """The numbers and names a finding about a container's last exit rests on."""
+    return {
+        "container": view.name,
+        "image": view.image,
+        "exit_code": term.get("exitCode"),
+        "reason": term.get("reason"),
+        "termination_message": short_text(term.get("message"), 1000) or None,
+        "finished_at": term.get("finishedAt"),
+    }
+
+
 def explained_elsewhere(term: dict) -> bool:
     """OOM kills (AMD201), SIGKILLs (AMD206, AMD302/303) and start failures (AMD405) have their own rules."""
     if term.get("reason") == "OOMKilled" or term.get("reason") in START_FAILURES:

@@ -25,7 +25,8 @@ from amldoctor.rules._exits import (
     exit_fix,
     explained_elsewhere,
     short_text,
-    termination_summary,
+    termination_clause,
+    termination_evidence,
 )
 from amldoctor.rules._pullfix import pull_fix
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
@@ -66,25 +67,11 @@ def crash_loop_backoff(ctx: Context):
                 f"container {view.name} in pod {pod_label(pod)} is in CrashLoopBackOff after {view.restart_count} "
                 f"restarts: last exit {explain_exit(code)} {when(term.get('finishedAt'), captured)}"
             )
-            if term.get("message"):
-                message += f"; termination message: {termination_summary(term.get('message'))}"
-            elif not term:
-                message += "; the status keeps no last termination"
-            yield ctx.finding(
-                pod,
-                message=message,
-                evidence={
-                    "container": view.name,
-                    "image": view.image,
-                    "restart_count": view.restart_count,
-                    "exit_code": code,
-                    "signal": describe_exit(code) if isinstance(code, int) and code > 128 else None,
-                    "reason": term.get("reason"),
-                    "termination_message": short_text(term.get("message"), 1000) or None,
-                    "finished_at": term.get("finishedAt"),
-                },
-                remediation=exit_fix(term, view, pod),
-            )
+            message += termination_clause(term) or ("" if term else "; the status keeps no last termination")
+            evidence = termination_evidence(view, term)
+            evidence["restart_count"] = view.restart_count
+            evidence["signal"] = describe_exit(code) if isinstance(code, int) and code > 128 else None
+            yield ctx.finding(pod, message=message, evidence=evidence, remediation=exit_fix(term, view, pod))
 
 
 @rule("AMD402", "image-pull-failed", severity="error", needs=("Pod",))

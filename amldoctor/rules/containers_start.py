@@ -13,6 +13,8 @@ from amldoctor.rules._exits import (
     exit_fix,
     explained_elsewhere,
     short_text,
+    termination_clause,
+    termination_evidence,
     termination_summary,
 )
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
@@ -231,20 +233,12 @@ def container_failed(ctx: Context):
                 f"container {view.name} in pod {pod_label(pod)} failed with exit {explain_exit(code)}"
                 f" {when(term.get('finishedAt'), captured)}"
             )
-            if term.get("message"):
-                message += f"; termination message: {termination_summary(term.get('message'))}"
+            message += termination_clause(term)
             if "cuda out of memory" in str(term.get("message") or "").lower():
                 message += " (GPU memory, not a container OOM)"
             yield ctx.finding(
                 pod,
                 message=message,
-                evidence={
-                    "container": view.name,
-                    "image": view.image,
-                    "exit_code": code,
-                    "reason": term.get("reason"),
-                    "termination_message": short_text(term.get("message"), 1000) or None,
-                    "finished_at": term.get("finishedAt"),
-                },
+                evidence=termination_evidence(view, term),
                 remediation=exit_fix(term, view, pod),
             )
