@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from amldoctor.k8s.owners import owner_chain
@@ -163,12 +164,46 @@ class ContainerView:
         return as_dict(self.spec.get(f"{kind}Probe")) or None
 
 
+# id(pod) -> (pod, its views) while `shared_views` is active; the pod is held so its id is not
+# reused by another object before the block ends.
+_shared: dict[int, tuple[dict, list[ContainerView]]] | None = None
+
+
+@contextmanager
+def shared_views() -> Iterator[None]:
+    """Within the block, `containers(pod)` builds each pod's views once and hands out copies.
+
+    A scan runs some 30 rules that each ask for the containers of every pod (900,000 calls on
+    a 50,000-pod cluster, a quarter of the rules' time). The views are read-only (frozen, over
+    the snapshot's own dicts) and snapshots are never modified, so they can be shared; outside
+    the block nothing is kept, and nothing outlives the scan.
+    """
+    global _shared
+    outer = _shared
+    if outer is None:
+        _shared = {}
+    try:
+        yield
+    finally:
+        _shared = outer
+
+
 def containers(pod: dict) -> list[ContainerView]:
     """Init containers then app containers, spec and status joined by name.
 
     Containers that appear only in the status (odd or truncated input) are kept, so a rule can
-    still report their state.
+    still report their state. A new list each time; see `shared_views` for the reuse.
     """
+    shared = _shared
+    if shared is None:
+        return _build_views(pod)
+    hit = shared.get(id(pod))
+    if hit is None or hit[0] is not pod:
+        hit = shared[id(pod)] = (pod, _build_views(pod))
+    return list(hit[1])
+
+
+def _build_views(pod: dict) -> list[ContainerView]:
     spec = as_dict(pod.get("spec"))
     status = as_dict(pod.get("status"))
     views: list[ContainerView] = []

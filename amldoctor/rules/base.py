@@ -117,18 +117,25 @@ class Context:
     selector: Callable[[dict], bool] | None = None
     current: RuleMeta | None = None
     _owner_cache: dict[int, ObjectRef] = field(default_factory=dict)
+    # The pods in scope, filtered once: some 30 rules ask, and a scan has tens of thousands.
+    _pods: list[dict] | None = field(default=None, repr=False)
 
     def in_scope(self, obj: dict) -> bool:
         ns = meta(obj).get("namespace")
         return self.namespaces is None or ns is None or ns in self.namespaces
 
     def pods(self) -> list[dict]:
-        """Pods the user asked about: in the namespaces in scope and matching `-l`."""
-        return [
-            p
-            for p in self.snapshot.pods
-            if self.in_scope(p) and (self.selector is None or self.selector(p))
-        ]
+        """Pods the user asked about: in the namespaces in scope and matching `-l`.
+
+        A new list each time (a rule may change its own); the filtering is done once.
+        """
+        if self._pods is None:
+            self._pods = [
+                p
+                for p in self.snapshot.pods
+                if self.in_scope(p) and (self.selector is None or self.selector(p))
+            ]
+        return list(self._pods)
 
     def objects(self, kind: str) -> list[dict]:
         return [o for o in self.snapshot.of_kind(kind) if self.in_scope(o)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from amldoctor.k8s.containers import shared_views
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.report import Finding, Report, SkippedRule
 from amldoctor.rules.base import (
@@ -32,7 +33,22 @@ def run_rules(
     only: Iterable[str] = (),
     rules: Iterable[RuleMeta] | None = None,
 ) -> Report:
-    """Run every scan rule (or `rules`) and build the report."""
+    """Run every scan rule (or `rules`) and build the report.
+
+    The rules share each pod's container views (`shared_views`) for the length of the run.
+    """
+    with shared_views():
+        return _run_rules(snap, namespaces, selector, ignore, only, rules)
+
+
+def _run_rules(
+    snap: Snapshot,
+    namespaces: Iterable[str] | None,
+    selector: Callable[[dict], bool] | None,
+    ignore: Iterable[str],
+    only: Iterable[str],
+    rules: Iterable[RuleMeta] | None,
+) -> Report:
     scope = frozenset(namespaces) if namespaces is not None else None
     ctx = Context(snap, namespaces=scope, selector=selector)
     ignore_set = {_canonical(k) for k in ignore}

@@ -412,7 +412,9 @@ def _not_modelled(snap: Any, pod: Mapping) -> list[str]:
     nominated = memo_on(
         snap,
         "nominated-pods",
-        lambda: [p for p in snap.pods if (p.get("status") or {}).get("nominatedNodeName")],
+        lambda: [
+            p for p in snap.unordered("Pod") if (p.get("status") or {}).get("nominatedNodeName")
+        ],
     )
     others = [p for p in nominated if p is not pod]
     if others:
