@@ -31,7 +31,14 @@ from amldoctor.report import (
     exit_code_for,
     missing_notes,
 )
-from amldoctor.rules.base import RuleMeta, find_rule, ignored_codes, iter_rules, suppressed_by
+from amldoctor.rules.base import (
+    RuleMeta,
+    find_rule,
+    ignored_codes,
+    iter_rules,
+    run_check,
+    suppressed_by,
+)
 from amldoctor.snapshot import Snapshot
 
 DEFAULT_NAMESPACE = "default"
@@ -174,13 +181,7 @@ def run_lint(
             if manifests.documents:
                 skipped.append(SkippedRule(rule_meta.code, rule_meta.name, PREFLIGHT_ONLY))
             continue
-        ctx.current = rule_meta
-        try:
-            produced = list(rule_meta.check(ctx))
-        except Exception as exc:  # a rule must never take the report down
-            notes.append(f"rule {rule_meta.code} ({rule_meta.name}) failed on these manifests: {exc!r}")
-            continue
-        for finding in produced:
+        for finding in run_check(rule_meta, ctx, notes, "these manifests"):
             if _is_suppressed(finding, holders, config):
                 suppressed += 1
             else:

@@ -189,6 +189,19 @@ def suppressed_by(codes: set[str], finding: Finding) -> bool:
     return bool(codes & {finding.rule, finding.name.upper(), "ALL"})
 
 
+def run_check(rule_meta: RuleMeta, ctx: Any, notes: list[str], inputs: str) -> list[Finding]:
+    """Run one rule; a rule that crashes on odd data becomes a note, never a traceback.
+
+    `inputs` names what it ran on ("this snapshot", "these manifests") for the note.
+    """
+    ctx.current = rule_meta
+    try:
+        return list(rule_meta.check(ctx))
+    except Exception as exc:  # a rule must never take the report down
+        notes.append(f"rule {rule_meta.code} ({rule_meta.name}) failed on {inputs}: {exc!r}")
+        return []
+
+
 def iter_rules(scope: str = "scan") -> Iterator[RuleMeta]:
     load_all()
     for code in sorted(REGISTRY):

@@ -19,6 +19,7 @@ from amldoctor.rules.base import (
     find_rule,
     ignored_codes,
     iter_rules,
+    run_check,
     suppressed_by,
 )
 from amldoctor.snapshot import Snapshot, meta
@@ -69,13 +70,7 @@ def _run_rules(
                 reasons.append(f"{kind}: {miss.reason}" if miss else f"{kind}: not in the snapshot")
             skipped.append(SkippedRule(rule_meta.code, rule_meta.name, "; ".join(reasons)))
             continue
-        ctx.current = rule_meta
-        try:
-            produced = list(rule_meta.check(ctx))
-        except Exception as exc:  # a rule must never take the report down
-            notes.append(f"rule {rule_meta.code} ({rule_meta.name}) failed on this snapshot: {exc!r}")
-            continue
-        for finding in produced:
+        for finding in run_check(rule_meta, ctx, notes, "this snapshot"):
             if _is_suppressed(snap, finding):
                 suppressed += 1
             else:
