@@ -16,6 +16,7 @@ from inspect import cleandoc
 from typing import Any
 
 from amldoctor.k8s.owners import top_owner
+from amldoctor.redact import mask_text
 from amldoctor.report import Finding, ObjectRef, Severity
 from amldoctor.snapshot import Snapshot, meta
 
@@ -167,11 +168,23 @@ class Context:
             name=rule_meta.name,
             severity=severity or rule_meta.severity,
             object=ref,
-            message=message,
-            evidence=evidence or {},
-            remediation=remediation,
+            message=mask_text(message),
+            evidence=_masked(evidence or {}),
+            remediation=mask_text(remediation),
             owner=owner if owner != ref else None,
         )
+
+
+def _masked(value: Any) -> Any:
+    """Evidence with credential-shaped text masked: a termination message or an event can quote
+    a connection string, and findings reach every output (terminal, JSON, tickets)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def ref_of(obj: dict) -> ObjectRef:

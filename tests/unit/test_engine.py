@@ -68,3 +68,20 @@ def test_add_ons_a_cluster_lacks_are_said_once():
         "could not read Event in namespace ml: forbidden: events is forbidden",
         "not installed on this cluster (its API is not served): InstanceType, PodGroup",
     ]
+
+
+def test_findings_never_repeat_a_credential_from_a_termination_message():
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "etl-0", "namespace": "ml", "uid": "u1"},
+        "spec": {"containers": [{"name": "etl", "image": "etl:1"}]},
+        "status": {"phase": "Running", "containerStatuses": [{
+            "name": "etl", "image": "etl:1", "ready": False, "restartCount": 5,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                                         "message": "connect failed: AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0; retry"}}}]},
+    }
+    report = run_rules(Snapshot([pod]), only=["AMD401"])
+    [finding] = report.findings
+    text = str(finding.to_dict())
+    assert "AccountKey=***MASKED***" in text and "c2VjcmV0" not in text
