@@ -38,6 +38,7 @@ import yaml
 from amldoctor import __version__
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import long_lived_objects
+from amldoctor.report import NOT_INSTALLED
 from amldoctor.snapshot import Missing, Snapshot
 from amldoctor.sources import LiveOptions
 
@@ -436,7 +437,7 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
     group = res.api_version.split("/")[0]
     if exc.status == 404 and group in OPTIONAL_APIS:
         served = f"{res.plural}.{group} ({res.api_version})"
-        reason = f"not installed: the cluster does not serve {served}"
+        reason = f"{NOT_INSTALLED} the cluster does not serve {served}"
     elif exc.status in (404, 503) and group == "metrics.k8s.io":
         reason = f"metrics API not served (is metrics-server installed?): {exc.message}"
     elif exc.status == 403:

@@ -212,11 +212,6 @@ def _decode(name: str, data: bytes) -> str:
         raise InputError(f"{name} is a binary file, not YAML or JSON (invalid UTF-8)") from None
 
 
-def parse_documents(name: str, data: bytes) -> list[dict]:
-    """All Kubernetes objects in one file's bytes, with `List`s flattened."""
-    return _parse_text(name, _decode(name, data))
-
-
 def _parse_text(name: str, text: str) -> list[dict]:
     if text.lstrip()[:1] in ("{", "["):
         try:

@@ -148,12 +148,6 @@ def instance_types(snap: Snapshot) -> list[InstanceType]:
     return [parse_instance_type(o) for o in snap.of_kind("InstanceType") if api_group(o) in ("", AML_GROUP)]
 
 
-def default_instance_type(snap: Snapshot) -> InstanceType:
-    """The CR named `defaultinstancetype` when it exists (it overrides the built-in), else the built-in."""
-    found = next((it for it in instance_types(snap) if it.name == DEFAULT_NAME), None)
-    return found or builtin_default()
-
-
 def combined_selector(it: InstanceType, extension_selector: Mapping[str, str]) -> tuple[dict, list[str]]:
     """Instance-type selector AND extension selector; conflicting keys are returned as the second value."""
     merged = dict(extension_selector)

@@ -29,9 +29,6 @@ LABEL_DEPLOYMENT = "ml.azure.com/deployment-name"
 LABEL_VOLCANO_JOB = "volcano.sh/job-name"
 GROUP_ANNOTATIONS = ("scheduling.k8s.io/group-name", "scheduling.volcano.sh/group-name")
 
-# Taint keys AML workloads tolerate (docs/aml-domain.md §1.7, verified).
-AML_TAINT_PREFIX = "ml.azure.com/"
-
 
 def api_group(obj: Mapping) -> str:
     """`batch.volcano.sh` for `batch.volcano.sh/v1alpha1`; "" for core objects or none given."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from amldoctor.aml.model import AML_TAINT_PREFIX, as_dict, as_list, labels_of, name_of
+from amldoctor.aml.model import as_dict, as_list, labels_of, name_of
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, untolerated_taints
 from amldoctor.scheduling.cluster import NodeInfo, cluster_nodes
 from amldoctor.scheduling.profile import Profile
@@ -69,10 +69,6 @@ def untolerated_by_aml(node: Mapping, tolerations: Sequence[Mapping] = ()) -> li
     """NoSchedule/NoExecute taints on the node that neither AML's keys nor `tolerations` cover."""
     taints = [t for t in as_list(as_dict(node.get("spec")).get("taints")) if isinstance(t, dict)]
     return untolerated_taints(taints, [*AML_WORKLOAD_TOLERATIONS, *tolerations], effects=FILTER_EFFECTS)
-
-
-def is_aml_taint(taint: Mapping) -> bool:
-    return str(taint.get("key") or "").startswith(AML_TAINT_PREFIX)
 
 
 class Capacity:

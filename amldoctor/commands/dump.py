@@ -48,6 +48,7 @@ def dump(
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
     from amldoctor.collect import LiveOptions, collect_live
+    from amldoctor.report import NOT_INSTALLED
 
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"
@@ -65,7 +66,7 @@ def dump(
     path = write_bundle(snap, output or _default_name(snap.namespace), server=result.server)
     kinds = len(snap.collected_kinds or ())
     typer.echo(f"wrote {path}: {len(snap.objects)} objects of {kinds} kinds", err=True)
-    absent = sorted({m.kind for m in snap.missing if m.reason.startswith("not installed")})
+    absent = sorted({m.kind for m in snap.missing if m.reason.startswith(NOT_INSTALLED)})
     if absent:
         typer.echo(f"  not installed in this cluster: {', '.join(absent)}", err=True)
     for missing in snap.missing:

@@ -29,20 +29,6 @@ def event_last_time(ev: dict) -> datetime | None:
     return None
 
 
-def event_first_time(ev: dict) -> datetime | None:
-    """When the event was first seen: firstTimestamp, eventTime, creation."""
-    for value in (
-        ev.get("firstTimestamp"),
-        ev.get("deprecatedFirstTimestamp"),
-        ev.get("eventTime"),
-        (ev.get("metadata") or {}).get("creationTimestamp"),
-    ):
-        parsed = parse_time(value)
-        if parsed is not None:
-            return parsed
-    return event_last_time(ev)
-
-
 def event_count(ev: dict) -> int:
     """How many times it happened: `series.count`, else `count`, else 1."""
     series = ev.get("series") or {}

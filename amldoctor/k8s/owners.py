@@ -49,8 +49,3 @@ def top_owner(snap: Snapshot, obj: dict) -> dict:
     """The workload a user manages (e.g. the Deployment of a pod), or the object itself."""
     chain = owner_chain(snap, obj)
     return chain[-1] if chain else obj
-
-
-def describe_owner(obj: dict) -> str:
-    """'Deployment/scoring' for messages."""
-    return f"{obj.get('kind', '?')}/{meta(obj).get('name', '?')}"

@@ -48,8 +48,6 @@ class Quantity:
     def __add__(self, other: Quantity) -> Quantity:
         return Quantity(self.nanos + other.nanos)
 
-    def is_zero(self) -> bool:
-        return self.nanos == 0
 
 
 ZERO = Quantity(0)

@@ -221,14 +221,6 @@ def pod_request_nanos(
     return total
 
 
-def pod_request_quantities(
-    pod: Mapping, *, pod_level_resources: bool = True, use_status: bool = True
-) -> dict[str, Quantity]:
-    """Exact effective requests as Quantities."""
-    nanos = pod_request_nanos(pod, pod_level_resources=pod_level_resources, use_status=use_status)
-    return {name: Quantity(n) for name, n in nanos.items()}
-
-
 def pod_requests(
     pod: Mapping, *, pod_level_resources: bool = True, use_status: bool = True
 ) -> dict[str, int]:
