@@ -47,7 +47,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
         manifest, objects, what = _load_files(p)
         keep(objects)
     if not objects:
-        raise InputError(f"{what} holds no Kubernetes objects (expected kubectl get -o yaml/json output)")
+        raise InputError(
+            f"{what} holds no Kubernetes objects (expected kubectl get -o yaml/json output)"
+        )
     return Snapshot(
         objects,
         source=str(path),
@@ -55,8 +57,12 @@ def load_snapshot(path: str | Path) -> Snapshot:
         captured_at=parse_time(manifest.get("captured_at")),
         namespace=manifest.get("namespace"),
         context=manifest.get("context"),
-        missing=[Missing.from_dict(m) for m in manifest.get("missing") or () if isinstance(m, dict)],
-        collected_kinds=set(manifest["collected"]) if isinstance(manifest.get("collected"), list) else None,
+        missing=[
+            Missing.from_dict(m) for m in manifest.get("missing") or () if isinstance(m, dict)
+        ],
+        collected_kinds=set(manifest["collected"])
+        if isinstance(manifest.get("collected"), list)
+        else None,
     )
 
 
@@ -148,7 +154,9 @@ def _read(p: Path) -> bytes:
 
 def _dir_paths(root: Path) -> list[Path]:
     return sorted(
-        f for f in root.rglob("*") if f.is_file() and (f.suffix in DATA_SUFFIXES or f.name == MANIFEST)
+        f
+        for f in root.rglob("*")
+        if f.is_file() and (f.suffix in DATA_SUFFIXES or f.name == MANIFEST)
     )
 
 
@@ -242,10 +250,14 @@ def _flatten(name: str, index: int, doc: object) -> list[dict]:
     if isinstance(doc, list):  # a bare JSON array of objects
         return [obj for i, item in enumerate(doc) for obj in _flatten(name, i, item)]
     if not isinstance(doc, dict):
-        raise InputError(f"{name}: document {index + 1} is not a Kubernetes object (got {type(doc).__name__})")
+        raise InputError(
+            f"{name}: document {index + 1} is not a Kubernetes object (got {type(doc).__name__})"
+        )
     kind = doc.get("kind")
     if not kind or not isinstance(kind, str):
-        raise InputError(f"{name}: document {index + 1} has no 'kind' (is this kubectl -o yaml/json output?)")
+        raise InputError(
+            f"{name}: document {index + 1} has no 'kind' (is this kubectl -o yaml/json output?)"
+        )
     if kind.endswith("List") and isinstance(doc.get("items"), list):
         item_kind = kind[: -len("List")] or None  # PodList -> Pod; plain List has no default
         api_version = doc.get("apiVersion")

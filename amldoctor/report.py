@@ -61,7 +61,14 @@ class Finding:
     owner: ObjectRef | None = field(default=None, compare=False)
 
     def sort_key(self) -> tuple:
-        return (-self.severity, self.object.namespace or "", self.object.kind, self.object.name, self.rule, self.message)
+        return (
+            -self.severity,
+            self.object.namespace or "",
+            self.object.kind,
+            self.object.name,
+            self.rule,
+            self.message,
+        )
 
     def to_dict(self) -> dict:
         data = {

@@ -72,21 +72,65 @@ class Pool:
 
 
 POOLS = (
-    Pool("system", "Standard_D8ds_v5", 0.02, 8, 32, taint=("CriticalAddonsOnly", "true", "NoSchedule"), mode="system"),
+    Pool(
+        "system",
+        "Standard_D8ds_v5",
+        0.02,
+        8,
+        32,
+        taint=("CriticalAddonsOnly", "true", "NoSchedule"),
+        mode="system",
+    ),
     Pool("cpu", "Standard_D16ds_v5", 0.50, 16, 64),
     Pool("highmem", "Standard_E32ds_v5", 0.22, 32, 256),
-    Pool("spot", "Standard_D16ds_v5", 0.08, 16, 64, taint=("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule"), spot=True),
-    Pool("gpua100", "Standard_ND96asr_v4", 0.06, 96, 900, gpus=8, taint=("sku", "gpu", "NoSchedule")),
-    Pool("gput4", "Standard_NC16as_T4_v3", 0.08, 16, 110, gpus=1, taint=("nvidia.com/gpu", "present", "NoSchedule")),
-    Pool("gpumig", "Standard_NC24ads_A100_v4", 0.04, 24, 220, mig={"nvidia.com/mig-1g.10gb": 7}, taint=("sku", "gpu", "NoSchedule")),
+    Pool(
+        "spot",
+        "Standard_D16ds_v5",
+        0.08,
+        16,
+        64,
+        taint=("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule"),
+        spot=True,
+    ),
+    Pool(
+        "gpua100", "Standard_ND96asr_v4", 0.06, 96, 900, gpus=8, taint=("sku", "gpu", "NoSchedule")
+    ),
+    Pool(
+        "gput4",
+        "Standard_NC16as_T4_v3",
+        0.08,
+        16,
+        110,
+        gpus=1,
+        taint=("nvidia.com/gpu", "present", "NoSchedule"),
+    ),
+    Pool(
+        "gpumig",
+        "Standard_NC24ads_A100_v4",
+        0.04,
+        24,
+        220,
+        mig={"nvidia.com/mig-1g.10gb": 7},
+        taint=("sku", "gpu", "NoSchedule"),
+    ),
 )
 GPU_TOLERATIONS = [
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
 ]
 DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
 ]
 NODE_IMAGES = (
     "mcr.microsoft.com/oss/kubernetes/kube-proxy:v1.35.2-hotfix.20261010",
@@ -132,7 +176,9 @@ DAEMONSETS = (
     DaemonSet("csi-azuredisk-node", "kube-system", NODE_IMAGES[3], 30, 60),
     DaemonSet("csi-azurefile-node", "kube-system", NODE_IMAGES[4], 30, 60),
     DaemonSet("ama-logs", "kube-system", NODE_IMAGES[5], 150, 550),
-    DaemonSet("nvidia-device-plugin-daemonset", "gpu-resources", NODE_IMAGES[10], 50, 100, gpu_only=True),
+    DaemonSet(
+        "nvidia-device-plugin-daemonset", "gpu-resources", NODE_IMAGES[10], 50, 100, gpu_only=True
+    ),
 )
 # Containers aml-operator adds to every training worker: (name, image, cpu milli, memory MiB).
 AML_SIDECARS = (
@@ -173,17 +219,50 @@ PENDING_CASES = (
     # GPU job that forgot the GPU pool's toleration (AML does not add it per instance type).
     PendingCase("no-toleration", 0.25, Shape(("gpua100",), 12000, 96 * 1024, gpus=8, aml=True)),
     # More GPUs than any node has: waits forever, the autoscaler cannot help.
-    PendingCase("too-many-gpus", 0.15, Shape(("gpua100",), 12000, 96 * 1024, gpus=16, gpu_tolerations=True, aml=True)),
+    PendingCase(
+        "too-many-gpus",
+        0.15,
+        Shape(("gpua100",), 12000, 96 * 1024, gpus=16, gpu_tolerations=True, aml=True),
+    ),
     # Instance type still selecting the deprecated `agentpool=gpunp` label of a pool long gone.
-    PendingCase("stale-selector", 0.15, Shape(("gput4",), 4000, 16 * 1024, gpus=1, gpu_tolerations=True, node_selector={"agentpool": "gpunp"}, aml=True)),
+    PendingCase(
+        "stale-selector",
+        0.15,
+        Shape(
+            ("gput4",),
+            4000,
+            16 * 1024,
+            gpus=1,
+            gpu_tolerations=True,
+            node_selector={"agentpool": "gpunp"},
+            aml=True,
+        ),
+    ),
     # Memory-hungry preprocessing larger than the biggest CPU node.
     PendingCase("too-much-memory", 0.15, Shape(("highmem",), 8000, 400 * 1024)),
     # A MIG profile the MIG pool is not partitioned into.
-    PendingCase("wrong-mig-profile", 0.10, Shape(("gpumig",), 4000, 32 * 1024, gpus=1, gpu_resource="nvidia.com/mig-3g.40gb", gpu_tolerations=True, aml=True)),
+    PendingCase(
+        "wrong-mig-profile",
+        0.10,
+        Shape(
+            ("gpumig",),
+            4000,
+            32 * 1024,
+            gpus=1,
+            gpu_resource="nvidia.com/mig-3g.40gb",
+            gpu_tolerations=True,
+            aml=True,
+        ),
+    ),
     # A claim deleted (or never created) while the job still mounts it.
     PendingCase("missing-pvc", 0.08, Shape(("cpu",), 1000, 4096), pvc=True),
     # Volcano gang waiting for the rest of the job: no default-scheduler verdict at all.
-    PendingCase("volcano-gang", 0.07, Shape(("gpua100",), 12000, 96 * 1024, gpus=8, gpu_tolerations=True, aml=True), scheduler="volcano"),
+    PendingCase(
+        "volcano-gang",
+        0.07,
+        Shape(("gpua100",), 12000, 96 * 1024, gpus=8, gpu_tolerations=True, aml=True),
+        scheduler="volcano",
+    ),
     # Held by a queueing controller's scheduling gate.
     PendingCase("gated", 0.05, Shape(("cpu",), 2000, 8192), gated=True),
 )
@@ -310,14 +389,30 @@ class Generator:
             labels |= {"nvidia.com/mig.strategy": "mixed", "nvidia.com/mig.config": "all-1g.10gb"}
         if pool.spot:
             labels["kubernetes.azure.com/scalesetpriority"] = "spot"
-        taints = [dict(zip(("key", "value", "effect"), pool.taint, strict=True))] if pool.taint else []
+        taints = (
+            [dict(zip(("key", "value", "effect"), pool.taint, strict=True))] if pool.taint else []
+        )
         if cordoned:
-            taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": self.ago(600, 3000)})
+            taints.append(
+                {
+                    "key": "node.kubernetes.io/unschedulable",
+                    "effect": "NoSchedule",
+                    "timeAdded": self.ago(600, 3000),
+                }
+            )
         if not_ready:
             since = self.ago(300, 2400)
             taints += [
-                {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": since},
-                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": since},
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "effect": "NoSchedule",
+                    "timeAdded": since,
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "effect": "NoExecute",
+                    "timeAdded": since,
+                },
             ]
         capacity_mem_ki = pool.memory_gib * 1024 * 1024 - self.rng.randint(500_000, 900_000)
         reserved_mem_ki = 750 * 1024 + min(pool.memory_gib, 64) * 1024 * 1024 // 20
@@ -335,7 +430,11 @@ class Generator:
             "ephemeral-storage": "119703055367",
             "memory": f"{capacity_mem_ki - reserved_mem_ki}Ki",
         }
-        free = {"cpu": allocatable_cpu_m, "memory": (capacity_mem_ki - reserved_mem_ki) * 1024, "pods": 110}
+        free = {
+            "cpu": allocatable_cpu_m,
+            "memory": (capacity_mem_ki - reserved_mem_ki) * 1024,
+            "pods": 110,
+        }
         if pool.gpus:
             capacity["nvidia.com/gpu"] = allocatable["nvidia.com/gpu"] = str(pool.gpus)
             free["nvidia.com/gpu"] = pool.gpus
@@ -346,21 +445,47 @@ class Generator:
             "type": "Ready",
             "status": "Unknown" if not_ready else "True",
             "reason": "NodeStatusUnknown" if not_ready else "KubeletReady",
-            "message": "Kubelet stopped posting node status." if not_ready else "kubelet is posting ready status",
+            "message": "Kubelet stopped posting node status."
+            if not_ready
+            else "kubelet is posting ready status",
             "lastHeartbeatTime": self.ago(900, 2400) if not_ready else self.ago(0, 40),
             "lastTransitionTime": self.ago(300, 2400) if not_ready else self.ago(86400, 86400 * 20),
         }
         conditions = [
-            self.node_condition("KernelDeadlock", "False", "KernelHasNoDeadlock", "kernel has no deadlock"),
-            self.node_condition("FilesystemCorruptionProblem", "False", "FilesystemIsOK", "Filesystem is healthy"),
-            self.node_condition("FrequentContainerdRestart", "False", "NoFrequentContainerdRestart", "containerd is functioning properly"),
-            self.node_condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            self.node_condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            self.node_condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            self.node_condition(
+                "KernelDeadlock", "False", "KernelHasNoDeadlock", "kernel has no deadlock"
+            ),
+            self.node_condition(
+                "FilesystemCorruptionProblem", "False", "FilesystemIsOK", "Filesystem is healthy"
+            ),
+            self.node_condition(
+                "FrequentContainerdRestart",
+                "False",
+                "NoFrequentContainerdRestart",
+                "containerd is functioning properly",
+            ),
+            self.node_condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            self.node_condition(
+                "DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"
+            ),
+            self.node_condition(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
             ready,
         ]
         images = [
-            {"names": [f"{image.split(':')[0]}@sha256:{self.hexid(64)}", image], "sizeBytes": self.rng.randint(20, 4000) * MIB}
+            {
+                "names": [f"{image.split(':')[0]}@sha256:{self.hexid(64)}", image],
+                "sizeBytes": self.rng.randint(20, 4000) * MIB,
+            }
             for image in self.rng.sample(NODE_IMAGES, 14)
         ]
         ip = f"10.{224 + len(self.nodes) // 65536 % 32}.{len(self.nodes) // 256 % 256}.{len(self.nodes) % 256}"
@@ -369,7 +494,9 @@ class Generator:
             "kind": "Node",
             "metadata": {
                 "annotations": {
-                    "csi.volume.kubernetes.io/nodeid": json.dumps({"disk.csi.azure.com": name, "file.csi.azure.com": name}),
+                    "csi.volume.kubernetes.io/nodeid": json.dumps(
+                        {"disk.csi.azure.com": name, "file.csi.azure.com": name}
+                    ),
                     "node.alpha.kubernetes.io/ttl": "0",
                     "volumes.kubernetes.io/controller-managed-attach-detach": "true",
                 },
@@ -385,7 +512,10 @@ class Generator:
                 **({"unschedulable": True} if cordoned else {}),
             },
             "status": {
-                "addresses": [{"address": ip, "type": "InternalIP"}, {"address": name, "type": "Hostname"}],
+                "addresses": [
+                    {"address": ip, "type": "InternalIP"},
+                    {"address": name, "type": "Hostname"},
+                ],
                 "allocatable": allocatable,
                 "capacity": capacity,
                 "conditions": conditions,
@@ -407,7 +537,14 @@ class Generator:
         }
         self.objects.append(obj)
         if not_ready:
-            self.event(obj, "NodeNotReady", f"Node {name} status is now: NodeNotReady", "Normal", "node-controller", count=1)
+            self.event(
+                obj,
+                "NodeNotReady",
+                f"Node {name} status is now: NodeNotReady",
+                "Normal",
+                "node-controller",
+                count=1,
+            )
         return NodeState(obj, pool, free, schedulable=not (cordoned or not_ready))
 
     def node_condition(self, kind: str, status: str, reason: str, message: str) -> dict:
@@ -442,7 +579,14 @@ class Generator:
 
     def build_daemonsets(self) -> None:
         for ds in DAEMONSETS:
-            owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": ds.name, "uid": self.uid(), "controller": True, "blockOwnerDeletion": True}
+            owner = {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "name": ds.name,
+                "uid": self.uid(),
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
             for state in self.nodes:
                 if ds.gpu_only and not (state.pool.gpus or state.pool.mig):
                     continue
@@ -451,34 +595,110 @@ class Generator:
                     state.free[k] -= v
                 name = node_name(state.obj)
                 self.pod(
-                    ds.namespace, f"{ds.name}-{self.suffix()}", owner, ds.image, ds.cpu_m, ds.memory_mi,
-                    node=state, labels={"k8s-app": ds.name, "controller-revision-hash": self.hexid(10), "pod-template-generation": "3"},
+                    ds.namespace,
+                    f"{ds.name}-{self.suffix()}",
+                    owner,
+                    ds.image,
+                    ds.cpu_m,
+                    ds.memory_mi,
+                    node=state,
+                    labels={
+                        "k8s-app": ds.name,
+                        "controller-revision-hash": self.hexid(10),
+                        "pod-template-generation": "3",
+                    },
                     tolerations=[{"operator": "Exists"}],
-                    affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [name]}]}]}}},
-                    priority=("system-node-critical", 2000001000), host_network=ds.name in ("kube-proxy", "azure-cns"),
+                    affinity={
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {
+                                        "matchFields": [
+                                            {
+                                                "key": "metadata.name",
+                                                "operator": "In",
+                                                "values": [name],
+                                            }
+                                        ]
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                    priority=("system-node-critical", 2000001000),
+                    host_network=ds.name in ("kube-proxy", "azure-cns"),
                 )
 
     def build_system(self) -> None:
         """Add-ons and the AML extension: a few dozen pods on the system pool."""
         system = Shape(("system",), 100, 128)
         for namespace, name, replicas, image in (
-            ("kube-system", "coredns", max(2, self.scale.nodes // 250), "mcr.microsoft.com/oss/kubernetes/coredns:v1.11.3"),
-            ("kube-system", "konnectivity-agent", 2, "mcr.microsoft.com/oss/kubernetes/apiserver-network-proxy/agent:v0.30.3"),
-            ("kube-system", "metrics-server", 2, "mcr.microsoft.com/oss/kubernetes/metrics-server:v0.7.2"),
-            ("azureml", "aml-operator", 1, "mcr.microsoft.com/azureml/amlarc/docker/aml-operator:1.1.70"),
-            ("azureml", "volcano-scheduler", 1, "mcr.microsoft.com/azureml/amlarc/docker/volcano-scheduler:1.1.70"),
-            ("azureml", "volcano-controllers", 1, "mcr.microsoft.com/azureml/amlarc/docker/volcano-controller:1.1.70"),
-            ("azureml", "azureml-fe-v2", 3, "mcr.microsoft.com/azureml/amlarc/docker/azureml-fe-v2:1.1.70"),
+            (
+                "kube-system",
+                "coredns",
+                max(2, self.scale.nodes // 250),
+                "mcr.microsoft.com/oss/kubernetes/coredns:v1.11.3",
+            ),
+            (
+                "kube-system",
+                "konnectivity-agent",
+                2,
+                "mcr.microsoft.com/oss/kubernetes/apiserver-network-proxy/agent:v0.30.3",
+            ),
+            (
+                "kube-system",
+                "metrics-server",
+                2,
+                "mcr.microsoft.com/oss/kubernetes/metrics-server:v0.7.2",
+            ),
+            (
+                "azureml",
+                "aml-operator",
+                1,
+                "mcr.microsoft.com/azureml/amlarc/docker/aml-operator:1.1.70",
+            ),
+            (
+                "azureml",
+                "volcano-scheduler",
+                1,
+                "mcr.microsoft.com/azureml/amlarc/docker/volcano-scheduler:1.1.70",
+            ),
+            (
+                "azureml",
+                "volcano-controllers",
+                1,
+                "mcr.microsoft.com/azureml/amlarc/docker/volcano-controller:1.1.70",
+            ),
+            (
+                "azureml",
+                "azureml-fe-v2",
+                3,
+                "mcr.microsoft.com/azureml/amlarc/docker/azureml-fe-v2:1.1.70",
+            ),
             ("azureml", "gateway", 1, "mcr.microsoft.com/azureml/amlarc/docker/gateway:1.1.70"),
-            ("azureml", "prom-operator", 1, "mcr.microsoft.com/azureml/amlarc/docker/prometheus-operator:1.1.70"),
+            (
+                "azureml",
+                "prom-operator",
+                1,
+                "mcr.microsoft.com/azureml/amlarc/docker/prometheus-operator:1.1.70",
+            ),
         ):
             owner = self.deployment(namespace, name, replicas, image)
             for _ in range(replicas):
                 state = self.place(system)
-                self.pod(namespace, f"{name}-{owner['hash']}-{self.suffix()}", owner["ref"], image, 100, 128, node=state,
-                         labels={"app": name, "pod-template-hash": owner["hash"]}, tolerations=[{"key": "CriticalAddonsOnly", "operator": "Exists"}],
-                         priority=("system-cluster-critical", 2000000000), probes=True)
+                self.pod(
+                    namespace,
+                    f"{name}-{owner['hash']}-{self.suffix()}",
+                    owner["ref"],
+                    image,
+                    100,
+                    128,
+                    node=state,
+                    labels={"app": name, "pod-template-hash": owner["hash"]},
+                    tolerations=[{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+                    priority=("system-cluster-critical", 2000000000),
+                    probes=True,
+                )
 
     def build_workloads(self, budget: int) -> None:
         """Fill the cluster up to `budget` more pods: AML training and inference, team services."""
@@ -498,19 +718,31 @@ class Generator:
         while made < count and misses < 20:
             namespace = BIG_NAMESPACE if self.rng.random() < 0.8 else "aml-research"
             pool = self.rng.choice(("gpua100", "gpua100", "gput4", "gpumig"))
-            workers = min(count - made, self.rng.choice((1, 1, 2, 4, 8)) if pool == "gpua100" else 1)
+            workers = min(
+                count - made, self.rng.choice((1, 1, 2, 4, 8)) if pool == "gpua100" else 1
+            )
             gpus = {"gpua100": self.rng.choice((4, 8)), "gput4": 1, "gpumig": 1}[pool]
-            shape = Shape((pool,), 6000 * gpus // 4 if pool == "gpua100" else 3000,
-                          (48 * gpus if pool == "gpua100" else 24) * 1024, gpus=gpus,
-                          gpu_resource=self.pool_nodes[pool][0].pool.gpu_resource or "nvidia.com/gpu", gpu_tolerations=True, aml=True)
+            shape = Shape(
+                (pool,),
+                6000 * gpus // 4 if pool == "gpua100" else 3000,
+                (48 * gpus if pool == "gpua100" else 24) * 1024,
+                gpus=gpus,
+                gpu_resource=self.pool_nodes[pool][0].pool.gpu_resource or "nvidia.com/gpu",
+                gpu_tolerations=True,
+                aml=True,
+            )
             finished = self.rng.random() < 0.15
             job = self.aml_job(namespace, workers)
             for i in range(workers):
-                state = self.place(shape) if not finished else self.rng.choice(self.pool_nodes[pool])
+                state = (
+                    self.place(shape) if not finished else self.rng.choice(self.pool_nodes[pool])
+                )
                 if state is None:  # this pool is full; the gang waits in Volcano, no pod yet
                     misses += 1
                     break
-                self.aml_pod(namespace, job, i, shape, state, phase="Succeeded" if finished else "Running")
+                self.aml_pod(
+                    namespace, job, i, shape, state, phase="Succeeded" if finished else "Running"
+                )
                 made += 1
         return made
 
@@ -519,39 +751,77 @@ class Generator:
         made = 0
         while made < count:
             gpu = self.rng.random() < 0.1
-            shape = (Shape(("gput4",), 3000, 12 * 1024, gpus=1, gpu_tolerations=True) if gpu
-                     else Shape(("cpu", "highmem"), self.rng.choice((500, 1000, 2000)), self.rng.choice((1024, 2048, 4096))))
+            shape = (
+                Shape(("gput4",), 3000, 12 * 1024, gpus=1, gpu_tolerations=True)
+                if gpu
+                else Shape(
+                    ("cpu", "highmem"),
+                    self.rng.choice((500, 1000, 2000)),
+                    self.rng.choice((1024, 2048, 4096)),
+                )
+            )
             name = f"{self.rng.choice(('fraud', 'churn', 'ranker', 'embed', 'ocr', 'forecast'))}-{self.suffix(4)}-blue"
             replicas = min(count - made, self.rng.choice((2, 3, 5, 10, 20)))
             image = "mlprodacr.azurecr.io/scoring/fraud-model:2026.11.3"
-            owner = self.deployment(BIG_NAMESPACE if self.rng.random() < 0.6 else "aml-inference", name, replicas, image)
+            owner = self.deployment(
+                BIG_NAMESPACE if self.rng.random() < 0.6 else "aml-inference", name, replicas, image
+            )
             for _ in range(replicas):
                 state = self.place(shape)
                 if state is None:
                     shape = Shape(("cpu", "highmem"), 500, 1024)
                     state = self.place(shape)
-                self.pod(owner["namespace"], f"{name}-{owner['hash']}-{self.suffix()}", owner["ref"], image,
-                         shape.cpu_m, shape.memory_mi, node=state, gpus=shape.gpus, tolerations=GPU_TOLERATIONS if gpu else None,
-                         labels={"isazuremlapp": "true", "azuremlappname": name, "ml.azure.com/deployment-name": "blue",
-                                 "ml.azure.com/endpoint-name": name[:-5], "pod-template-hash": owner["hash"]},
-                         probes=True, port=5001)
+                self.pod(
+                    owner["namespace"],
+                    f"{name}-{owner['hash']}-{self.suffix()}",
+                    owner["ref"],
+                    image,
+                    shape.cpu_m,
+                    shape.memory_mi,
+                    node=state,
+                    gpus=shape.gpus,
+                    tolerations=GPU_TOLERATIONS if gpu else None,
+                    labels={
+                        "isazuremlapp": "true",
+                        "azuremlappname": name,
+                        "ml.azure.com/deployment-name": "blue",
+                        "ml.azure.com/endpoint-name": name[:-5],
+                        "pod-template-hash": owner["hash"],
+                    },
+                    probes=True,
+                    port=5001,
+                )
                 made += 1
 
     def build_team_services(self, count: int, crashing: int, ooms: int) -> None:
         """Ordinary services and batch jobs of product teams on the CPU and spot pools."""
         made = 0
         while made < count:
-            namespace = BIG_NAMESPACE if self.rng.random() < 0.15 else self.rng.choice(TEAM_NAMESPACES)
+            namespace = (
+                BIG_NAMESPACE if self.rng.random() < 0.15 else self.rng.choice(TEAM_NAMESPACES)
+            )
             spot = self.rng.random() < 0.15
-            shape = Shape(("spot",) if spot else ("cpu", "highmem"), self.rng.choice((100, 250, 500, 1000)), self.rng.choice((256, 512, 1024, 2048)))
+            shape = Shape(
+                ("spot",) if spot else ("cpu", "highmem"),
+                self.rng.choice((100, 250, 500, 1000)),
+                self.rng.choice((256, 512, 1024, 2048)),
+            )
             image = self.rng.choice(NODE_IMAGES[14:])
             batch = self.rng.random() < 0.2
             replicas = min(count - made, self.rng.choice((1, 2, 3, 6, 12)))
             name = f"{self.rng.choice(('api', 'worker', 'etl', 'web', 'cache', 'sync', 'report'))}-{self.suffix(4)}"
-            owner = self.job(namespace, name) if batch else self.deployment(namespace, name, replicas, image)
+            owner = (
+                self.job(namespace, name)
+                if batch
+                else self.deployment(namespace, name, replicas, image)
+            )
             for _ in range(replicas):
                 phase = "Succeeded" if batch and self.rng.random() < 0.6 else "Running"
-                state = self.place(shape) if phase == "Running" else self.rng.choice(self.pool_nodes[shape.pools[0]])
+                state = (
+                    self.place(shape)
+                    if phase == "Running"
+                    else self.rng.choice(self.pool_nodes[shape.pools[0]])
+                )
                 if state is None:
                     shape = Shape(("cpu", "highmem", "spot"), 100, 256)
                     state = self.place(shape)
@@ -561,10 +831,37 @@ class Generator:
                 elif phase == "Running" and ooms > 0 and self.rng.random() < 0.05:
                     trouble, ooms = "oom", ooms - 1
                 suffix = self.suffix() if batch else f"{owner['hash']}-{self.suffix()}"
-                self.pod(namespace, f"{name}-{suffix}", owner["ref"], image, shape.cpu_m, shape.memory_mi, node=state,
-                         phase=phase, trouble=trouble, tolerations=[{"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}] if spot else None,
-                         labels={"app": name, **({"pod-template-hash": owner["hash"]} if not batch else {"job-name": name})},
-                         probes=not batch, port=None if batch else 8080)
+                self.pod(
+                    namespace,
+                    f"{name}-{suffix}",
+                    owner["ref"],
+                    image,
+                    shape.cpu_m,
+                    shape.memory_mi,
+                    node=state,
+                    phase=phase,
+                    trouble=trouble,
+                    tolerations=[
+                        {
+                            "key": "kubernetes.azure.com/scalesetpriority",
+                            "operator": "Equal",
+                            "value": "spot",
+                            "effect": "NoSchedule",
+                        }
+                    ]
+                    if spot
+                    else None,
+                    labels={
+                        "app": name,
+                        **(
+                            {"pod-template-hash": owner["hash"]}
+                            if not batch
+                            else {"job-name": name}
+                        ),
+                    },
+                    probes=not batch,
+                    port=None if batch else 8080,
+                )
                 made += 1
 
     def build_pending(self, count: int) -> None:
@@ -573,17 +870,39 @@ class Generator:
         for case in PENDING_CASES:
             self.info["pending"][case.name] = []
             for _ in range(max(1, round(count * case.share))):
-                namespace = BIG_NAMESPACE if self.rng.random() < 0.6 else self.rng.choice(("aml-research", *TEAM_NAMESPACES[:4]))
+                namespace = (
+                    BIG_NAMESPACE
+                    if self.rng.random() < 0.6
+                    else self.rng.choice(("aml-research", *TEAM_NAMESPACES[:4]))
+                )
                 if case.shape.gpus:
                     job = self.aml_job(namespace, 1)
-                    pod = self.aml_pod(namespace, job, 0, case.shape, None, phase="Pending", scheduler=case.scheduler)
+                    pod = self.aml_pod(
+                        namespace,
+                        job,
+                        0,
+                        case.shape,
+                        None,
+                        phase="Pending",
+                        scheduler=case.scheduler,
+                    )
                 else:
                     name = f"{case.name}-{self.suffix(4)}"
                     owner = self.job(namespace, name)
                     claim = f"{name}-data" if case.pvc else None
-                    pod = self.pod(namespace, f"{name}-{self.suffix()}", owner["ref"], NODE_IMAGES[16], case.shape.cpu_m,
-                                   case.shape.memory_mi, node=None, phase="Pending", claim=claim,
-                                   gates=["kueue.x-k8s.io/admission"] if case.gated else None, labels={"job-name": name})
+                    pod = self.pod(
+                        namespace,
+                        f"{name}-{self.suffix()}",
+                        owner["ref"],
+                        NODE_IMAGES[16],
+                        case.shape.cpu_m,
+                        case.shape.memory_mi,
+                        node=None,
+                        phase="Pending",
+                        claim=claim,
+                        gates=["kueue.x-k8s.io/admission"] if case.gated else None,
+                        labels={"job-name": name},
+                    )
                 self.pending_pods.append((case, pod))
                 self.info["pending"][case.name].append([namespace, pod["metadata"]["name"]])
 
@@ -596,9 +915,16 @@ class Generator:
             if case.name not in verdicts:
                 verdicts[case.name] = self.fit_error(pod, case)
             message = verdicts[case.name]
-            pod["status"]["conditions"] = [{
-                "lastProbeTime": None, "lastTransitionTime": pod["metadata"]["creationTimestamp"],
-                "message": message, "reason": "Unschedulable", "status": "False", "type": "PodScheduled"}]
+            pod["status"]["conditions"] = [
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": pod["metadata"]["creationTimestamp"],
+                    "message": message,
+                    "reason": "Unschedulable",
+                    "status": "False",
+                    "type": "PodScheduled",
+                }
+            ]
             self.scheduler_event(pod, truncate(message))
 
     def fit_error(self, pod: dict, case: PendingCase) -> str:
@@ -620,23 +946,37 @@ class Generator:
             for r in reasons:
                 counts[r] = counts.get(r, 0) + 1
         items = sorted(f"{n} {r}" for r, n in counts.items())
-        preemption = [f"{total - unresolvable} No preemption victims found for incoming pod"] if total > unresolvable else []
-        preemption += [f"{unresolvable} Preemption is not helpful for scheduling"] if unresolvable else []
+        preemption = (
+            [f"{total - unresolvable} No preemption victims found for incoming pod"]
+            if total > unresolvable
+            else []
+        )
+        preemption += (
+            [f"{unresolvable} Preemption is not helpful for scheduling"] if unresolvable else []
+        )
         return f"0/{total} nodes are available: {', '.join(items)}. {POST_FILTER}preemption: 0/{total} nodes are available: {', '.join(sorted(preemption))}."
 
     @staticmethod
-    def filter_reasons(state: NodeState, wants: dict[str, int], tolerations: list[dict], selector: dict) -> list[str]:
+    def filter_reasons(
+        state: NodeState, wants: dict[str, int], tolerations: list[dict], selector: dict
+    ) -> list[str]:
         """NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit: the first that fails."""
         spec, labels = state.obj["spec"], state.obj["metadata"]["labels"]
         if spec.get("unschedulable"):  # none of these pods tolerates the cordon
             return ["node(s) were unschedulable"]
         for taint in spec.get("taints", []):
-            if taint["effect"] != "PreferNoSchedule" and not any(tolerates(t, taint) for t in tolerations):
+            if taint["effect"] != "PreferNoSchedule" and not any(
+                tolerates(t, taint) for t in tolerations
+            ):
                 return ["node(s) had untolerated taint(s)"]
         if any(labels.get(k) != v for k, v in selector.items()):
             return ["node(s) didn't match Pod's node affinity/selector"]
         allocatable = state.obj["status"]["allocatable"]
-        short = [k for k, v in wants.items() if k != "pods" and (k not in allocatable or state.free.get(k, 0) < v)]
+        short = [
+            k
+            for k, v in wants.items()
+            if k != "pods" and (k not in allocatable or state.free.get(k, 0) < v)
+        ]
         return [f"Insufficient {k}" for k in short]
 
     # -- objects -------------------------------------------------------------------------
@@ -646,35 +986,112 @@ class Generator:
         dep_uid, rs_uid = self.uid(), self.uid()
         created = self.ago(3600 * 6, 86400 * 30)
         labels = {"app": name}
-        self.objects.append({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": namespace, "uid": dep_uid, "generation": 4, "labels": labels,
-                         "creationTimestamp": created, "resourceVersion": self.resource_version()},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "strategy": {"type": "RollingUpdate"},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}}},
-            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 4},
-        })
-        self.objects.append({
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": f"{name}-{template_hash}", "namespace": namespace, "uid": rs_uid, "labels": labels | {"pod-template-hash": template_hash},
-                         "creationTimestamp": created, "resourceVersion": self.resource_version(),
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep_uid, "controller": True, "blockOwnerDeletion": True}]},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels | {"pod-template-hash": template_hash}}},
-            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas},
-        })
-        ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-{template_hash}", "uid": rs_uid, "controller": True, "blockOwnerDeletion": True}
+        self.objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": dep_uid,
+                    "generation": 4,
+                    "labels": labels,
+                    "creationTimestamp": created,
+                    "resourceVersion": self.resource_version(),
+                },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": labels},
+                    "strategy": {"type": "RollingUpdate"},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "main", "image": image}]},
+                    },
+                },
+                "status": {
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "observedGeneration": 4,
+                },
+            }
+        )
+        self.objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": f"{name}-{template_hash}",
+                    "namespace": namespace,
+                    "uid": rs_uid,
+                    "labels": labels | {"pod-template-hash": template_hash},
+                    "creationTimestamp": created,
+                    "resourceVersion": self.resource_version(),
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": name,
+                            "uid": dep_uid,
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": labels | {"pod-template-hash": template_hash}},
+                },
+                "status": {
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                },
+            }
+        )
+        ref = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": f"{name}-{template_hash}",
+            "uid": rs_uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
         return {"ref": ref, "hash": template_hash, "namespace": namespace}
 
     def job(self, namespace: str, name: str) -> dict:
         job_uid = self.uid()
-        self.objects.append({
-            "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": namespace, "uid": job_uid, "labels": {"job-name": name},
-                         "creationTimestamp": self.ago(600, 86400), "resourceVersion": self.resource_version()},
-            "spec": {"backoffLimit": 6, "completions": 1, "parallelism": 1, "template": {"spec": {"restartPolicy": "Never"}}},
-            "status": {"active": 1},
-        })
-        return {"ref": {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job_uid, "controller": True, "blockOwnerDeletion": True}}
+        self.objects.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": job_uid,
+                    "labels": {"job-name": name},
+                    "creationTimestamp": self.ago(600, 86400),
+                    "resourceVersion": self.resource_version(),
+                },
+                "spec": {
+                    "backoffLimit": 6,
+                    "completions": 1,
+                    "parallelism": 1,
+                    "template": {"spec": {"restartPolicy": "Never"}},
+                },
+                "status": {"active": 1},
+            }
+        )
+        return {
+            "ref": {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": name,
+                "uid": job_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        }
 
     def aml_job(self, namespace: str, workers: int) -> dict:
         """An AmlJob, its Volcano Job and PodGroup (the chain aml-operator creates)."""
@@ -682,43 +1099,123 @@ class Generator:
         name = f"{namespace}-{job_id}"
         vc_uid = self.uid()
         created = self.ago(300, 86400 * 2)
-        common = {"namespace": namespace, "creationTimestamp": created, "labels": {"jobId": job_id, "controller": "aml-operator"}}
-        self.objects.append({"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "AmlJob",
-                             "metadata": {"name": job_id, "uid": self.uid(), **common},
-                             "spec": {"job": {"options": {"envs": {"AZUREML_NODE_COUNT": str(workers)}}}}})
-        self.objects.append({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
-                             "metadata": {"name": name, "uid": vc_uid, **common},
-                             "spec": {"minAvailable": workers, "queue": "default", "schedulerName": "volcano",
-                                      "tasks": [{"name": "worker", "replicas": workers}]},
-                             "status": {"state": {"phase": "Running"}}})
-        self.objects.append({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup",
-                             "metadata": {"name": name, "uid": self.uid(), **common,
-                                          "annotations": {"volcano.sh/task-topology-affinity": "worker"}},
-                             "spec": {"minMember": workers, "minTaskMember": {"worker": workers}, "queue": "default"},
-                             "status": {"phase": "Running"}})
+        common = {
+            "namespace": namespace,
+            "creationTimestamp": created,
+            "labels": {"jobId": job_id, "controller": "aml-operator"},
+        }
+        self.objects.append(
+            {
+                "apiVersion": "amlarc.azureml.com/v1alpha1",
+                "kind": "AmlJob",
+                "metadata": {"name": job_id, "uid": self.uid(), **common},
+                "spec": {"job": {"options": {"envs": {"AZUREML_NODE_COUNT": str(workers)}}}},
+            }
+        )
+        self.objects.append(
+            {
+                "apiVersion": "batch.volcano.sh/v1alpha1",
+                "kind": "Job",
+                "metadata": {"name": name, "uid": vc_uid, **common},
+                "spec": {
+                    "minAvailable": workers,
+                    "queue": "default",
+                    "schedulerName": "volcano",
+                    "tasks": [{"name": "worker", "replicas": workers}],
+                },
+                "status": {"state": {"phase": "Running"}},
+            }
+        )
+        self.objects.append(
+            {
+                "apiVersion": "scheduling.volcano.sh/v1beta1",
+                "kind": "PodGroup",
+                "metadata": {
+                    "name": name,
+                    "uid": self.uid(),
+                    **common,
+                    "annotations": {"volcano.sh/task-topology-affinity": "worker"},
+                },
+                "spec": {
+                    "minMember": workers,
+                    "minTaskMember": {"worker": workers},
+                    "queue": "default",
+                },
+                "status": {"phase": "Running"},
+            }
+        )
         return {"id": job_id, "name": name, "uid": vc_uid, "workers": workers}
 
-    def aml_pod(self, namespace: str, job: dict, index: int, shape: Shape, state: NodeState | None, *,
-                phase: str, scheduler: str = "volcano") -> dict:
+    def aml_pod(
+        self,
+        namespace: str,
+        job: dict,
+        index: int,
+        shape: Shape,
+        state: NodeState | None,
+        *,
+        phase: str,
+        scheduler: str = "volcano",
+    ) -> dict:
         run = self.hexid(8) + "-" + self.hexid(4)
-        owner = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": job["name"], "uid": job["uid"], "controller": True, "blockOwnerDeletion": True}
-        labels = {
-            "controller": "aml-operator", "jobsource": "aml", "type": "job", "jobId": job["id"], "run": job["id"],
-            "role": "worker", "jobRole": "worker", "jobScale": "regular", "gpu-request": str(shape.gpus),
-            "ml.azure.com/billing-category": "azureml-training", "ml.azure.com/compute": "gpu-cluster",
-            "ml.azure.com/workspace": "mlw-prod", "ml.azure.com/resource-group": "rg-mlprod",
-            "ml.azure.com/run-id": f"{run}-{self.hexid(12)}", "volcano.sh/job-name": job["name"],
-            "volcano.sh/job-namespace": namespace, "volcano.sh/queue-name": "default", "volcano.sh/task-spec": "worker",
+        owner = {
+            "apiVersion": "batch.volcano.sh/v1alpha1",
+            "kind": "Job",
+            "name": job["name"],
+            "uid": job["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
         }
-        annotations = {"scheduling.k8s.io/group-name": job["name"], "volcano.sh/job-name": job["name"],
-                       "volcano.sh/job-version": "0", "volcano.sh/queue-name": "default", "volcano.sh/task-spec": "worker"}
-        sidecars = [(name.format(run=run), image, cpu, memory) for name, image, cpu, memory in AML_SIDECARS]
+        labels = {
+            "controller": "aml-operator",
+            "jobsource": "aml",
+            "type": "job",
+            "jobId": job["id"],
+            "run": job["id"],
+            "role": "worker",
+            "jobRole": "worker",
+            "jobScale": "regular",
+            "gpu-request": str(shape.gpus),
+            "ml.azure.com/billing-category": "azureml-training",
+            "ml.azure.com/compute": "gpu-cluster",
+            "ml.azure.com/workspace": "mlw-prod",
+            "ml.azure.com/resource-group": "rg-mlprod",
+            "ml.azure.com/run-id": f"{run}-{self.hexid(12)}",
+            "volcano.sh/job-name": job["name"],
+            "volcano.sh/job-namespace": namespace,
+            "volcano.sh/queue-name": "default",
+            "volcano.sh/task-spec": "worker",
+        }
+        annotations = {
+            "scheduling.k8s.io/group-name": job["name"],
+            "volcano.sh/job-name": job["name"],
+            "volcano.sh/job-version": "0",
+            "volcano.sh/queue-name": "default",
+            "volcano.sh/task-spec": "worker",
+        }
+        sidecars = [
+            (name.format(run=run), image, cpu, memory) for name, image, cpu, memory in AML_SIDECARS
+        ]
         return self.pod(
-            namespace, f"{job['name']}-worker-{index}", owner, NODE_IMAGES[11], shape.cpu_m, shape.memory_mi,
-            node=state, phase=phase, gpus=shape.gpus, gpu_resource=shape.gpu_resource, labels=labels,
-            annotations=annotations, tolerations=GPU_TOLERATIONS if shape.gpu_tolerations else None,
-            node_selector=shape.node_selector, scheduler=scheduler, sidecars=sidecars, main=f"{run}-execution-wrapper",
-            restart="Never", shm=True,
+            namespace,
+            f"{job['name']}-worker-{index}",
+            owner,
+            NODE_IMAGES[11],
+            shape.cpu_m,
+            shape.memory_mi,
+            node=state,
+            phase=phase,
+            gpus=shape.gpus,
+            gpu_resource=shape.gpu_resource,
+            labels=labels,
+            annotations=annotations,
+            tolerations=GPU_TOLERATIONS if shape.gpu_tolerations else None,
+            node_selector=shape.node_selector,
+            scheduler=scheduler,
+            sidecars=sidecars,
+            main=f"{run}-execution-wrapper",
+            restart="Never",
+            shm=True,
         )
 
     def pvc(self, namespace: str, name: str, *, bound: bool) -> str:
@@ -726,91 +1223,236 @@ class Generator:
         storage_class = "managed-csi-premium" if bound else "premium-ssd-v2"
         size = f"{self.rng.choice((32, 128, 512, 1024))}Gi"
         claim = {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": namespace, "uid": pvc_uid, "creationTimestamp": self.ago(600, 86400 * 10),
-                         "resourceVersion": self.resource_version(), "finalizers": ["kubernetes.io/pvc-protection"],
-                         "annotations": {"volume.beta.kubernetes.io/storage-provisioner": "disk.csi.azure.com",
-                                         "volume.kubernetes.io/storage-provisioner": "disk.csi.azure.com"}},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}},
-                     "storageClassName": storage_class, "volumeMode": "Filesystem"},
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": pvc_uid,
+                "creationTimestamp": self.ago(600, 86400 * 10),
+                "resourceVersion": self.resource_version(),
+                "finalizers": ["kubernetes.io/pvc-protection"],
+                "annotations": {
+                    "volume.beta.kubernetes.io/storage-provisioner": "disk.csi.azure.com",
+                    "volume.kubernetes.io/storage-provisioner": "disk.csi.azure.com",
+                },
+            },
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+                "storageClassName": storage_class,
+                "volumeMode": "Filesystem",
+            },
             "status": {"phase": "Pending"},
         }
         if bound:
             pv_name = f"pvc-{pvc_uid}"
             claim["spec"]["volumeName"] = pv_name
-            claim["status"] = {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": size}}
-            self.objects.append({
-                "apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": pv_name, "uid": self.uid(), "creationTimestamp": claim["metadata"]["creationTimestamp"],
-                             "annotations": {"pv.kubernetes.io/provisioned-by": "disk.csi.azure.com"}},
-                "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": size},
-                         "claimRef": {"kind": "PersistentVolumeClaim", "namespace": namespace, "name": name, "uid": pvc_uid},
-                         "csi": {"driver": "disk.csi.azure.com", "volumeHandle": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{NODE_RG}/providers/Microsoft.Compute/disks/{pv_name}"},
-                         "persistentVolumeReclaimPolicy": "Delete", "storageClassName": storage_class, "volumeMode": "Filesystem"},
-                "status": {"phase": "Bound"},
-            })
+            claim["status"] = {
+                "phase": "Bound",
+                "accessModes": ["ReadWriteOnce"],
+                "capacity": {"storage": size},
+            }
+            self.objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {
+                        "name": pv_name,
+                        "uid": self.uid(),
+                        "creationTimestamp": claim["metadata"]["creationTimestamp"],
+                        "annotations": {"pv.kubernetes.io/provisioned-by": "disk.csi.azure.com"},
+                    },
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "capacity": {"storage": size},
+                        "claimRef": {
+                            "kind": "PersistentVolumeClaim",
+                            "namespace": namespace,
+                            "name": name,
+                            "uid": pvc_uid,
+                        },
+                        "csi": {
+                            "driver": "disk.csi.azure.com",
+                            "volumeHandle": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{NODE_RG}/providers/Microsoft.Compute/disks/{pv_name}",
+                        },
+                        "persistentVolumeReclaimPolicy": "Delete",
+                        "storageClassName": storage_class,
+                        "volumeMode": "Filesystem",
+                    },
+                    "status": {"phase": "Bound"},
+                }
+            )
         else:
-            self.event(claim, "ProvisioningFailed", f'storageclass.storage.k8s.io "{storage_class}" not found', "Warning",
-                       "persistentvolume-controller", count=self.rng.randint(5, 200))
+            self.event(
+                claim,
+                "ProvisioningFailed",
+                f'storageclass.storage.k8s.io "{storage_class}" not found',
+                "Warning",
+                "persistentvolume-controller",
+                count=self.rng.randint(5, 200),
+            )
         self.objects.append(claim)
         return name
 
-    def pod(self, namespace: str, name: str, owner: dict, image: str, cpu_m: int, memory_mi: int, *,
-            node: NodeState | None, phase: str = "Running", gpus: int = 0, gpu_resource: str = "nvidia.com/gpu",
-            labels: dict | None = None, annotations: dict | None = None, tolerations: list | None = None,
-            node_selector: dict | None = None, affinity: dict | None = None, priority: tuple[str, int] | None = None,
-            scheduler: str = "default-scheduler", sidecars: list | None = None, main: str = "main",
-            restart: str = "Always", shm: bool = False, probes: bool = False, port: int | None = None,
-            host_network: bool = False, trouble: str | None = None, claim: str | None = None,
-            gates: list[str] | None = None) -> dict:
+    def pod(
+        self,
+        namespace: str,
+        name: str,
+        owner: dict,
+        image: str,
+        cpu_m: int,
+        memory_mi: int,
+        *,
+        node: NodeState | None,
+        phase: str = "Running",
+        gpus: int = 0,
+        gpu_resource: str = "nvidia.com/gpu",
+        labels: dict | None = None,
+        annotations: dict | None = None,
+        tolerations: list | None = None,
+        node_selector: dict | None = None,
+        affinity: dict | None = None,
+        priority: tuple[str, int] | None = None,
+        scheduler: str = "default-scheduler",
+        sidecars: list | None = None,
+        main: str = "main",
+        restart: str = "Always",
+        shm: bool = False,
+        probes: bool = False,
+        port: int | None = None,
+        host_network: bool = False,
+        trouble: str | None = None,
+        claim: str | None = None,
+        gates: list[str] | None = None,
+    ) -> dict:
         """One pod with containers, volumes and a status consistent with its phase and node."""
         created = self.ago(120, 86400 * 7) if phase != "Pending" else self.ago(300, 3000)
         started = created if phase != "Pending" else None
         token_volume = f"kube-api-access-{self.suffix()}"
-        mounts = [{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": token_volume, "readOnly": True}]
-        volumes: list[dict] = [{"name": token_volume, "projected": {"defaultMode": 420, "sources": [
-            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-            {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
-            {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}}]}}]
+        mounts = [
+            {
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "name": token_volume,
+                "readOnly": True,
+            }
+        ]
+        volumes: list[dict] = [
+            {
+                "name": token_volume,
+                "projected": {
+                    "defaultMode": 420,
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {
+                            "configMap": {
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                                "name": "kube-root-ca.crt",
+                            }
+                        },
+                        {
+                            "downwardAPI": {
+                                "items": [
+                                    {
+                                        "fieldRef": {
+                                            "apiVersion": "v1",
+                                            "fieldPath": "metadata.namespace",
+                                        },
+                                        "path": "namespace",
+                                    }
+                                ]
+                            }
+                        },
+                    ],
+                },
+            }
+        ]
         if shm:
             volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}})
             mounts.append({"mountPath": "/dev/shm", "name": "dshm"})
         if claim:
             volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": claim}})
             mounts.append({"mountPath": "/data", "name": "data"})
-        requests = {"cpu": f"{cpu_m}m", "memory": f"{memory_mi}Mi"} if memory_mi else {"cpu": f"{cpu_m}m"}
+        requests = (
+            {"cpu": f"{cpu_m}m", "memory": f"{memory_mi}Mi"} if memory_mi else {"cpu": f"{cpu_m}m"}
+        )
         limits = {"memory": f"{memory_mi}Mi"} if memory_mi else {}
         if gpus:
             requests[gpu_resource] = limits[gpu_resource] = str(gpus)
-        env = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
-               {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
-               {"name": "LOG_LEVEL", "value": "info"},
-               {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector.monitoring.svc:4317"}]
+        env = [
+            {
+                "name": "POD_NAME",
+                "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+            },
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}},
+            },
+            {"name": "LOG_LEVEL", "value": "info"},
+            {
+                "name": "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "value": "http://otel-collector.monitoring.svc:4317",
+            },
+        ]
         if gpus:
-            env += [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}, {"name": "AMLARC_NUM_GPU_PER_WORKER", "value": str(gpus)}]
+            env += [
+                {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
+                {"name": "AMLARC_NUM_GPU_PER_WORKER", "value": str(gpus)},
+            ]
         container = {
-            "name": main, "image": image, "imagePullPolicy": "IfNotPresent", "env": env,
-            "resources": {"limits": limits, "requests": requests} if limits else {"requests": requests},
-            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "volumeMounts": mounts,
+            "name": main,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "env": env,
+            "resources": {"limits": limits, "requests": requests}
+            if limits
+            else {"requests": requests},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "volumeMounts": mounts,
         }
         if port:
             container["ports"] = [{"containerPort": port, "name": "http", "protocol": "TCP"}]
         if probes and port:
-            probe = {"httpGet": {"path": "/", "port": port, "scheme": "HTTP"}, "periodSeconds": 10, "timeoutSeconds": 2,
-                     "successThreshold": 1, "failureThreshold": 30, "initialDelaySeconds": 10}
+            probe = {
+                "httpGet": {"path": "/", "port": port, "scheme": "HTTP"},
+                "periodSeconds": 10,
+                "timeoutSeconds": 2,
+                "successThreshold": 1,
+                "failureThreshold": 30,
+                "initialDelaySeconds": 10,
+            }
             container["livenessProbe"] = probe
             container["readinessProbe"] = probe | {"failureThreshold": 3}
         containers = [container] + [
-            {"name": n, "image": img, "imagePullPolicy": "IfNotPresent", "resources": {"requests": {"cpu": f"{c}m", "memory": f"{m}Mi"}, "limits": {"memory": f"{m}Mi"}},
-             "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "volumeMounts": mounts[:1]}
+            {
+                "name": n,
+                "image": img,
+                "imagePullPolicy": "IfNotPresent",
+                "resources": {
+                    "requests": {"cpu": f"{c}m", "memory": f"{m}Mi"},
+                    "limits": {"memory": f"{m}Mi"},
+                },
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "volumeMounts": mounts[:1],
+            }
             for n, img, c, m in sidecars or ()
         ]
         spec = {
-            "containers": containers, "dnsPolicy": "ClusterFirstWithHostNet" if host_network else "ClusterFirst",
-            "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority", "priority": priority[1] if priority else 0,
-            "restartPolicy": restart, "schedulerName": scheduler, "securityContext": {},
-            "serviceAccount": "default", "serviceAccountName": "default", "terminationGracePeriodSeconds": 30,
-            "tolerations": (tolerations or []) + DEFAULT_TOLERATIONS, "volumes": volumes,
+            "containers": containers,
+            "dnsPolicy": "ClusterFirstWithHostNet" if host_network else "ClusterFirst",
+            "enableServiceLinks": True,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "priority": priority[1] if priority else 0,
+            "restartPolicy": restart,
+            "schedulerName": scheduler,
+            "securityContext": {},
+            "serviceAccount": "default",
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+            "tolerations": (tolerations or []) + DEFAULT_TOLERATIONS,
+            "volumes": volumes,
         }
         if priority:
             spec["priorityClassName"] = priority[0]
@@ -825,11 +1467,19 @@ class Generator:
         if node is not None:
             spec["nodeName"] = node_name(node.obj)
         obj = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"creationTimestamp": created, "generateName": name[: name.rfind("-") + 1], "labels": labels or {},
-                         "name": name, "namespace": namespace, "ownerReferences": [owner],
-                         "resourceVersion": self.resource_version(), "uid": self.uid(),
-                         **({"annotations": annotations} if annotations else {})},
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "creationTimestamp": created,
+                "generateName": name[: name.rfind("-") + 1],
+                "labels": labels or {},
+                "name": name,
+                "namespace": namespace,
+                "ownerReferences": [owner],
+                "resourceVersion": self.resource_version(),
+                "uid": self.uid(),
+                **({"annotations": annotations} if annotations else {}),
+            },
             "spec": spec,
             "status": self.pod_status(containers, node, phase, started, trouble),
         }
@@ -840,66 +1490,165 @@ class Generator:
             self.trouble_events(obj, trouble)
         return obj
 
-    def pod_status(self, containers: list[dict], node: NodeState | None, phase: str, started: str | None,
-                   trouble: str | None) -> dict:
+    def pod_status(
+        self,
+        containers: list[dict],
+        node: NodeState | None,
+        phase: str,
+        started: str | None,
+        trouble: str | None,
+    ) -> dict:
         if node is None:
             return {"phase": "Pending", "qosClass": "Burstable"}
         host_ip = node.obj["status"]["addresses"][0]["address"]
-        pod_ip = f"10.{self.rng.randint(0, 200)}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}"
+        pod_ip = (
+            f"10.{self.rng.randint(0, 200)}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}"
+        )
         statuses = []
         for c in containers:
             state: dict = {"running": {"startedAt": started}}
             last: dict = {}
             ready, restarts = phase == "Running", 0
             if phase == "Succeeded":
-                state = {"terminated": {"containerID": f"containerd://{self.hexid(64)}", "exitCode": 0, "reason": "Completed",
-                                        "startedAt": started, "finishedAt": self.ago(60, 3600)}}
+                state = {
+                    "terminated": {
+                        "containerID": f"containerd://{self.hexid(64)}",
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": started,
+                        "finishedAt": self.ago(60, 3600),
+                    }
+                }
                 ready = False
             elif trouble and c is containers[0]:
                 restarts = self.rng.randint(4, 180)
                 reason, code = ("OOMKilled", 137) if trouble == "oom" else ("Error", 1)
-                last = {"terminated": {"containerID": f"containerd://{self.hexid(64)}", "exitCode": code, "reason": reason,
-                                       "startedAt": self.ago(400, 600), "finishedAt": self.ago(100, 400)}}
-                state = {"waiting": {"reason": "CrashLoopBackOff",
-                                     "message": f"back-off 5m0s restarting failed container={c['name']} pod=..."}}
+                last = {
+                    "terminated": {
+                        "containerID": f"containerd://{self.hexid(64)}",
+                        "exitCode": code,
+                        "reason": reason,
+                        "startedAt": self.ago(400, 600),
+                        "finishedAt": self.ago(100, 400),
+                    }
+                }
+                state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 5m0s restarting failed container={c['name']} pod=...",
+                    }
+                }
                 ready = False
-            statuses.append({
-                "containerID": f"containerd://{self.hexid(64)}", "image": c["image"],
-                "imageID": f"{c['image'].split(':')[0]}@sha256:{self.hexid(64)}", "lastState": last, "name": c["name"],
-                "ready": ready, "restartCount": restarts, "started": "running" in state, "state": state,
-            })
+            statuses.append(
+                {
+                    "containerID": f"containerd://{self.hexid(64)}",
+                    "image": c["image"],
+                    "imageID": f"{c['image'].split(':')[0]}@sha256:{self.hexid(64)}",
+                    "lastState": last,
+                    "name": c["name"],
+                    "ready": ready,
+                    "restartCount": restarts,
+                    "started": "running" in state,
+                    "state": state,
+                }
+            )
         all_ready = all(s["ready"] for s in statuses)
         cond = "True" if phase == "Running" else "False"
         return {
             "conditions": [
-                {"lastProbeTime": None, "lastTransitionTime": started, "status": cond, "type": "PodReadyToStartContainers"},
-                {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "Initialized"},
-                {"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "Ready",
-                 **({} if all_ready else {"reason": "PodCompleted" if phase == "Succeeded" else "ContainersNotReady"})},
-                {"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "ContainersReady"},
-                {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "PodScheduled"},
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": started,
+                    "status": cond,
+                    "type": "PodReadyToStartContainers",
+                },
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": started,
+                    "status": "True",
+                    "type": "Initialized",
+                },
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": started,
+                    "status": "True" if all_ready else "False",
+                    "type": "Ready",
+                    **(
+                        {}
+                        if all_ready
+                        else {
+                            "reason": "PodCompleted"
+                            if phase == "Succeeded"
+                            else "ContainersNotReady"
+                        }
+                    ),
+                },
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": started,
+                    "status": "True" if all_ready else "False",
+                    "type": "ContainersReady",
+                },
+                {
+                    "lastProbeTime": None,
+                    "lastTransitionTime": started,
+                    "status": "True",
+                    "type": "PodScheduled",
+                },
             ],
-            "containerStatuses": statuses, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "phase": phase,
-            "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "qosClass": "Burstable", "startTime": started,
+            "containerStatuses": statuses,
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "phase": phase,
+            "podIP": pod_ip,
+            "podIPs": [{"ip": pod_ip}],
+            "qosClass": "Burstable",
+            "startTime": started,
         }
 
     # -- events --------------------------------------------------------------------------
 
-    def event(self, about: dict, reason: str, message: str, kind: str, component: str, *, count: int,
-              host: str | None = None) -> dict:
+    def event(
+        self,
+        about: dict,
+        reason: str,
+        message: str,
+        kind: str,
+        component: str,
+        *,
+        count: int,
+        host: str | None = None,
+    ) -> dict:
         """A core/v1 event as kubelets and controllers write it (timestamps and count)."""
         m = about["metadata"]
         first = self.ago(1800, 3600)
         ev = {
-            "apiVersion": "v1", "kind": "Event", "count": count, "firstTimestamp": first, "lastTimestamp": self.ago(0, 1800),
-            "involvedObject": {"apiVersion": about["apiVersion"], "kind": about["kind"], "name": m["name"],
-                               **({"namespace": m["namespace"]} if m.get("namespace") else {}),
-                               "resourceVersion": m.get("resourceVersion", ""), "uid": m["uid"]},
+            "apiVersion": "v1",
+            "kind": "Event",
+            "count": count,
+            "firstTimestamp": first,
+            "lastTimestamp": self.ago(0, 1800),
+            "involvedObject": {
+                "apiVersion": about["apiVersion"],
+                "kind": about["kind"],
+                "name": m["name"],
+                **({"namespace": m["namespace"]} if m.get("namespace") else {}),
+                "resourceVersion": m.get("resourceVersion", ""),
+                "uid": m["uid"],
+            },
             "message": message,
-            "metadata": {"creationTimestamp": first, "name": f"{m['name']}.{self.hexid(16)}",
-                         "namespace": m.get("namespace") or "default", "resourceVersion": self.resource_version(), "uid": self.uid()},
-            "reason": reason, "reportingComponent": component, "reportingInstance": host or "",
-            "source": {"component": component, **({"host": host} if host else {})}, "type": kind,
+            "metadata": {
+                "creationTimestamp": first,
+                "name": f"{m['name']}.{self.hexid(16)}",
+                "namespace": m.get("namespace") or "default",
+                "resourceVersion": self.resource_version(),
+                "uid": self.uid(),
+            },
+            "reason": reason,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+            "source": {"component": component, **({"host": host} if host else {})},
+            "type": kind,
         }
         self.events.append(ev)
         return ev
@@ -907,38 +1656,82 @@ class Generator:
     def scheduler_event(self, pod: dict, message: str) -> None:
         """events.k8s.io/v1 shape seen through core/v1: eventTime and series, no count or timestamps."""
         m = pod["metadata"]
-        self.events.append({
-            "action": "Scheduling", "apiVersion": "v1", "kind": "Event", "eventTime": self.ago(1200, 3000),
-            "firstTimestamp": None, "lastTimestamp": None,
-            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": m["name"], "namespace": m["namespace"],
-                               "resourceVersion": m["resourceVersion"], "uid": m["uid"]},
-            "message": message,
-            "metadata": {"creationTimestamp": self.ago(1200, 3000), "name": f"{m['name']}.{self.hexid(16)}",
-                         "namespace": m["namespace"], "resourceVersion": self.resource_version(), "uid": self.uid()},
-            "reason": "FailedScheduling", "reportingComponent": "default-scheduler",
-            "reportingInstance": "default-scheduler-6d7f8c9b5-x2k4q",
-            "series": {"count": self.rng.randint(2, 60), "lastObservedTime": self.ago(0, 600)},
-            "source": {}, "type": "Warning",
-        })
+        self.events.append(
+            {
+                "action": "Scheduling",
+                "apiVersion": "v1",
+                "kind": "Event",
+                "eventTime": self.ago(1200, 3000),
+                "firstTimestamp": None,
+                "lastTimestamp": None,
+                "involvedObject": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": m["name"],
+                    "namespace": m["namespace"],
+                    "resourceVersion": m["resourceVersion"],
+                    "uid": m["uid"],
+                },
+                "message": message,
+                "metadata": {
+                    "creationTimestamp": self.ago(1200, 3000),
+                    "name": f"{m['name']}.{self.hexid(16)}",
+                    "namespace": m["namespace"],
+                    "resourceVersion": self.resource_version(),
+                    "uid": self.uid(),
+                },
+                "reason": "FailedScheduling",
+                "reportingComponent": "default-scheduler",
+                "reportingInstance": "default-scheduler-6d7f8c9b5-x2k4q",
+                "series": {"count": self.rng.randint(2, 60), "lastObservedTime": self.ago(0, 600)},
+                "source": {},
+                "type": "Warning",
+            }
+        )
 
     def trouble_events(self, pod: dict, trouble: str) -> None:
         host = pod["spec"]["nodeName"]
         main = pod["spec"]["containers"][0]["name"]
         restarts = pod["status"]["containerStatuses"][0]["restartCount"]
-        self.event(pod, "BackOff", f"Back-off restarting failed container {main} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
-                   "Warning", "kubelet", count=restarts * 4, host=host)
-        self.event(pod, "Pulled", f'Container image "{pod["spec"]["containers"][0]["image"]}" already present on machine',
-                   "Normal", "kubelet", count=restarts, host=host)
+        self.event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {main} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+            "Warning",
+            "kubelet",
+            count=restarts * 4,
+            host=host,
+        )
+        self.event(
+            pod,
+            "Pulled",
+            f'Container image "{pod["spec"]["containers"][0]["image"]}" already present on machine',
+            "Normal",
+            "kubelet",
+            count=restarts,
+            host=host,
+        )
         if trouble == "oom":
-            self.event(self.node_by_name[host].obj, "OOMKilling", f"Memory cgroup out of memory: Killed process {self.rng.randint(1000, 99999)} (python) total-vm:{self.rng.randint(2, 9)}000000kB",
-                       "Warning", "kernel-monitor", count=restarts, host=host)
+            self.event(
+                self.node_by_name[host].obj,
+                "OOMKilling",
+                f"Memory cgroup out of memory: Killed process {self.rng.randint(1000, 99999)} (python) total-vm:{self.rng.randint(2, 9)}000000kB",
+                "Warning",
+                "kernel-monitor",
+                count=restarts,
+                host=host,
+            )
 
     def fill_events(self) -> None:
         """Lifecycle events of recently started pods up to the target count (what churn produces)."""
         steps = (
             ("Scheduled", "Successfully assigned {ns}/{pod} to {node}", "default-scheduler"),
             ("Pulling", 'Pulling image "{image}"', "kubelet"),
-            ("Pulled", 'Successfully pulled image "{image}" in 2.104s (2.104s including waiting). Image size: 71246334 bytes.', "kubelet"),
+            (
+                "Pulled",
+                'Successfully pulled image "{image}" in 2.104s (2.104s including waiting). Image size: 71246334 bytes.',
+                "kubelet",
+            ),
             ("Created", "Created container: {container}", "kubelet"),
             ("Started", "Started container {container}", "kubelet"),
         )
@@ -950,45 +1743,122 @@ class Generator:
                 break
             m, spec = pod["metadata"], pod["spec"]
             if "livenessProbe" in spec["containers"][0] and self.rng.random() < 0.05:
-                self.event(pod, "Unhealthy", "Readiness probe failed: Get \"http://10.1.2.3:8080/\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
-                           "Warning", "kubelet", count=self.rng.randint(1, 30), host=spec["nodeName"])
+                self.event(
+                    pod,
+                    "Unhealthy",
+                    'Readiness probe failed: Get "http://10.1.2.3:8080/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+                    "Warning",
+                    "kubelet",
+                    count=self.rng.randint(1, 30),
+                    host=spec["nodeName"],
+                )
                 need -= 1
             for reason, text, component in steps[: min(need, len(steps))]:
                 c = spec["containers"][0]
-                message = text.format(ns=m["namespace"], pod=m["name"], node=spec["nodeName"], image=c["image"], container=c["name"])
-                self.event(pod, reason, message, "Normal", component, count=1, host=spec["nodeName"] if component == "kubelet" else None)
+                message = text.format(
+                    ns=m["namespace"],
+                    pod=m["name"],
+                    node=spec["nodeName"],
+                    image=c["image"],
+                    container=c["name"],
+                )
+                self.event(
+                    pod,
+                    reason,
+                    message,
+                    "Normal",
+                    component,
+                    count=1,
+                    host=spec["nodeName"] if component == "kubelet" else None,
+                )
                 need -= 1
 
     # -- the whole cluster ---------------------------------------------------------------
 
     def build(self) -> Snapshot:
         self.build_nodes()
-        for namespace in ("kube-system", "gpu-resources", "azureml", *AML_NAMESPACES, *TEAM_NAMESPACES):
+        for namespace in (
+            "kube-system",
+            "gpu-resources",
+            "azureml",
+            *AML_NAMESPACES,
+            *TEAM_NAMESPACES,
+        ):
             labels = {"kubernetes.io/metadata.name": namespace}
-            self.objects.append({"apiVersion": "v1", "kind": "Namespace",
-                                 "metadata": {"name": namespace, "uid": self.uid(), "labels": labels, "creationTimestamp": self.ago(86400 * 30, 86400 * 90)},
-                                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
-        for name, provisioner in (("managed-csi", "disk.csi.azure.com"), ("managed-csi-premium", "disk.csi.azure.com"), ("azurefile-csi-premium", "file.csi.azure.com")):
-            self.objects.append({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                                 "metadata": {"name": name, "uid": self.uid(), "labels": {"kubernetes.io/cluster-service": "true"}},
-                                 "provisioner": provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
-                                 "allowVolumeExpansion": True, "parameters": {"skuname": "Premium_LRS"}})
-        for name, shape in (("gpu-a100-8", ("gpua100", 8)), ("gpu-t4", ("gput4", 1)), ("gpu-mig-1g", ("gpumig", 1)), ("defaultinstancetype", None)):
+            self.objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": namespace,
+                        "uid": self.uid(),
+                        "labels": labels,
+                        "creationTimestamp": self.ago(86400 * 30, 86400 * 90),
+                    },
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                }
+            )
+        for name, provisioner in (
+            ("managed-csi", "disk.csi.azure.com"),
+            ("managed-csi-premium", "disk.csi.azure.com"),
+            ("azurefile-csi-premium", "file.csi.azure.com"),
+        ):
+            self.objects.append(
+                {
+                    "apiVersion": "storage.k8s.io/v1",
+                    "kind": "StorageClass",
+                    "metadata": {
+                        "name": name,
+                        "uid": self.uid(),
+                        "labels": {"kubernetes.io/cluster-service": "true"},
+                    },
+                    "provisioner": provisioner,
+                    "reclaimPolicy": "Delete",
+                    "volumeBindingMode": "WaitForFirstConsumer",
+                    "allowVolumeExpansion": True,
+                    "parameters": {"skuname": "Premium_LRS"},
+                }
+            )
+        for name, shape in (
+            ("gpu-a100-8", ("gpua100", 8)),
+            ("gpu-t4", ("gput4", 1)),
+            ("gpu-mig-1g", ("gpumig", 1)),
+            ("defaultinstancetype", None),
+        ):
             selector = {"kubernetes.azure.com/agentpool": shape[0]} if shape else {}
             limits = {"cpu": "2", "memory": "2Gi"} | ({"nvidia.com/gpu": shape[1]} if shape else {})
-            self.objects.append({"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "InstanceType",
-                                 "metadata": {"name": name, "uid": self.uid()},
-                                 "spec": {"nodeSelector": selector, "resources": {"requests": {"cpu": "100m", "memory": "2Gi"}, "limits": limits}}})
+            self.objects.append(
+                {
+                    "apiVersion": "amlarc.azureml.com/v1alpha1",
+                    "kind": "InstanceType",
+                    "metadata": {"name": name, "uid": self.uid()},
+                    "spec": {
+                        "nodeSelector": selector,
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "2Gi"},
+                            "limits": limits,
+                        },
+                    },
+                }
+            )
         self.build_daemonsets()
         self.build_system()
         pods_so_far = sum(1 for o in self.objects if o["kind"] == "Pod")
-        for i in range(self.scale.pods // 40):  # training data and model volumes; a few never provision
+        for i in range(
+            self.scale.pods // 40
+        ):  # training data and model volumes; a few never provision
             self.pvc(AML_NAMESPACES[i % 3], f"data-{self.suffix(6)}", bound=i % 97 != 0)
         self.build_workloads(self.scale.pods - pods_so_far)
         self.record_scheduler_verdicts()
         self.fill_events()
-        snap = Snapshot(self.objects + self.events, source="gen_cluster", server_version=SERVER_VERSION,
-                        captured_at=CAPTURED_AT, context=CLUSTER)
+        snap = Snapshot(
+            self.objects + self.events,
+            source="gen_cluster",
+            server_version=SERVER_VERSION,
+            captured_at=CAPTURED_AT,
+            context=CLUSTER,
+        )
         self.info |= {
             "nodes": len(self.nodes),
             "pods": sum(1 for o in self.objects if o["kind"] == "Pod"),
@@ -1069,7 +1939,10 @@ def write(snap: Snapshot, output: Path) -> Path:
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(data), int(CAPTURED_AT.timestamp()), 0o644
                 tar.addfile(info, io.BytesIO(data))
-        with open(output, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        with (
+            open(output, "wb") as raw,
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+        ):
             gz.write(buffer.getvalue())
     else:
         output.mkdir(parents=True, exist_ok=True)
@@ -1091,17 +1964,27 @@ def iter_sizes(path: Path) -> Iterator[tuple[str, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="bundle directory, or a path ending in .tar.gz")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies nodes, pods and events (default 1: 5,000 nodes)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiplies nodes, pods and events (default 1: 5,000 nodes)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--info", type=Path, help="also write the summary (Pending pods by cause) as JSON here")
+    parser.add_argument(
+        "--info", type=Path, help="also write the summary (Pending pods by cause) as JSON here"
+    )
     args = parser.parse_args(argv)
     snap, info = generate(Scale().scaled(args.scale), args.seed)
     write(snap, args.output)
     info["bytes"] = sum(size for _, size in iter_sizes(args.output))
     if args.info:
         args.info.write_text(json.dumps(info, indent=2) + "\n")
-    print(f"{args.output}: {info['nodes']} nodes, {info['pods']} pods, {info['events']} events, "
-          f"{info['objects']} objects, {info['bytes'] / MIB:.1f} MiB", file=sys.stderr)
+    print(
+        f"{args.output}: {info['nodes']} nodes, {info['pods']} pods, {info['events']} events, "
+        f"{info['objects']} objects, {info['bytes'] / MIB:.1f} MiB",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -257,8 +257,18 @@ def profile(bundle: Path, info: dict, out: Path, top: int) -> None:
 
     namespace, pod = pending_pod(info)
     targets = {
-        "scan-A": lambda prof: ["-m", "cProfile", "-o", prof, "-m", "amldoctor.cli", "scan",
-                                "--snapshot", str(bundle), "-A"],
+        "scan-A": lambda prof: [
+            "-m",
+            "cProfile",
+            "-o",
+            prof,
+            "-m",
+            "amldoctor.cli",
+            "scan",
+            "--snapshot",
+            str(bundle),
+            "-A",
+        ],
         "why-pending": lambda prof: ["-c", ANALYSIS, str(bundle), namespace, pod, prof],
     }  # the whole scan; the why-pending analysis after loading
     for name, args in targets.items():

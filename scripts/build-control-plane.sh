@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver and kube-scheduler for amldoctor's end-to-end tests and print the
-# directory that holds them.
+# Build etcd, kube-apiserver, kube-scheduler and kube-controller-manager for amldoctor's
+# end-to-end tests and print the directory that holds them.
 #
 # The binaries go to a cache outside the checkout, keyed by the Kubernetes version, so that fresh
 # clones on the same machine reuse them:
 #     ${AMLDOCTOR_CACHE:-$HOME/.cache/amldoctor}/kube-bin/v<k8s>/
-# holding etcd, kube-apiserver and kube-scheduler.
+# holding etcd, kube-apiserver, kube-scheduler and kube-controller-manager.
 # When they exist (and were built from the pinned versions) the script does nothing.
-# When KUBEBUILDER_ASSETS names a directory holding the three binaries, it builds nothing and prints
+# When KUBEBUILDER_ASSETS names a directory holding the four binaries, it builds nothing and prints
 # that directory instead.
 #
 # The pinned versions live in tests/e2e/kubebin/go.mod and tests/e2e/etcdbin/go.mod; go.sum is
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-binaries=(etcd kube-apiserver kube-scheduler)
+binaries=(etcd kube-apiserver kube-scheduler kube-controller-manager)
 
 log() { echo "build-control-plane: $*" >&2; }
 
@@ -83,10 +83,11 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $p.gitTreeState=clean"
 done
 
-log "building kube-apiserver and kube-scheduler $k8s"
+log "building kube-apiserver, kube-scheduler and kube-controller-manager $k8s"
 log "(about 5 minutes on 2 cores with an empty Go build cache, seconds with a warm one)"
 (cd "$root/tests/e2e/kubebin" && go build -ldflags "$ldflags" -o "$work/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kube-controller-manager)
 log "building etcd $etcd"
 (cd "$root/tests/e2e/etcdbin" && go build -ldflags "-s -w" -o "$work/etcd" .)
 

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo"
 
 
-def run_cli(*args: str, input_text: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, input_text: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess (what users run)."""
     return subprocess.run(
         [sys.executable, "-c", "from amldoctor.cli import main; main()", *args],

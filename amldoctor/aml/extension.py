@@ -23,10 +23,17 @@ from amldoctor.k8s.owners import top_owner
 from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
-_BAD_WAITING = frozenset({
-    "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-    "CreateContainerError", "InvalidImageName", "RunContainerError",
-})
+_BAD_WAITING = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "InvalidImageName",
+        "RunContainerError",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,32 +45,68 @@ class Component:
 
 
 COMPONENTS = (
-    Component("relayserver", "connectivity",
-              "AML cannot reach the cluster: jobs are not received and inference calls fail with "
-              "InferencingClientCallFailed", arc_only=True),
-    Component("gateway", "connectivity", "node and cluster resource information stops reaching AML"),
-    Component("aml-operator", "training", "training jobs are never started (they stay Queued in AML studio)"),
-    Component("volcano-scheduler", "training",
-              "training pods are never scheduled (Pending with no scheduler events)"),
-    Component("volcano-controllers", "training",
-              "Volcano Jobs get no PodGroup or pods: training jobs stay Queued with no pods"),
-    Component("volcano-admission", "training", "Volcano Jobs and PodGroups cannot be created or updated"),
-    Component("inference-operator-controller-manager", "inference",
-              "online endpoints and deployments are not created or updated"),
-    Component("azureml-fe", "inference",
-              "scoring requests fail (ScoringFeUnhealthy) and deployments are not autoscaled"),
-    Component("azureml-ingress-nginx-controller", "inference",
-              "the inference endpoint has no backend (ClusterServiceNotFound)"),
-    Component("amlarc-identity-controller", "inference",
-              "model and image tokens are not issued (model download and ACR pulls fail)"),
-    Component("amlarc-identity-proxy", "inference",
-              "model download init containers cannot get storage tokens (port 9999)"),
+    Component(
+        "relayserver",
+        "connectivity",
+        "AML cannot reach the cluster: jobs are not received and inference calls fail with "
+        "InferencingClientCallFailed",
+        arc_only=True,
+    ),
+    Component(
+        "gateway", "connectivity", "node and cluster resource information stops reaching AML"
+    ),
+    Component(
+        "aml-operator",
+        "training",
+        "training jobs are never started (they stay Queued in AML studio)",
+    ),
+    Component(
+        "volcano-scheduler",
+        "training",
+        "training pods are never scheduled (Pending with no scheduler events)",
+    ),
+    Component(
+        "volcano-controllers",
+        "training",
+        "Volcano Jobs get no PodGroup or pods: training jobs stay Queued with no pods",
+    ),
+    Component(
+        "volcano-admission", "training", "Volcano Jobs and PodGroups cannot be created or updated"
+    ),
+    Component(
+        "inference-operator-controller-manager",
+        "inference",
+        "online endpoints and deployments are not created or updated",
+    ),
+    Component(
+        "azureml-fe",
+        "inference",
+        "scoring requests fail (ScoringFeUnhealthy) and deployments are not autoscaled",
+    ),
+    Component(
+        "azureml-ingress-nginx-controller",
+        "inference",
+        "the inference endpoint has no backend (ClusterServiceNotFound)",
+    ),
+    Component(
+        "amlarc-identity-controller",
+        "inference",
+        "model and image tokens are not issued (model download and ACR pulls fail)",
+    ),
+    Component(
+        "amlarc-identity-proxy",
+        "inference",
+        "model download init containers cannot get storage tokens (port 9999)",
+    ),
     Component("metrics-controller-manager", "metrics", "job metrics stop reaching AML studio"),
     Component("prometheus", "metrics", "job metrics stop reaching AML studio"),
     Component("kube-state-metrics", "metrics", "job metrics stop reaching AML studio"),
     Component("cluster-status-reporter", "connectivity", "cluster status stops reaching AML"),
-    Component("nvidia-device-plugin", "gpu",
-              "nodes stop advertising nvidia.com/gpu, so GPU instance types cannot be scheduled"),
+    Component(
+        "nvidia-device-plugin",
+        "gpu",
+        "nodes stop advertising nvidia.com/gpu, so GPU instance types cannot be scheduled",
+    ),
     Component("dcgm-exporter", "gpu", "GPU metrics stop reaching AML studio"),
     Component("fluent-bit", "logs", "system logs stop being uploaded"),
 )
@@ -151,7 +194,9 @@ def extension_node_selector(snap: Snapshot) -> tuple[dict[str, str], str]:
     for sel in selectors[1:]:
         common = {k: v for k, v in common.items() if sel.get(k) == v}
     common.pop("kubernetes.io/os", None)  # every chart pins the OS; it is not the user's setting
-    basis = f"shared by the nodeSelector of {len(selectors)} extension Deployments in {ns} (inferred)"
+    basis = (
+        f"shared by the nodeSelector of {len(selectors)} extension Deployments in {ns} (inferred)"
+    )
     return common, basis
 
 

@@ -28,11 +28,16 @@ from amldoctor.scheduling.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 # Tolerations every pod gets from admission; they say nothing about what AML adds.
-_STANDARD_KEYS = frozenset({
-    "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable",
-    "node.kubernetes.io/memory-pressure", "node.kubernetes.io/disk-pressure",
-    "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
-})
+_STANDARD_KEYS = frozenset(
+    {
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/memory-pressure",
+        "node.kubernetes.io/disk-pressure",
+        "node.kubernetes.io/pid-pressure",
+        "node.kubernetes.io/unschedulable",
+    }
+)
 POOL_LABELS = ("kubernetes.azure.com/agentpool", "agentpool")
 
 
@@ -73,7 +78,9 @@ class InstanceTypeFit:
     matching: list[dict]  # every node the selector matches
     ready: list[dict]  # ... that are Ready and not cordoned
     gpu_ready: list[dict]  # ... that advertise every GPU resource the instance type asks for
-    fitting: list[str] = field(default_factory=list)  # ready nodes whose allocatable holds the requests
+    fitting: list[str] = field(
+        default_factory=list
+    )  # ready nodes whose allocatable holds the requests
     largest: dict | None = None  # the ready node that comes closest, with its allocatable
     exceeded: list[dict] = field(default_factory=list)  # on `largest`: resource, asked, allocatable
     limit_exceeded: list[dict] = field(default_factory=list)
@@ -100,8 +107,12 @@ def _allocatable_text(alloc: Mapping[str, int], keys: list[str]) -> dict[str, st
     return {k: format_amount(k, alloc.get(k, 0)) for k in keys}
 
 
-def analyze(snap: Snapshot, it: InstanceType, capacity: Capacity | None = None,
-            extension_selector: Mapping[str, str] | None = None) -> InstanceTypeFit:
+def analyze(
+    snap: Snapshot,
+    it: InstanceType,
+    capacity: Capacity | None = None,
+    extension_selector: Mapping[str, str] | None = None,
+) -> InstanceTypeFit:
     capacity = capacity or Capacity(snap)
     if extension_selector is None:
         extension_selector, _ = extension_node_selector(snap)
@@ -110,7 +121,9 @@ def analyze(snap: Snapshot, it: InstanceType, capacity: Capacity | None = None,
     ready = [n for n in matching if is_schedulable(n)]
     gpu_names = list(it.gpu_resources())
     gpu_ready = [n for n in ready if all(capacity.allocatable(n).get(g, 0) > 0 for g in gpu_names)]
-    fit = InstanceTypeFit(it, selector, dict(extension_selector), conflicts, matching, ready, gpu_ready)
+    fit = InstanceTypeFit(
+        it, selector, dict(extension_selector), conflicts, matching, ready, gpu_ready
+    )
     asked = {k: v for k, v in it.effective_requests.items() if v > 0 and k != "pods"}
     keys = sorted(asked)
     best_key = None
@@ -123,15 +136,27 @@ def analyze(snap: Snapshot, it: InstanceType, capacity: Capacity | None = None,
         key = (-len(over), *(alloc.get(k, 0) for k in sorted(keys, key=_scarcity)), name_of(node))
         if best_key is None or key > best_key:
             best_key = key
-            fit.largest = {"name": name_of(node), "pool": node_pool(node),
-                           "vm_size": labels_of(node).get("node.kubernetes.io/instance-type"),
-                           "allocatable": _allocatable_text(alloc, keys)}
+            fit.largest = {
+                "name": name_of(node),
+                "pool": node_pool(node),
+                "vm_size": labels_of(node).get("node.kubernetes.io/instance-type"),
+                "allocatable": _allocatable_text(alloc, keys),
+            }
             fit.largest_allocatable = dict(alloc)
-            fit.exceeded = [{"resource": k, "asked": format_amount(k, asked[k]),
-                             "allocatable": format_amount(k, alloc.get(k, 0))} for k in over]
+            fit.exceeded = [
+                {
+                    "resource": k,
+                    "asked": format_amount(k, asked[k]),
+                    "allocatable": format_amount(k, alloc.get(k, 0)),
+                }
+                for k in over
+            ]
             fit.limit_exceeded = [
-                {"resource": k, "limit": format_amount(k, v),
-                 "allocatable": format_amount(k, alloc.get(k, 0))}
+                {
+                    "resource": k,
+                    "limit": format_amount(k, v),
+                    "allocatable": format_amount(k, alloc.get(k, 0)),
+                }
                 for k, v in sorted(it.limits.items())
                 if k in ("cpu", "memory") and v > alloc.get(k, 0)
             ]

@@ -35,7 +35,9 @@ class PodShape:
     source: str = ""  # where `requests` came from, for the evidence
 
     def describe(self) -> str:
-        return ", ".join(f"{format_amount(r, v)} {r}" for r, v in sorted(self.requests.items()) if v)
+        return ", ".join(
+            f"{format_amount(r, v)} {r}" for r, v in sorted(self.requests.items()) if v
+        )
 
 
 def exclusion(node: Mapping, shape: PodShape) -> str | None:
@@ -87,7 +89,9 @@ def gang_fit(snap: Snapshot, shapes: Sequence[PodShape], capacity: Capacity | No
     Gangs of one job size ask the same question: the placement is memoized per snapshot on what
     it reads of the shapes (counts, requests, selector, tolerations), not on their names.
     """
-    order = sorted(shapes, key=lambda s: sorted(s.requests.items(), key=lambda kv: -kv[1]), reverse=True)
+    order = sorted(
+        shapes, key=lambda s: sorted(s.requests.items(), key=lambda kv: -kv[1]), reverse=True
+    )
     key = json.dumps(
         [[s.count, s.requests, s.node_selector, s.tolerations] for s in order],
         sort_keys=True,
@@ -96,7 +100,9 @@ def gang_fit(snap: Snapshot, shapes: Sequence[PodShape], capacity: Capacity | No
     fit = memo_on(snap, ("gang-fit", key), lambda: _place(snap, order, capacity or Capacity(snap)))
     shape_rows = [
         {
-            "name": shape.name, "count": shape.count, "placeable": placed,
+            "name": shape.name,
+            "count": shape.count,
+            "placeable": placed,
             "requests": {r: format_amount(r, v) for r, v in sorted(shape.requests.items())},
             "source": shape.source,
         }
@@ -209,4 +215,6 @@ def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity:
 
 
 def _excluded_text(excluded: Mapping[str, int]) -> str:
-    return ", ".join(f"{count} {reason}" for reason, count in sorted(excluded.items(), key=lambda kv: -kv[1]))
+    return ", ".join(
+        f"{count} {reason}" for reason, count in sorted(excluded.items(), key=lambda kv: -kv[1])
+    )

@@ -34,8 +34,15 @@ BUILTIN_DEFAULTS = (
 )
 DEFAULT_MEMORY_LIMITS = frozenset(d["limits"]["memory"] for d in BUILTIN_DEFAULTS)
 # Containers AML adds next to the user's code; never the one carrying the instance type.
-_SYSTEM_CONTAINERS = ("identity-sidecar", "lifecycler", "-capability", "storageinitializer",
-                      "storage-initializer", "fluent-bit", "init")
+_SYSTEM_CONTAINERS = (
+    "identity-sidecar",
+    "lifecycler",
+    "-capability",
+    "storageinitializer",
+    "storage-initializer",
+    "fluent-bit",
+    "init",
+)
 
 
 @dataclass
@@ -104,7 +111,9 @@ def parse_instance_type(obj: Mapping) -> InstanceType:
         it.problems.append("spec.nodeSelector is not a map of label: value")
     resources = spec.get("resources")
     if not isinstance(resources, dict):
-        it.problems.append("spec.resources is missing (requests and limits of cpu and memory are required)")
+        it.problems.append(
+            "spec.resources is missing (requests and limits of cpu and memory are required)"
+        )
         return it
     for section in ("requests", "limits"):
         values = resources.get(section)
@@ -145,16 +154,24 @@ def parse_instance_type(obj: Mapping) -> InstanceType:
 
 def instance_types(snap: Snapshot) -> list[InstanceType]:
     """Every InstanceType CR (AML's API group, or no apiVersion given), parsed, sorted by name."""
-    return [parse_instance_type(o) for o in snap.of_kind("InstanceType") if api_group(o) in ("", AML_GROUP)]
+    return [
+        parse_instance_type(o)
+        for o in snap.of_kind("InstanceType")
+        if api_group(o) in ("", AML_GROUP)
+    ]
 
 
-def combined_selector(it: InstanceType, extension_selector: Mapping[str, str]) -> tuple[dict, list[str]]:
+def combined_selector(
+    it: InstanceType, extension_selector: Mapping[str, str]
+) -> tuple[dict, list[str]]:
     """Instance-type selector AND extension selector; conflicting keys are returned as the second value."""
     merged = dict(extension_selector)
     conflicts = []
     for key, value in it.node_selector.items():
         if key in merged and merged[key] != value:
-            conflicts.append(f"{key}: instance type wants {value!r}, extension nodeSelector {merged[key]!r}")
+            conflicts.append(
+                f"{key}: instance type wants {value!r}, extension nodeSelector {merged[key]!r}"
+            )
         merged[key] = value
     return merged, conflicts
 
@@ -220,8 +237,14 @@ def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
         return {"name": None, "basis": "the pod has no containers", "confidence": "unknown"}
     requests, limits = _container_units(view, "requests"), _container_units(view, "limits")
     pod_selector = as_dict(as_dict(pod.get("spec")).get("nodeSelector"))
-    same = [it for it in instance_types(snap) if not it.problems and _same_resources(it, requests, limits)]
-    selected = [it for it in same if all(pod_selector.get(k) == v for k, v in it.node_selector.items())]
+    same = [
+        it
+        for it in instance_types(snap)
+        if not it.problems and _same_resources(it, requests, limits)
+    ]
+    selected = [
+        it for it in same if all(pod_selector.get(k) == v for k, v in it.node_selector.items())
+    ]
     # Whether AML copies the selector into the pod is not confirmed for every extension
     # version, so the resources decide and the selector only breaks ties.
     matches = same if len(same) == 1 else selected
@@ -230,37 +253,61 @@ def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
         chosen = matches[0]
         basis = f"container {view.name}'s requests and limits equal instance type {chosen.name}'s"
         if chosen.node_selector:
-            basis += " and the pod carries its nodeSelector" if chosen in selected else (
-                " (the pod does not carry its nodeSelector)")
+            basis += (
+                " and the pod carries its nodeSelector"
+                if chosen in selected
+                else (" (the pod does not carry its nodeSelector)")
+            )
         result.update(name=chosen.name, confidence="inferred", basis=basis)
     elif len(same) > 1:
-        result.update(name=None, confidence="unknown", candidates=sorted(it.name for it in same),
-                      basis=f"container {view.name}'s resources match {len(same)} instance types")
+        result.update(
+            name=None,
+            confidence="unknown",
+            candidates=sorted(it.name for it in same),
+            basis=f"container {view.name}'s resources match {len(same)} instance types",
+        )
     elif any(_same_resources(_from_limits(d), requests, limits) for d in BUILTIN_DEFAULTS):
         has_cr = snap.get("InstanceType", None, DEFAULT_NAME) is not None
         collected = snap.collected("InstanceType")
         if has_cr:
-            result.update(name=None, confidence="unknown",
-                          basis="resources equal the built-in default, but a defaultinstancetype CR overrides it")
+            result.update(
+                name=None,
+                confidence="unknown",
+                basis="resources equal the built-in default, but a defaultinstancetype CR overrides it",
+            )
         else:
-            result.update(name=DEFAULT_NAME, builtin=True, confidence="inferred",
-                          basis=f"container {view.name}'s resources equal the built-in defaultinstancetype"
-                          + ("" if collected else " (InstanceTypes were not in the snapshot)"))
+            result.update(
+                name=DEFAULT_NAME,
+                builtin=True,
+                confidence="inferred",
+                basis=f"container {view.name}'s resources equal the built-in defaultinstancetype"
+                + ("" if collected else " (InstanceTypes were not in the snapshot)"),
+            )
     else:
-        result.update(name=None, confidence="unknown",
-                      basis=f"no instance type in the snapshot has container {view.name}'s requests and limits")
+        result.update(
+            name=None,
+            confidence="unknown",
+            basis=f"no instance type in the snapshot has container {view.name}'s requests and limits",
+        )
     return result
 
 
 def _from_limits(default: dict) -> InstanceType:
-    return InstanceType(DEFAULT_NAME, {}, dict(default["requests"]), dict(default["limits"]), builtin=True)
+    return InstanceType(
+        DEFAULT_NAME, {}, dict(default["requests"]), dict(default["limits"]), builtin=True
+    )
 
 
-def instance_type_yaml(name: str, selector: Mapping[str, str], requests: Mapping[str, str],
-                       limits: Mapping[str, str]) -> str:
+def instance_type_yaml(
+    name: str, selector: Mapping[str, str], requests: Mapping[str, str], limits: Mapping[str, str]
+) -> str:
     """The InstanceType manifest users apply with `kubectl apply -f`."""
-    lines = ["apiVersion: amlarc.azureml.com/v1alpha1", "kind: InstanceType",
-             f"metadata:\n  name: {name}", "spec:"]
+    lines = [
+        "apiVersion: amlarc.azureml.com/v1alpha1",
+        "kind: InstanceType",
+        f"metadata:\n  name: {name}",
+        "spec:",
+    ]
     if selector:
         lines.append("  nodeSelector:")
         lines += [f"    {k}: {_yaml_scalar(v)}" for k, v in sorted(selector.items())]

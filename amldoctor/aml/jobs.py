@@ -66,11 +66,17 @@ def podgroup_status(snap: Snapshot, pg: Mapping) -> dict:
     if created is not None:
         data["age_seconds"] = max(0, int((snap.captured_at - created).total_seconds()))
     if latest is not None:
-        data["condition"] = {k: latest.get(k) for k in ("type", "reason", "message") if latest.get(k)}
+        data["condition"] = {
+            k: latest.get(k) for k in ("type", "reason", "message") if latest.get(k)
+        }
     warnings = [e for e in events if event_type(e) != "Normal"] or events
     data["events"] = [
-        {"reason": event_reason(e), "message": event_message(e), "count": event_count(e),
-         "last_seen": format_time(event_last_time(e))}
+        {
+            "reason": event_reason(e),
+            "message": event_message(e),
+            "count": event_count(e),
+            "last_seen": format_time(event_last_time(e)),
+        }
         for e in warnings[-3:]
     ]
     return data
@@ -84,7 +90,9 @@ def why_text(status: Mapping) -> str:
     events = status.get("events") or []
     if events:
         last = events[-1]
-        return f"{last['reason']}: {last['message']}" if last.get("message") else str(last["reason"])
+        return (
+            f"{last['reason']}: {last['message']}" if last.get("message") else str(last["reason"])
+        )
     return ""
 
 
@@ -101,10 +109,14 @@ def _shape_from_pod_spec(name: str, count: int, pod: Mapping, source: str) -> Po
     spec = as_dict(pod.get("spec"))
     selector = {str(k): str(v) for k, v in as_dict(spec.get("nodeSelector")).items()}
     tolerations = [t for t in as_list(spec.get("tolerations")) if isinstance(t, dict)]
-    return PodShape(name, count, {k: v for k, v in requests.items() if v}, selector, tolerations, source)
+    return PodShape(
+        name, count, {k: v for k, v in requests.items() if v}, selector, tolerations, source
+    )
 
 
-def shapes_for_podgroup(snap: Snapshot, pg: Mapping, pods: list[dict]) -> tuple[list[PodShape], str]:
+def shapes_for_podgroup(
+    snap: Snapshot, pg: Mapping, pods: list[dict]
+) -> tuple[list[PodShape], str]:
     """What still has to be placed for the gang to start, and how sure that is.
 
     Pods that exist are used as they are; unbound ones are what is missing. With no pods, the
@@ -119,8 +131,11 @@ def shapes_for_podgroup(snap: Snapshot, pg: Mapping, pods: list[dict]) -> tuple[
             if not _is_waiting(pod):
                 continue
             spec = as_dict(pod.get("spec"))
-            key = (repr(pod_requests_safe(pod)), repr(spec.get("nodeSelector")),
-                   repr(spec.get("tolerations")))
+            key = (
+                repr(pod_requests_safe(pod)),
+                repr(spec.get("nodeSelector")),
+                repr(spec.get("tolerations")),
+            )
             first, count = groups.get(key, (pod, 0))
             groups[key] = (first, count + 1)
         shapes = []
@@ -137,8 +152,12 @@ def shapes_for_podgroup(snap: Snapshot, pg: Mapping, pods: list[dict]) -> tuple[
                 continue
             replicas = task.get("replicas") if isinstance(task.get("replicas"), int) else 1
             template = {"spec": as_dict(as_dict(task.get("template")).get("spec"))}
-            shape = _shape_from_pod_spec(str(task.get("name") or "task"), replicas, template,
-                                         f"Volcano Job {name_of(job)} task {task.get('name') or '?'}")
+            shape = _shape_from_pod_spec(
+                str(task.get("name") or "task"),
+                replicas,
+                template,
+                f"Volcano Job {name_of(job)} task {task.get('name') or '?'}",
+            )
             if shape is not None:
                 shapes.append(shape)
         if len(shapes) == 1:
@@ -147,9 +166,17 @@ def shapes_for_podgroup(snap: Snapshot, pg: Mapping, pods: list[dict]) -> tuple[
             return shapes, f"the task templates of Volcano Job {name_of(job)}"
     per_pod = _split_min_resources(as_dict(as_dict(pg.get("spec")).get("minResources")), needed)
     selector, _ = extension_node_selector(snap)
-    shape = PodShape("worker", needed, per_pod, selector, [dict(t) for t in AML_WORKLOAD_TOLERATIONS],
-                     "PodGroup minResources / minMember (estimated)")
-    return [shape], "an estimate from the PodGroup's minResources (no pods and no Volcano Job in the snapshot)"
+    shape = PodShape(
+        "worker",
+        needed,
+        per_pod,
+        selector,
+        [dict(t) for t in AML_WORKLOAD_TOLERATIONS],
+        "PodGroup minResources / minMember (estimated)",
+    )
+    return [
+        shape
+    ], "an estimate from the PodGroup's minResources (no pods and no Volcano Job in the snapshot)"
 
 
 def pod_requests_safe(pod: Mapping) -> dict[str, int]:
@@ -179,15 +206,24 @@ def gang_for_podgroup(snap: Snapshot, pg: Mapping, capacity: Capacity | None = N
     shapes, basis = shapes_for_podgroup(snap, pg, pods)
     result = gang_fit(snap, shapes, capacity)
     result["basis"] = basis
-    taints = sorted({reason[len("taint "):] for reason in result["excluded"]
-                     if reason.startswith("taint ") and not _system_taint(reason[len("taint "):])})
+    taints = sorted(
+        {
+            reason[len("taint ") :]
+            for reason in result["excluded"]
+            if reason.startswith("taint ") and not _system_taint(reason[len("taint ") :])
+        }
+    )
     if not result["fits"] and taints:
         # What the taints alone cost: the same gang with them tolerated.
         extra = [_toleration_for_text(t) for t in taints]
         tolerant = [replace(s, tolerations=[*s.tolerations, *extra]) for s in shapes]
         relaxed = gang_fit(snap, tolerant, capacity)
-        result["if_tolerated"] = {"taints": taints, "placeable": relaxed["placeable"],
-                                  "fits": relaxed["fits"], "summary": relaxed["summary"]}
+        result["if_tolerated"] = {
+            "taints": taints,
+            "placeable": relaxed["placeable"],
+            "fits": relaxed["fits"],
+            "summary": relaxed["summary"],
+        }
     return result
 
 

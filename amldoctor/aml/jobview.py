@@ -55,7 +55,9 @@ def _as_dict(finding: Finding | Mapping) -> dict:
     return finding.to_dict() if isinstance(finding, Finding) else dict(finding)
 
 
-def _collect(snap: Snapshot, pods: Iterable[dict], namespaces: set[str] | None) -> dict[tuple, _Group]:
+def _collect(
+    snap: Snapshot, pods: Iterable[dict], namespaces: set[str] | None
+) -> dict[tuple, _Group]:
     """Every AML job and deployment: from its pods, and from PodGroups (in `namespaces`) that have none."""
     groups: dict[tuple, _Group] = {}
     for pod in pods:
@@ -81,7 +83,9 @@ def _owner_keys(snap: Snapshot, group: _Group) -> set[tuple[str, str, str]]:
     for pod in group.pods:
         keys.add(("Pod", namespace_of(pod), name_of(pod)))
         for owner in owner_chain(snap, pod):
-            keys.add((str(owner.get("kind")), namespace_of(owner) or namespace_of(pod), name_of(owner)))
+            keys.add(
+                (str(owner.get("kind")), namespace_of(owner) or namespace_of(pod), name_of(owner))
+            )
     if group.podgroup is not None:
         pg = group.podgroup
         keys.add(("PodGroup", namespace_of(pg), name_of(pg)))
@@ -99,10 +103,16 @@ def _instance_type(snap: Snapshot, group: _Group) -> dict | None:
     if group.podgroup is not None:
         job = volcano_job_for(snap, group.podgroup) or {}
         tasks = as_dict(job.get("spec")).get("tasks")
-        task = next((t for t in tasks if isinstance(t, dict)), None) if isinstance(tasks, list) else None
+        task = (
+            next((t for t in tasks if isinstance(t, dict)), None)
+            if isinstance(tasks, list)
+            else None
+        )
         if task is not None:
-            template = {"metadata": {"labels": {"jobsource": "aml"}},
-                        "spec": as_dict(as_dict(task.get("template")).get("spec"))}
+            template = {
+                "metadata": {"labels": {"jobsource": "aml"}},
+                "spec": as_dict(as_dict(task.get("template")).get("spec")),
+            }
             return resolve_instance_type(snap, template)
     return None
 
@@ -141,8 +151,11 @@ def _counts_text(group: _Group, counts: Counter, expected: int) -> str:
 
 
 def _pod_ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in as_dict(pod.get("status")).get("conditions") or () if isinstance(c, dict))
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in as_dict(pod.get("status")).get("conditions") or ()
+        if isinstance(c, dict)
+    )
 
 
 def _reason(finding: dict, workload: Workload) -> str:
@@ -151,9 +164,13 @@ def _reason(finding: dict, workload: Workload) -> str:
     if isinstance(gang, dict) and gang.get("summary"):
         return str(gang["summary"])
     message = str(finding.get("message") or "")
-    for prefix in (f"{workload.label()}: ", f"online deployment {workload.id}: ", f"AML job {workload.id}: "):
+    for prefix in (
+        f"{workload.label()}: ",
+        f"online deployment {workload.id}: ",
+        f"AML job {workload.id}: ",
+    ):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     return message
 
 
@@ -161,8 +178,14 @@ def _top(findings: list[dict]) -> dict | None:
     """The worst finding; among equals, AML-level ones (AMD7xx) speak for the whole job."""
     if not findings:
         return None
-    return min(findings, key=lambda f: (-SEVERITY_ORDER.get(f.get("severity", ""), 0),
-                                        not str(f.get("rule", "")).startswith("AMD7"), f.get("rule", "")))
+    return min(
+        findings,
+        key=lambda f: (
+            -SEVERITY_ORDER.get(f.get("severity", ""), 0),
+            not str(f.get("rule", "")).startswith("AMD7"),
+            f.get("rule", ""),
+        ),
+    )
 
 
 def _ref_key(ref: object) -> tuple[str, str, str]:
@@ -243,17 +266,29 @@ def group_by_job(
         entry = {
             **group.workload.to_dict(),
             "instance_type": it,
-            "pods": {"total": len(group.pods), "expected": expected, "by_phase": dict(sorted(counts.items())),
-                     "names": sorted(name_of(p) for p in group.pods)},
+            "pods": {
+                "total": len(group.pods),
+                "expected": expected,
+                "by_phase": dict(sorted(counts.items())),
+                "names": sorted(name_of(p) for p in group.pods),
+            },
             "severity": top.get("severity") if top else None,
             "findings": len(group.findings),
             "top_finding": {k: top.get(k) for k in ("rule", "severity", "message", "object")}
-            if top else None,
+            if top
+            else None,
             "rules": sorted({f.get("rule") for f in group.findings}),
             "summary": summary,
         }
         out.append(entry)
-    out.sort(key=lambda e: (-SEVERITY_ORDER.get(e["severity"] or "", 0), e["kind"], e["namespace"], e["id"]))
+    out.sort(
+        key=lambda e: (
+            -SEVERITY_ORDER.get(e["severity"] or "", 0),
+            e["kind"],
+            e["namespace"],
+            e["id"],
+        )
+    )
     return out
 
 
@@ -285,18 +320,28 @@ def find_job(snapshot: Snapshot, job_id: str) -> _Group:
     if not matches:
         listing = ", ".join(known[:10]) or "none"
         raise InputError(f"no AML job or deployment {wanted!r} in the snapshot (found: {listing})")
-    raise InputError(f"{wanted!r} matches several: {', '.join(sorted(m.workload.id for m in matches))}")
+    raise InputError(
+        f"{wanted!r} matches several: {', '.join(sorted(m.workload.id for m in matches))}"
+    )
 
 
 def _pod_row(snap: Snapshot, pod: dict) -> dict:
     status, spec = as_dict(pod.get("status")), as_dict(pod.get("spec"))
-    row = {"name": name_of(pod), "phase": status.get("phase") or "Pending", "node": spec.get("nodeName")}
+    row = {
+        "name": name_of(pod),
+        "phase": status.get("phase") or "Pending",
+        "node": spec.get("nodeName"),
+    }
     for cs in status.get("containerStatuses") or ():
         waiting = as_dict(as_dict(as_dict(cs).get("state")).get("waiting"))
         if waiting.get("reason"):
             row["waiting"] = f"{as_dict(cs).get('name')}: {waiting['reason']}"
             break
-    if not spec.get("nodeName") and status.get("phase", "Pending") not in TERMINAL_PHASES and snap.nodes:
+    if (
+        not spec.get("nodeName")
+        and status.get("phase", "Pending") not in TERMINAL_PHASES
+        and snap.nodes
+    ):
         try:
             verdict = why_pending(snap, pod, node_rows=False)
         except InputError as exc:  # a pod the API would have rejected (bad quantity): say why
@@ -322,15 +367,23 @@ def explain_job(snapshot: Snapshot, job_id: str) -> dict:
     capacity = Capacity(snapshot)
     report = run_rules(snapshot, namespaces=[workload.namespace])
     summary = group_by_job(snapshot, report.findings, group.pods)
-    entry = next((e for e in summary if e["kind"] == workload.kind and e["id"] == workload.id), None)
+    entry = next(
+        (e for e in summary if e["kind"] == workload.kind and e["id"] == workload.id), None
+    )
     keys = _owner_keys(snapshot, group)
     it = _instance_type(snapshot, group)
     it_name = (it or {}).get("name")
     findings = [d for f in report.findings if _belongs(d := f.to_dict(), keys, it_name)]
     cr = next((i for i in instance_types(snapshot) if i.name == it_name), None) if it_name else None
     if it and cr is not None and snapshot.nodes:
-        it = {**it, "resources": cr.to_dict(), "fit": analyze_instance_type(snapshot, cr, capacity).to_dict()}
-    findings.sort(key=lambda f: (-SEVERITY_ORDER.get(f["severity"], 0), f["rule"], f["object"]["name"]))
+        it = {
+            **it,
+            "resources": cr.to_dict(),
+            "fit": analyze_instance_type(snapshot, cr, capacity).to_dict(),
+        }
+    findings.sort(
+        key=lambda f: (-SEVERITY_ORDER.get(f["severity"], 0), f["rule"], f["object"]["name"])
+    )
     pg = group.podgroup
     aml_job = aml_job_for(snapshot, workload)
     vc_job = volcano_job_for(snapshot, pg) if pg is not None else None
@@ -339,12 +392,19 @@ def explain_job(snapshot: Snapshot, job_id: str) -> dict:
     result: dict = {
         "job": workload.to_dict(),
         "status": entry["summary"] if entry else f"{workload.label()}: no pods and no findings",
-        "aml_job": None if aml_job is None else {
-            "name": name_of(aml_job), "phase": as_dict(aml_job.get("status")).get("phase"),
-            "node_count": node_count_of_aml_job(aml_job)},
-        "volcano_job": None if vc_job is None else {
+        "aml_job": None
+        if aml_job is None
+        else {
+            "name": name_of(aml_job),
+            "phase": as_dict(aml_job.get("status")).get("phase"),
+            "node_count": node_count_of_aml_job(aml_job),
+        },
+        "volcano_job": None
+        if vc_job is None
+        else {
             "name": name_of(vc_job),
-            "phase": as_dict(as_dict(vc_job.get("status")).get("state")).get("phase")},
+            "phase": as_dict(as_dict(vc_job.get("status")).get("state")).get("phase"),
+        },
         "podgroup": podgroup_status(snapshot, pg) if pg is not None else None,
         "pods": [_pod_row(snapshot, p) for p in sorted(group.pods, key=name_of)],
         "pods_missing": max(0, expected - len(live)) if workload.kind == "job" else 0,
@@ -360,6 +420,7 @@ def explain_job(snapshot: Snapshot, job_id: str) -> dict:
         said = why_text(status) if pg is not None else ""
         result["pods_missing_reason"] = (
             "Volcano creates the pods only after the PodGroup is enqueued "
-            f"(it is {status.get('phase', 'unknown')})" + (f"; Volcano says: {said}" if said else "")
+            f"(it is {status.get('phase', 'unknown')})"
+            + (f"; Volcano says: {said}" if said else "")
         )
     return result

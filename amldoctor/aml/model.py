@@ -130,16 +130,28 @@ def workload_of(pod: Mapping) -> Workload | None:
     if labels.get(LABEL_ENDPOINT) or labels.get(LABEL_DEPLOYMENT):
         endpoint = str(labels.get(LABEL_ENDPOINT) or "?")
         deployment = str(labels.get(LABEL_DEPLOYMENT) or "?")
-        return Workload("deployment", f"{endpoint}/{deployment}", ns, compute=compute,
-                        endpoint=endpoint, deployment=deployment)
+        return Workload(
+            "deployment",
+            f"{endpoint}/{deployment}",
+            ns,
+            compute=compute,
+            endpoint=endpoint,
+            deployment=deployment,
+        )
     group = podgroup_name(pod)
     job_id = labels.get(LABEL_JOB_ID) or labels.get("run")
     if not job_id and is_aml_pod(pod) and (group or labels.get(LABEL_VOLCANO_JOB)):
         job_id = job_id_from_name(str(group or labels.get(LABEL_VOLCANO_JOB)), ns)
     if not job_id or not is_aml_pod(pod):
         return None
-    return Workload("job", str(job_id), ns, run_id=labels.get(LABEL_RUN_ID) or None,
-                    compute=compute, podgroup=group)
+    return Workload(
+        "job",
+        str(job_id),
+        ns,
+        run_id=labels.get(LABEL_RUN_ID) or None,
+        compute=compute,
+        podgroup=group,
+    )
 
 
 def workload_of_podgroup(pg: Mapping) -> Workload | None:
@@ -150,13 +162,21 @@ def workload_of_podgroup(pg: Mapping) -> Workload | None:
     if not job_id and not any(str(k).startswith("ml.azure.com/") for k in labels):
         return None
     job_id = str(job_id or job_id_from_name(name_of(pg), ns))
-    return Workload("job", job_id, ns, run_id=labels.get(LABEL_RUN_ID) or None,
-                    compute=labels.get(LABEL_COMPUTE) or None, podgroup=name_of(pg))
+    return Workload(
+        "job",
+        job_id,
+        ns,
+        run_id=labels.get(LABEL_RUN_ID) or None,
+        compute=labels.get(LABEL_COMPUTE) or None,
+        podgroup=name_of(pg),
+    )
 
 
 def podgroups(snap: Snapshot) -> list[dict]:
     """Volcano PodGroups (scheduling.volcano.sh); other groups' PodGroup kinds are ignored."""
-    return [pg for pg in snap.of_kind("PodGroup") if api_group(pg) in ("", VOLCANO_SCHEDULING_GROUP)]
+    return [
+        pg for pg in snap.of_kind("PodGroup") if api_group(pg) in ("", VOLCANO_SCHEDULING_GROUP)
+    ]
 
 
 def volcano_jobs(snap: Snapshot) -> list[dict]:
@@ -238,7 +258,9 @@ def aml_job_for(snap: Snapshot, workload: Workload) -> dict | None:
 
 def node_count_of_aml_job(aml_job: Mapping) -> int | None:
     """`spec.job.options.envs.AZUREML_NODE_COUNT`: the gang size (as NVIDIA's KAI grouper reads it)."""
-    envs = as_dict(as_dict(as_dict(as_dict(aml_job.get("spec")).get("job")).get("options")).get("envs"))
+    envs = as_dict(
+        as_dict(as_dict(as_dict(aml_job.get("spec")).get("job")).get("options")).get("envs")
+    )
     value = envs.get("AZUREML_NODE_COUNT")
     try:
         return int(str(value)) if value is not None else None

@@ -68,7 +68,9 @@ def looks_like_gpu_node(node: Mapping) -> bool:
 def untolerated_by_aml(node: Mapping, tolerations: Sequence[Mapping] = ()) -> list[Mapping]:
     """NoSchedule/NoExecute taints on the node that neither AML's keys nor `tolerations` cover."""
     taints = [t for t in as_list(as_dict(node.get("spec")).get("taints")) if isinstance(t, dict)]
-    return untolerated_taints(taints, [*AML_WORKLOAD_TOLERATIONS, *tolerations], effects=FILTER_EFFECTS)
+    return untolerated_taints(
+        taints, [*AML_WORKLOAD_TOLERATIONS, *tolerations], effects=FILTER_EFFECTS
+    )
 
 
 class Capacity:

@@ -49,8 +49,12 @@ def jobs_markdown(jobs: list[dict]) -> str:
     """A Markdown table of the per-job summaries (empty string when there are none)."""
     if not jobs:
         return ""
-    lines = ["### AML jobs and online deployments", "",
-             "| Severity | Kind | Id | Pods | Instance type | Summary |", "|---|---|---|---|---|---|"]
+    lines = [
+        "### AML jobs and online deployments",
+        "",
+        "| Severity | Kind | Id | Pods | Instance type | Summary |",
+        "|---|---|---|---|---|---|",
+    ]
     for job in jobs:
         pods = job.get("pods") or {}
         it = (job.get("instance_type") or {}).get("name") or "?"
@@ -69,7 +73,10 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
     yield "dim", ident
     if result.get("aml_job"):
         aml = result["aml_job"]
-        yield "", f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count {aml.get('node_count') or '?'}"
+        yield (
+            "",
+            f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count {aml.get('node_count') or '?'}",
+        )
     pg = result.get("podgroup")
     if pg:
         text = f"PodGroup {pg['name']}: {pg['phase']}, minMember {pg['minMember']}, queue {pg['queue']}"
@@ -78,25 +85,37 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
             text += f"; {cond.get('reason') or cond.get('type')}: {cond['message']}"
         yield "", text
     for pod in result.get("pods") or ():
-        text = f"pod {pod['name']}: {pod['phase']}" + (f" on {pod['node']}" if pod.get("node") else "")
+        text = f"pod {pod['name']}: {pod['phase']}" + (
+            f" on {pod['node']}" if pod.get("node") else ""
+        )
         if pod.get("waiting"):
             text += f" ({pod['waiting']})"
         if pod.get("scheduler_message"):
             text += f"; scheduler: {pod['scheduler_message']}"
         yield "", text
     if result.get("pods_missing"):
-        yield "yellow", f"{result['pods_missing']} pod(s) do not exist yet: {result.get('pods_missing_reason', '')}"
+        yield (
+            "yellow",
+            f"{result['pods_missing']} pod(s) do not exist yet: {result.get('pods_missing_reason', '')}",
+        )
     gang = result.get("gang_fit")
     if gang:
-        yield ("green" if gang["fits"] else "red"), f"gang fit: {gang['summary']} (from {gang.get('basis', '?')})"
+        yield (
+            ("green" if gang["fits"] else "red"),
+            f"gang fit: {gang['summary']} (from {gang.get('basis', '?')})",
+        )
     it = result.get("instance_type") or {}
     if it:
-        name = it.get("name") or (f"one of {', '.join(it['candidates'])}" if it.get("candidates") else "unknown")
+        name = it.get("name") or (
+            f"one of {', '.join(it['candidates'])}" if it.get("candidates") else "unknown"
+        )
         text = f"instance type: {name} ({it.get('confidence', '?')}: {it.get('basis', '')})"
         fit = it.get("fit")
         if fit:
-            text += (f"; selects {len(fit['nodes_matching'])} node(s), {len(fit['nodes_ready'])} Ready, "
-                     f"{len(fit['nodes_fitting'])} big enough")
+            text += (
+                f"; selects {len(fit['nodes_matching'])} node(s), {len(fit['nodes_ready'])} Ready, "
+                f"{len(fit['nodes_fitting'])} big enough"
+            )
         yield "", text
 
 
@@ -109,7 +128,9 @@ def render_explain(console: Console, result: dict) -> None:
         console.print()
         for f in findings:
             line = Text("  ")
-            line.append(f"{f['severity'].upper():<7} {f['rule']} ", style=_STYLES.get(f["severity"], ""))
+            line.append(
+                f"{f['severity'].upper():<7} {f['rule']} ", style=_STYLES.get(f["severity"], "")
+            )
             line.append(f["message"])
             console.print(line)
             if f.get("remediation"):
@@ -127,6 +148,8 @@ def explain_markdown(result: dict) -> str:
     findings = result.get("findings") or []
     if findings:
         lines += ["", "| Rule | Severity | Finding | Fix |", "|---|---|---|---|"]
-        lines += [f"| {f['rule']} | {f['severity']} | {_cell(f['message'])} | {_cell(f.get('remediation', ''))} |"
-                  for f in findings]
+        lines += [
+            f"| {f['rule']} | {f['severity']} | {_cell(f['message'])} | {_cell(f.get('remediation', ''))} |"
+            for f in findings
+        ]
     return "\n".join(lines) + "\n"

@@ -40,11 +40,15 @@ AgainstOpt = Annotated[
 ]
 AgainstClusterOpt = Annotated[
     bool,
-    typer.Option("--against-cluster", help="Pre-flight against the live cluster of the kubeconfig context."),
+    typer.Option(
+        "--against-cluster", help="Pre-flight against the live cluster of the kubeconfig context."
+    ),
 ]
 LintOutputOpt = Annotated[
     str,
-    typer.Option("--output", "-o", help="Output format: table, json, yaml, markdown, sarif or junit."),
+    typer.Option(
+        "--output", "-o", help="Output format: table, json, yaml, markdown, sarif or junit."
+    ),
 ]
 ConfigOpt = Annotated[
     str | None,
@@ -107,7 +111,9 @@ def run_lint_command(
     if not paths:
         raise InputError("give manifest files or directories to lint, or '-' to read stdin")
     if against and against_cluster:
-        raise InputError("--against and --against-cluster are exclusive: pick one cluster to check against")
+        raise InputError(
+            "--against and --against-cluster are exclusive: pick one cluster to check against"
+        )
     load_all()
     ignore_codes = split_codes(ignore)
     unknown = [code for code in ignore_codes if find_rule(code) is None]
@@ -122,7 +128,9 @@ def run_lint_command(
         snapshot = Snapshot.load(against)
     elif against_cluster:
         snapshot = _live_snapshot(manifests, namespace, kubeconfig, context, request_timeout, fmt)
-    report = run_lint(manifests, snapshot=snapshot, namespace=namespace, ignore=ignore_codes, config=lint_config)
+    report = run_lint(
+        manifests, snapshot=snapshot, namespace=namespace, ignore=ignore_codes, config=lint_config
+    )
     emit_lint_report(report, fmt)
     return report.exit_code(fail_on)
 

@@ -16,14 +16,20 @@ SnapshotOpt = Annotated[
 ]
 NamespaceOpt = Annotated[
     str | None,
-    typer.Option("--namespace", "-n", help="Namespace to examine (default: the context's, or the snapshot's)."),
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace to examine (default: the context's, or the snapshot's).",
+    ),
 ]
 AllNamespacesOpt = Annotated[
     bool, typer.Option("--all-namespaces", "-A", help="Examine every namespace.")
 ]
 SelectorOpt = Annotated[
     str | None,
-    typer.Option("--selector", "-l", help="Only pods matching this label selector (kubectl syntax)."),
+    typer.Option(
+        "--selector", "-l", help="Only pods matching this label selector (kubectl syntax)."
+    ),
 ]
 OutputOpt = Annotated[
     str, typer.Option("--output", "-o", help="Output format: table, json, yaml or markdown.")
@@ -41,14 +47,16 @@ IgnoreOpt = Annotated[
 ]
 KubeconfigOpt = Annotated[
     str | None,
-    typer.Option("--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+    typer.Option(
+        "--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."
+    ),
 ]
-ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubeconfig context to use.")
-]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")]
 RequestTimeoutOpt = Annotated[
     float,
-    typer.Option("--request-timeout", help="Seconds to wait for each API request before giving up."),
+    typer.Option(
+        "--request-timeout", help="Seconds to wait for each API request before giving up."
+    ),
 ]
 
 
@@ -63,5 +71,7 @@ def check_fail_on(value: str) -> str:
 
     value = value.lower()
     if value not in FAIL_ON_CHOICES:
-        raise InputError(f"unknown --fail-on {value!r} (choose one of: {', '.join(FAIL_ON_CHOICES)})")
+        raise InputError(
+            f"unknown --fail-on {value!r} (choose one of: {', '.join(FAIL_ON_CHOICES)})"
+        )
     return value

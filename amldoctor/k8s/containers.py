@@ -211,9 +211,7 @@ def _build_views(pod: dict) -> list[ContainerView]:
         (True, "initContainers", "initContainerStatuses"),
         (False, "containers", "containerStatuses"),
     ):
-        statuses = {
-            str(cs.get("name")): cs for cs in dicts(status.get(status_key))
-        }
+        statuses = {str(cs.get("name")): cs for cs in dicts(status.get(status_key))}
         seen = set()
         for c in dicts(spec.get(spec_key)):
             name = str(c.get("name") or "")
@@ -257,8 +255,20 @@ def is_terminal(pod: dict) -> bool:
 # --- what the pod is for --------------------------------------------------------------------
 
 _BATCH_OWNER_KINDS = frozenset(
-    {"Job", "CronJob", "AmlJob", "PodGroup", "PyTorchJob", "TFJob", "MPIJob", "XGBoostJob",
-     "PaddleJob", "JAXJob", "TrainJob", "RayJob"}
+    {
+        "Job",
+        "CronJob",
+        "AmlJob",
+        "PodGroup",
+        "PyTorchJob",
+        "TFJob",
+        "MPIJob",
+        "XGBoostJob",
+        "PaddleJob",
+        "JAXJob",
+        "TrainJob",
+        "RayJob",
+    }
 )
 _BATCH_LABELS = ("volcano.sh/job-name", "job-name", "batch.kubernetes.io/job-name", "jobId")
 
@@ -277,11 +287,16 @@ def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
         return True
     if spec.get("schedulerName") == "volcano" or any(k in labels for k in _BATCH_LABELS):
         return True
-    if "scheduling.k8s.io/group-name" in annotations or "scheduling.volcano.sh/group-name" in annotations:
+    if (
+        "scheduling.k8s.io/group-name" in annotations
+        or "scheduling.volcano.sh/group-name" in annotations
+    ):
         return True
     for owner in owner_chain(snap, pod):
         api = str(owner.get("apiVersion") or "")
-        if owner.get("kind") in _BATCH_OWNER_KINDS or api.startswith(("batch.volcano.sh", "amlarc.azureml.com")):
+        if owner.get("kind") in _BATCH_OWNER_KINDS or api.startswith(
+            ("batch.volcano.sh", "amlarc.azureml.com")
+        ):
             return True
     return False
 
@@ -289,7 +304,9 @@ def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
 def is_aml_pod(pod: dict) -> bool:
     """Pods that the AzureML extension created (training or inference)."""
     labels = meta(pod).get("labels") or {}
-    return labels.get("isazuremlapp") == "true" or any(str(k).startswith("ml.azure.com/") for k in labels)
+    return labels.get("isazuremlapp") == "true" or any(
+        str(k).startswith("ml.azure.com/") for k in labels
+    )
 
 
 def iter_terminations(view: ContainerView) -> Iterator[tuple[str, dict]]:

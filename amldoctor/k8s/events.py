@@ -59,4 +59,8 @@ def involved_object(ev: dict) -> dict:
 def event_sort_key(ev: dict) -> tuple:
     """Oldest first; events without any timestamp sort first, then by name for determinism."""
     last = event_last_time(ev)
-    return (last is not None, last.timestamp() if last else 0.0, (ev.get("metadata") or {}).get("name", ""))
+    return (
+        last is not None,
+        last.timestamp() if last else 0.0,
+        (ev.get("metadata") or {}).get("name", ""),
+    )

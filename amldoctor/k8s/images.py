@@ -16,11 +16,34 @@ PULL_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rate-limit", ("toomanyrequests", "429 too many requests", "rate limit")),
     ("platform", ("no match for platform", "exec format error")),
     ("manifest-unknown", ("manifest unknown", "manifest for", "not found: manifest")),
-    ("unauthorized", ("unauthorized", "authentication required", "401", "403 forbidden", "denied",
-                      "insufficient_scope", "no basic auth credentials", "authorization failed")),
+    (
+        "unauthorized",
+        (
+            "unauthorized",
+            "authentication required",
+            "401",
+            "403 forbidden",
+            "denied",
+            "insufficient_scope",
+            "no basic auth credentials",
+            "authorization failed",
+        ),
+    ),
     ("not-found", ("not found", "repository does not exist", "name unknown", "notfound")),
-    ("network", ("dial tcp", "i/o timeout", "no such host", "connection refused", "tls handshake",
-                 "deadline exceeded", "network is unreachable", "x509", "connection reset")),
+    (
+        "network",
+        (
+            "dial tcp",
+            "i/o timeout",
+            "no such host",
+            "connection refused",
+            "tls handshake",
+            "deadline exceeded",
+            "network is unreachable",
+            "x509",
+            "connection reset",
+        ),
+    ),
 )
 
 CATEGORY_TEXT = {

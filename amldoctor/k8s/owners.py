@@ -29,13 +29,19 @@ def owner_chain(snap: Snapshot, obj: dict, limit: int = 8) -> list[dict]:
         ref = controller_ref(current)
         if ref is None:
             break
-        owner = snap.by_uid(ref.get("uid")) or snap.get(ref.get("kind", ""), namespace, ref.get("name", ""))
+        owner = snap.by_uid(ref.get("uid")) or snap.get(
+            ref.get("kind", ""), namespace, ref.get("name", "")
+        )
         if owner is None:
             chain.append(
                 {
                     "kind": ref.get("kind", ""),
                     "apiVersion": ref.get("apiVersion", ""),
-                    "metadata": {"name": ref.get("name", ""), "namespace": namespace, "uid": ref.get("uid")},
+                    "metadata": {
+                        "name": ref.get("name", ""),
+                        "namespace": namespace,
+                        "uid": ref.get("uid"),
+                    },
                     "_stub": True,
                 }
             )

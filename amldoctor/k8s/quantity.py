@@ -49,7 +49,6 @@ class Quantity:
         return Quantity(self.nanos + other.nanos)
 
 
-
 ZERO = Quantity(0)
 
 

@@ -22,7 +22,7 @@ def parse_time(value: object) -> datetime | None:
             if not ch.isdigit():
                 break
             digits += ch
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

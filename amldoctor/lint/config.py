@@ -70,13 +70,18 @@ def load_config(explicit: str | None, cwd: Path | None = None) -> LintConfig:
         raise InputError(f"{path}: amldoctor config must be a mapping (ignore:, per-path-ignores:)")
     unknown_keys = sorted(set(data) - {"ignore", "per-path-ignores"})
     if unknown_keys:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown_keys)} (expected ignore, per-path-ignores)")
+        raise InputError(
+            f"{path}: unknown key(s) {', '.join(unknown_keys)} (expected ignore, per-path-ignores)"
+        )
     per_path_raw = data.get("per-path-ignores") or {}
     if not isinstance(per_path_raw, dict):
         raise InputError(f"{path}: per-path-ignores must map a glob to a list of rule codes")
     return LintConfig(
         ignore=_codes(path, "ignore", data.get("ignore")),
-        per_path=[(str(glob), _codes(path, f"per-path-ignores[{glob}]", codes)) for glob, codes in per_path_raw.items()],
+        per_path=[
+            (str(glob), _codes(path, f"per-path-ignores[{glob}]", codes))
+            for glob, codes in per_path_raw.items()
+        ],
         root=path.parent,
         source=str(path),
     )

@@ -163,7 +163,9 @@ def run_lint(
     """Every lint rule over the manifests; pre-flight rules only with a snapshot."""
     workloads, notes = extract_workloads(manifests.documents)
     notes = [*manifests.notes, *notes, *_non_kubernetes_notes(manifests.documents)]
-    default_ns = namespace or (snapshot.namespace if snapshot is not None else None) or DEFAULT_NAMESPACE
+    default_ns = (
+        namespace or (snapshot.namespace if snapshot is not None else None) or DEFAULT_NAMESPACE
+    )
     ctx = LintContext(manifests, workloads, snapshot, default_ns)
     ignore_set = {_canonical(k) for k in ignore}
     config = config or LintConfig()

@@ -19,7 +19,9 @@ from amldoctor.snapshot import Snapshot
 
 def pod_for(w: Workload, namespace: str) -> dict:
     """The pod the workload's controller would create (named after the workload)."""
-    template_meta = w.template.get("metadata") if isinstance(w.template.get("metadata"), dict) else {}
+    template_meta = (
+        w.template.get("metadata") if isinstance(w.template.get("metadata"), dict) else {}
+    )
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -60,7 +62,13 @@ def place(snap: Snapshot, pod: dict) -> Placement:
     return placement
 
 
-_LISTS_OF_MAPS = ("containers", "initContainers", "volumes", "tolerations", "topologySpreadConstraints")
+_LISTS_OF_MAPS = (
+    "containers",
+    "initContainers",
+    "volumes",
+    "tolerations",
+    "topologySpreadConstraints",
+)
 _CONTAINER_LISTS = ("env", "envFrom", "ports", "volumeMounts")
 _MAPS = ("nodeSelector", "affinity", "resources", "overhead")
 
@@ -76,7 +84,9 @@ def spec_problem(spec: dict) -> str | None:
             return f"spec.{key} is not a map"
     for key in _LISTS_OF_MAPS:
         value = spec.get(key)
-        if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
+        ):
             return f"spec.{key} is not a list of maps"
     if not spec.get("containers"):
         return "spec.containers is empty"
@@ -84,7 +94,9 @@ def spec_problem(spec: dict) -> str | None:
         for i, c in enumerate(spec.get(key) or []):
             for field_name in _CONTAINER_LISTS:
                 value = c.get(field_name)
-                if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+                if value is not None and (
+                    not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
+                ):
                     return f"spec.{key}[{i}].{field_name} is not a list of maps"
             resources = c.get("resources")
             if resources is not None and not isinstance(resources, dict):

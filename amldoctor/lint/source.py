@@ -112,7 +112,11 @@ def _inputs(paths: list[str], stdin_text: str | None) -> Iterator[tuple[str, str
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p).parts
-                if f.is_file() and f.suffix in MANIFEST_SUFFIXES and not any(s.startswith(".") for s in rel):
+                if (
+                    f.is_file()
+                    and f.suffix in MANIFEST_SUFFIXES
+                    and not any(s.startswith(".") for s in rel)
+                ):
                     yield str(f), _read(f)
         else:
             yield str(p), _read(p)
@@ -178,7 +182,9 @@ def _json_lines(text: str) -> dict[FieldPath, int]:
     return lines
 
 
-def _record(node: yaml.Node | None, path: FieldPath, lines: dict, line: int | None, stack: set) -> None:
+def _record(
+    node: yaml.Node | None, path: FieldPath, lines: dict, line: int | None, stack: set
+) -> None:
     """Map every field path under `node` to its line (a mapping entry: the line of its key)."""
     if node is None or id(node) in stack:  # recursive aliases
         return
@@ -204,7 +210,9 @@ def _add_document(name: str, index: int, doc: object, lines: dict, out: Manifest
                 sub = {p[1:]: ln for p, ln in lines.items() if p[:1] == (i,)}
                 _add_document(name, index, item, sub, out)
             return
-        out.notes.append(f"{where}: document {index} is a {type(doc).__name__}, not a Kubernetes object; skipped")
+        out.notes.append(
+            f"{where}: document {index} is a {type(doc).__name__}, not a Kubernetes object; skipped"
+        )
         return
     items = doc.get("items")
     if str(doc.get("kind") or "").endswith("List") and isinstance(items, list):
@@ -213,6 +221,8 @@ def _add_document(name: str, index: int, doc: object, lines: dict, out: Manifest
                 out.documents.append(Document(name, index, item, lines, ("items", i)))
             else:
                 line = lines.get(("items", i), 1)
-                out.notes.append(f"{name}:{line}: item {i + 1} of the List is not an object; skipped")
+                out.notes.append(
+                    f"{name}:{line}: item {i + 1} of the List is not an object; skipped"
+                )
         return
     out.documents.append(Document(name, index, doc, lines))

@@ -146,8 +146,10 @@ def instance_type_field(doc: Document) -> tuple[FieldPath, str] | None:
         return None
     obj = doc.obj
     resources = obj.get("resources") if isinstance(obj.get("resources"), dict) else {}
-    for path, value in ((("instance_type",), obj.get("instance_type")),
-                        (("resources", "instance_type"), resources.get("instance_type"))):
+    for path, value in (
+        (("instance_type",), obj.get("instance_type")),
+        (("resources", "instance_type"), resources.get("instance_type")),
+    ):
         if isinstance(value, str) and value:
             return path, value
     return None

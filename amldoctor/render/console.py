@@ -92,13 +92,17 @@ def render_report(console: Console, report: Report) -> None:
     if report.findings:
         render_findings(console, report.findings)
     else:
-        console.print(Text("No findings: nothing wrong was found in the pods in scope.", style="green"))
+        console.print(
+            Text("No findings: nothing wrong was found in the pods in scope.", style="green")
+        )
         console.print()
 
     for note in missing_notes(report.snapshot.missing):
         console.print(Text(f"not checked: {note}", style="yellow"))
     for skipped in report.skipped:
-        console.print(Text(f"skipped {skipped.rule} {skipped.name}: {skipped.reason}", style="yellow"))
+        console.print(
+            Text(f"skipped {skipped.rule} {skipped.name}: {skipped.reason}", style="yellow")
+        )
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
 
@@ -112,8 +116,12 @@ def render_report(console: Console, report: Report) -> None:
 def summary_text(counts: dict[str, int]) -> Text:
     """'2 errors, 1 warnings, 0 info', coloured only where non-zero."""
     summary = Text()
-    summary.append(f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else "")
+    summary.append(
+        f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else ""
+    )
     summary.append(", ")
-    summary.append(f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else "")
+    summary.append(
+        f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else ""
+    )
     summary.append(f", {counts['info']} info")
     return summary

@@ -22,7 +22,9 @@ def _case(suite: ET.Element, f: Finding) -> None:
         name=f"{f.rule} {f.name}: {f.object}",
     )
     where = f"{f.evidence.get('file', '')}:{f.evidence.get('line', '')}"
-    body = f"{where}\n{f.message}\nfix: {f.remediation}" if f.remediation else f"{where}\n{f.message}"
+    body = (
+        f"{where}\n{f.message}\nfix: {f.remediation}" if f.remediation else f"{where}\n{f.message}"
+    )
     if f.severity >= Severity.WARNING:
         failure = ET.SubElement(case, "failure", message=f.message, type=f.severity.label)
         failure.text = body
@@ -42,7 +44,13 @@ def report_junit(report) -> str:
         failed = sum(1 for f in findings if f.severity >= Severity.WARNING)
         cases = max(len(findings), 1)
         suite = ET.SubElement(
-            root, "testsuite", name=file, tests=str(cases), failures=str(failed), errors="0", skipped="0"
+            root,
+            "testsuite",
+            name=file,
+            tests=str(cases),
+            failures=str(failed),
+            errors="0",
+            skipped="0",
         )
         for f in findings:
             _case(suite, f)

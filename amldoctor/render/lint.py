@@ -58,7 +58,9 @@ def render_lint(console: Console, report) -> None:
         console.print(Text(f"note: {note}", style="yellow"))
     summary = summary_text(report.counts())
     if report.suppressed:
-        summary.append(f"  ·  {report.suppressed} suppressed (amldoctor.io/ignore, --ignore or config)")
+        summary.append(
+            f"  ·  {report.suppressed} suppressed (amldoctor.io/ignore, --ignore or config)"
+        )
     console.print(summary)
 
 
@@ -82,10 +84,24 @@ def lint_markdown(report) -> str:
     lines += [f"- Note: {note}" for note in report.notes]
     if report.findings:
         rows = [
-            [f"`{location(f)}`", f.severity.label, f.rule, str(f.object), _cell(f.message), _cell(f.remediation)]
+            [
+                f"`{location(f)}`",
+                f.severity.label,
+                f.rule,
+                str(f.object),
+                _cell(f.message),
+                _cell(f.remediation),
+            ]
             for f in report.findings
         ]
-        lines += ["", tabulate(rows, headers=["Where", "Severity", "Rule", "Object", "Finding", "Fix"], tablefmt="github")]
+        lines += [
+            "",
+            tabulate(
+                rows,
+                headers=["Where", "Severity", "Rule", "Object", "Finding", "Fix"],
+                tablefmt="github",
+            ),
+        ]
     else:
         lines += ["", "No findings."]
     return "\n".join(lines) + "\n"

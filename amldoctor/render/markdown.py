@@ -40,7 +40,9 @@ def report_markdown(report: Report) -> str:
         ]
         if rows:
             lines += ["", f"### {severity.label.capitalize()}s", ""]
-            lines.append(tabulate(rows, headers=["Rule", "Object", "Finding", "Fix"], tablefmt="github"))
+            lines.append(
+                tabulate(rows, headers=["Rule", "Object", "Finding", "Fix"], tablefmt="github")
+            )
     if not report.findings:
         lines += ["", "No findings."]
     return "\n".join(lines) + "\n"

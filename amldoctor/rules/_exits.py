@@ -15,7 +15,9 @@ from amldoctor.snapshot import meta
 _MISSING_ENV = re.compile(r"KeyError: '([A-Za-z_][A-Za-z0-9_]*)'")
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 START_FAILURES = frozenset({"StartError", "ContainerCannotRun"})
-PULL_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "RegistryUnavailable"})
+PULL_REASONS = frozenset(
+    {"ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "RegistryUnavailable"}
+)
 
 
 def termination_summary(text: object) -> str:
@@ -71,7 +73,11 @@ def exit_fix(term: dict, view: ContainerView, pod: dict) -> str:
             f"precision or gradient checkpointing, or a GPU with more memory. Logs: {logs}."
         )
     env_key = _MISSING_ENV.search(message)
-    if env_key and not any(e.get("name") == env_key.group(1) for e in dicts(view.spec.get("env")) if isinstance(e, dict)):
+    if env_key and not any(
+        e.get("name") == env_key.group(1)
+        for e in dicts(view.spec.get("env"))
+        if isinstance(e, dict)
+    ):
         var = env_key.group(1)
         return (
             f"The code reads environment variable {var}, which container {view.name} does not set: add it\n"

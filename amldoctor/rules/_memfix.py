@@ -50,8 +50,12 @@ def limit_source(snap: Snapshot, pod: dict, view: ContainerView) -> LimitSource:
                     continue
                 if bytes_of(as_dict(item.get("default")).get("memory")) == limit:
                     name = meta(lr).get("name")
-                    return LimitSource("limit-range", name, f"the default of LimitRange {ns}/{name}")
-        return LimitSource("limit-range", None, "a LimitRange default (kubernetes.io/limit-ranger annotation)")
+                    return LimitSource(
+                        "limit-range", name, f"the default of LimitRange {ns}/{name}"
+                    )
+        return LimitSource(
+            "limit-range", None, "a LimitRange default (kubernetes.io/limit-ranger annotation)"
+        )
     if is_aml_pod(pod) and limit is not None:
         selector = as_dict(pod.get("spec")).get("nodeSelector") or {}
         for it in snap.of_kind("InstanceType"):
@@ -69,7 +73,9 @@ def limit_source(snap: Snapshot, pod: dict, view: ContainerView) -> LimitSource:
                 else "the built-in AML defaultinstancetype as far as the snapshot shows (it holds no InstanceTypes)"
             )
             return LimitSource("aml-default-instance-type", "defaultinstancetype", text)
-        return LimitSource("aml-instance-type", None, "an AML instance type (none in the snapshot matches)")
+        return LimitSource(
+            "aml-instance-type", None, "an AML instance type (none in the snapshot matches)"
+        )
     return LimitSource("container-spec", None, "the container spec")
 
 
@@ -118,7 +124,9 @@ def _instance_types_with(snap: Snapshot, memory: int, gpu: bool) -> list[tuple[s
     return sorted(found, key=lambda pair: (pair[1], pair[0]))[:3]
 
 
-def memory_fix(snap: Snapshot, pod: dict, view: ContainerView, source: LimitSource, new: int) -> str:
+def memory_fix(
+    snap: Snapshot, pod: dict, view: ContainerView, source: LimitSource, new: int
+) -> str:
     """Remediation text at the layer that set the limit, with a snippet."""
     value = format_bytes(new)
     if source.kind in ("aml-instance-type", "aml-default-instance-type"):
@@ -130,10 +138,18 @@ def memory_fix(snap: Snapshot, pod: dict, view: ContainerView, source: LimitSour
             )
         else:
             name = source.name or "<instance-type>"
-            how = f"Raise the memory of AML instance type {name} (the pods copy it), then resubmit:\n"
-        bigger = _instance_types_with(snap, new, view.resource("limits", "nvidia.com/gpu") is not None)
+            how = (
+                f"Raise the memory of AML instance type {name} (the pods copy it), then resubmit:\n"
+            )
+        bigger = _instance_types_with(
+            snap, new, view.resource("limits", "nvidia.com/gpu") is not None
+        )
         if bigger:
-            how = f"Use an existing instance type with at least {value}: `instance_type: {bigger[0][0]}` ({', '.join(f'{n} {format_bytes(m)}' for n, m in bigger)}); or: " + how[0].lower() + how[1:]
+            how = (
+                f"Use an existing instance type with at least {value}: `instance_type: {bigger[0][0]}` ({', '.join(f'{n} {format_bytes(m)}' for n, m in bigger)}); or: "
+                + how[0].lower()
+                + how[1:]
+            )
         return (
             how
             + f"apiVersion: amlarc.azureml.com/v1alpha1\nkind: InstanceType\nmetadata:\n  name: {name}\n"

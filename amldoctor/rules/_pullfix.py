@@ -5,7 +5,9 @@ from __future__ import annotations
 from amldoctor.k8s.images import ImageRef
 
 
-def pull_fix(ref: ImageRef, category: str, image: str, pull_secrets: list[str], missing_secrets: list[str]) -> str:
+def pull_fix(
+    ref: ImageRef, category: str, image: str, pull_secrets: list[str], missing_secrets: list[str]
+) -> str:
     """Concrete next steps for one failed pull, by registry and failure category."""
     acr = ref.acr_name
     repo_tag = f"{ref.repository}:{ref.tag or 'latest'}"
@@ -22,7 +24,9 @@ def pull_fix(ref: ImageRef, category: str, image: str, pull_secrets: list[str], 
                 f"fix the image reference {image} or push the tag."
             )
         else:
-            steps.append(f"Check that {repo_tag} exists in {ref.registry} (typo in the name or tag?), or push it.")
+            steps.append(
+                f"Check that {repo_tag} exists in {ref.registry} (typo in the name or tag?), or push it."
+            )
     elif category == "unauthorized":
         if acr:
             steps.append(
@@ -33,10 +37,14 @@ def pull_fix(ref: ImageRef, category: str, image: str, pull_secrets: list[str], 
                 "compute's managed identity needs AcrPull too."
             )
         elif ref.registry == "docker.io":
-            steps.append("Private Docker Hub repository: add an imagePullSecret with a Docker Hub access token.")
+            steps.append(
+                "Private Docker Hub repository: add an imagePullSecret with a Docker Hub access token."
+            )
         else:
             where = f" (current: {', '.join(pull_secrets)})" if pull_secrets else ""
-            steps.append(f"Add or fix the imagePullSecret for {ref.registry}{where}: its credentials are refused.")
+            steps.append(
+                f"Add or fix the imagePullSecret for {ref.registry}{where}: its credentials are refused."
+            )
     elif category == "rate-limit":
         if ref.registry == "docker.io":
             steps.append(
@@ -45,7 +53,9 @@ def pull_fix(ref: ImageRef, category: str, image: str, pull_secrets: list[str], 
                 "imagePullSecret."
             )
         else:
-            steps.append(f"{ref.registry} throttles pulls: use a mirror or an authenticated pull secret, and retry later.")
+            steps.append(
+                f"{ref.registry} throttles pulls: use a mirror or an authenticated pull secret, and retry later."
+            )
     elif category == "network":
         if acr:
             steps.append(
@@ -56,11 +66,17 @@ def pull_fix(ref: ImageRef, category: str, image: str, pull_secrets: list[str], 
         elif ref.registry == "mcr.microsoft.com":
             steps.append("Allow egress to mcr.microsoft.com and *.data.mcr.microsoft.com (443).")
         else:
-            steps.append(f"Check DNS and egress from the node to {ref.registry} (firewall, proxy, NSG).")
+            steps.append(
+                f"Check DNS and egress from the node to {ref.registry} (firewall, proxy, NSG)."
+            )
     elif category == "platform":
-        steps.append("Build or pick a multi-arch image (or one for the node's architecture, e.g. linux/amd64).")
+        steps.append(
+            "Build or pick a multi-arch image (or one for the node's architecture, e.g. linux/amd64)."
+        )
     elif category == "never-pull":
         steps.append("Set imagePullPolicy: IfNotPresent, or pre-load the image onto the node.")
     else:
-        steps.append(f"Run `kubectl describe pod` for the full pull error, and try `docker pull {image}` from a machine with the same network.")
+        steps.append(
+            f"Run `kubectl describe pod` for the full pull error, and try `docker pull {image}` from a machine with the same network."
+        )
     return " ".join(steps)

@@ -34,7 +34,9 @@ EVENTS_EXPIRE = (
     "no events were found for this pod: events expire (about an hour by default), so this rests "
     "on the container status alone"
 )
-_PROBE_EVENT = re.compile(r"^(Liveness|Readiness|Startup) probe (failed|errored)\s*:?\s*(.*)$", re.S)
+_PROBE_EVENT = re.compile(
+    r"^(Liveness|Readiness|Startup) probe (failed|errored)\s*:?\s*(.*)$", re.S
+)
 _KILL_EVENT = re.compile(r"failed (liveness|startup) probe", re.I)
 
 
@@ -114,7 +116,9 @@ def classify_probe_failure(text: str) -> str:
     return "other"
 
 
-def probe_kills(snap: Snapshot, pod: dict, container: str) -> dict[str, tuple[int, datetime | None]]:
+def probe_kills(
+    snap: Snapshot, pod: dict, container: str
+) -> dict[str, tuple[int, datetime | None]]:
     """`Killing` events caused by a probe, by probe kind: {'liveness': (count, last time)}."""
     kills: dict[str, list] = defaultdict(lambda: [0, None])
     for ev in container_events(snap, pod, container, {"Killing"}):
@@ -146,12 +150,18 @@ def sigkill_cause(snap: Snapshot, pod: dict, view: ContainerView) -> KillCause:
         if probe in kills:
             count, last = kills[probe]
             when = f", last at {format_time(last)}" if last else ""
-            return KillCause(probe, f"the kubelet killed it after its {probe} probe failed ({count} Killing events{when})")
+            return KillCause(
+                probe,
+                f"the kubelet killed it after its {probe} probe failed ({count} Killing events{when})",
+            )
     failures = probe_failures(snap, pod)
     for probe in ("liveness", "startup"):
         entry = failures.get((view.name, probe))
         if entry and view.probe(probe):
-            return KillCause(probe, f"its {probe} probe failed {entry.count} times ({entry.last_text or 'no detail'})")
+            return KillCause(
+                probe,
+                f"its {probe} probe failed {entry.count} times ({entry.last_text or 'no detail'})",
+            )
     if any(t.get("reason") == "ContainerStatusUnknown" for _, t in iter_terminations(view)):
         return KillCause(
             "status-unknown",
@@ -163,12 +173,19 @@ def sigkill_cause(snap: Snapshot, pod: dict, view: ContainerView) -> KillCause:
     if not events and view.probe("liveness") and view.restart_count:
         return KillCause("liveness", f"probably its liveness probe (it has one); {EVENTS_EXPIRE}")
     if pod_reason == "Evicted" or any(event_reason(e) == "Evicted" for e in events):
-        return KillCause("eviction", f"the pod was evicted: {status.get('message') or 'see the Evicted event'}")
+        return KillCause(
+            "eviction", f"the pod was evicted: {status.get('message') or 'see the Evicted event'}"
+        )
     preempted = [e for e in events if event_reason(e) in ("Preempted", "Preempting")]
     if preempted:
         return KillCause("preemption", f"the pod was preempted: {event_message(preempted[-1])}")
-    if pod_reason in ("Terminated", "Shutdown", "NodeShutdown") or "shutdown" in str(status.get("message") or "").lower():
-        return KillCause("node-shutdown", f"the node shut down: {status.get('message') or pod_reason}")
+    if (
+        pod_reason in ("Terminated", "Shutdown", "NodeShutdown")
+        or "shutdown" in str(status.get("message") or "").lower()
+    ):
+        return KillCause(
+            "node-shutdown", f"the node shut down: {status.get('message') or pod_reason}"
+        )
     if meta(pod).get("deletionTimestamp"):
         grace = as_dict(pod.get("spec")).get("terminationGracePeriodSeconds", 30)
         return KillCause(

@@ -34,13 +34,34 @@ HEALTHCHECK_CONFIGMAPS = ("arcml-healthcheck", "amlarc-healthcheck")
 HEALTH_CODES = {
     "E40000": ("UNKNOWN_ERROR", "read the healthcheck logs: kubectl logs healthcheck -n {ns}"),
     "E40001": ("LOAD_BALANCER_NOT_SUPPORT", "use inferenceRouterServiceType=nodePort or clusterIP"),
-    "E40002": ("INSUFFICIENT_NODE", "too few healthy nodes for the HA router, or a bad nodeSelector: set inferenceRouterHA=false or add nodes"),
-    "E40003": ("INTERNAL_LOAD_BALANCER_NOT_SUPPORT", "internalLoadBalancerProvider=azure works on AKS only"),
-    "E40007": ("INVALID_SSL_SETTING", "the SSL key or certificate is invalid, or sslCname does not match the certificate"),
-    "E45001": ("AGENT_UNHEALTHY", "an extension Pod, Job, Deployment, DaemonSet or StatefulSet is unhealthy: kubectl get pods -n {ns}"),
-    "E45002": ("PROMETHEUS_CONFLICT", "another Prometheus operator runs: installPromOp=false and integrate"),
-    "E45003": ("BAD_NETWORK_CONNECTIVITY", "check the outbound network requirements and private link"),
-    "E45004": ("AZUREML_FE_ROLE_CONFLICT", "delete the legacy AKS v1 azureml-fe-role and related resources"),
+    "E40002": (
+        "INSUFFICIENT_NODE",
+        "too few healthy nodes for the HA router, or a bad nodeSelector: set inferenceRouterHA=false or add nodes",
+    ),
+    "E40003": (
+        "INTERNAL_LOAD_BALANCER_NOT_SUPPORT",
+        "internalLoadBalancerProvider=azure works on AKS only",
+    ),
+    "E40007": (
+        "INVALID_SSL_SETTING",
+        "the SSL key or certificate is invalid, or sslCname does not match the certificate",
+    ),
+    "E45001": (
+        "AGENT_UNHEALTHY",
+        "an extension Pod, Job, Deployment, DaemonSet or StatefulSet is unhealthy: kubectl get pods -n {ns}",
+    ),
+    "E45002": (
+        "PROMETHEUS_CONFLICT",
+        "another Prometheus operator runs: installPromOp=false and integrate",
+    ),
+    "E45003": (
+        "BAD_NETWORK_CONNECTIVITY",
+        "check the outbound network requirements and private link",
+    ),
+    "E45004": (
+        "AZUREML_FE_ROLE_CONFLICT",
+        "delete the legacy AKS v1 azureml-fe-role and related resources",
+    ),
     "E45005": ("AZUREML_FE_DEPLOYMENT_CONFLICT", "delete the legacy azureml-fe deployment"),
     "E49999": ("CHECKER_PANIC", "read the healthcheck logs: kubectl logs healthcheck -n {ns}"),
 }
@@ -53,13 +74,25 @@ def _component_fix(snap: Snapshot, component: Component, problems: dict[str, str
     base = f"kubectl describe pod {first} -n {ns}; kubectl logs {first} -n {ns} --all-containers --previous"
     text = " ".join(problems.values())
     if component.name == "azureml-fe" and "Pending" in text:
-        cordoned = sorted(name_of(n) for n in snap.nodes if (n.get("spec") or {}).get("unschedulable"))
-        uncordon = f"\nuncordon {', '.join(cordoned)} if the drain is over (kubectl uncordon NODE), or" if cordoned else ""
-        return base + f"{uncordon}\nthe HA inference router spreads 3 replicas over 3 nodes; on smaller clusters: " + (
-            az_extension_update(snap, {"inferenceRouterHA": "false"}))
+        cordoned = sorted(
+            name_of(n) for n in snap.nodes if (n.get("spec") or {}).get("unschedulable")
+        )
+        uncordon = (
+            f"\nuncordon {', '.join(cordoned)} if the drain is over (kubectl uncordon NODE), or"
+            if cordoned
+            else ""
+        )
+        return (
+            base
+            + f"{uncordon}\nthe HA inference router spreads 3 replicas over 3 nodes; on smaller clusters: "
+            + (az_extension_update(snap, {"inferenceRouterHA": "false"}))
+        )
     if component.name == "azureml-ingress-nginx-controller" and "OOMKilled" in text:
-        return base + "\nnginx starts one worker per CPU: " + az_extension_update(
-            snap, {"nginxIngress.controllerConfig.worker-processes": "8"})
+        return (
+            base
+            + "\nnginx starts one worker per CPU: "
+            + az_extension_update(snap, {"nginxIngress.controllerConfig.worker-processes": "8"})
+        )
     return base + "\nif it does not recover, repair the extension: " + az_extension_update(snap, {})
 
 
@@ -91,16 +124,23 @@ def aml_extension_not_installed(ctx: Context) -> Iterator[Finding]:
     aml_pods = [p for p in ctx.pods() if is_aml_pod(p)]
     kinds = ", ".join(sorted({m.kind for m in snap.missing if _not_served(m)}))
     crd = {"kind": "CustomResourceDefinition", "metadata": {"name": f"instancetypes.{AML_GROUP}"}}
-    message = f"AzureML extension not installed: the cluster serves no {kinds}; AML checks were skipped"
+    message = (
+        f"AzureML extension not installed: the cluster serves no {kinds}; AML checks were skipped"
+    )
     severity = None
     if aml_pods:
-        message += f", yet {len(aml_pods)} pods carry AML labels (extension removed or half installed?)"
+        message += (
+            f", yet {len(aml_pods)} pods carry AML labels (extension removed or half installed?)"
+        )
         severity = "warning"
     yield ctx.finding(
         crd,
         message=message,
-        evidence={"not_served": kinds, "aml_labelled_pods": len(aml_pods),
-                  "reasons": sorted({m.reason for m in absent})},
+        evidence={
+            "not_served": kinds,
+            "aml_labelled_pods": len(aml_pods),
+            "reasons": sorted({m.reason for m in absent}),
+        },
         remediation=(
             "az k8s-extension show --name <extension> --cluster-type managedClusters "
             "--cluster-name <cluster> --resource-group <resource-group>\n"
@@ -156,8 +196,12 @@ def aml_extension_component_unhealthy(ctx: Context) -> Iterator[Finding]:
             message=(
                 f"AzureML extension component {key}{arc_note} is unhealthy ({shown}): {component.breaks}"
             ),
-            evidence={"component": component.name, "area": component.area, "pods": problems,
-                      "namespace": extension_namespace(snap)},
+            evidence={
+                "component": component.name,
+                "area": component.area,
+                "pods": problems,
+                "namespace": extension_namespace(snap),
+            },
             remediation=_component_fix(snap, component, problems),
             severity="warning" if component.area in _WARNING_AREAS else None,
         )
@@ -196,7 +240,10 @@ def aml_healthcheck_failed(ctx: Context) -> Iterator[Finding]:
                 if section not in codes[code]:
                     codes[code].append(section)
         for code in sorted(codes):
-            title, fix = HEALTH_CODES.get(code, ("unknown code", "read the healthcheck logs: kubectl logs healthcheck -n {ns}"))
+            title, fix = HEALTH_CODES.get(
+                code,
+                ("unknown code", "read the healthcheck logs: kubectl logs healthcheck -n {ns}"),
+            )
             critical = code < "E45000"
             yield ctx.finding(
                 cm,
@@ -204,7 +251,12 @@ def aml_healthcheck_failed(ctx: Context) -> Iterator[Finding]:
                     f"AzureML extension health check reports {code} {title} in {', '.join(codes[code])}"
                     + (" (critical: blocks install and upgrade)" if critical else "")
                 ),
-                evidence={"code": code, "name": title, "sections": codes[code], "configmap": f"{ns}/{name}"},
+                evidence={
+                    "code": code,
+                    "name": title,
+                    "sections": codes[code],
+                    "configmap": f"{ns}/{name}",
+                },
                 remediation=fix.format(ns=ns),
                 severity=None if critical else "warning",
             )
@@ -238,9 +290,14 @@ def aml_relay_missing_on_arc(ctx: Context) -> Iterator[Finding]:
     yield ctx.finding(
         {"kind": "Namespace", "metadata": {"name": ns}},
         message=f"Arc cluster without the AzureML relayserver in {ns}: AML cannot send jobs or scoring calls to this cluster",
-        evidence={"arc_namespace": "azure-arc", "extension_namespace": ns,
-                  "components_seen": sorted({c.name for c, _ in extension_pods(snap)})},
-        remediation="kubectl get deploy,pods -n " + ns + " | grep relay; then re-apply: "
+        evidence={
+            "arc_namespace": "azure-arc",
+            "extension_namespace": ns,
+            "components_seen": sorted({c.name for c, _ in extension_pods(snap)}),
+        },
+        remediation="kubectl get deploy,pods -n "
+        + ns
+        + " | grep relay; then re-apply: "
         + az_extension_update(snap, {"relayserver.enabled": "true"}),
     )
 
@@ -275,7 +332,11 @@ def aml_compute_namespace_missing(ctx: Context) -> Iterator[Finding]:
     )
     if not absent:
         return
-    sure = "does not exist" if listed else "probably does not exist (it has no pods, events or ConfigMaps)"
+    sure = (
+        "does not exist"
+        if listed
+        else "probably does not exist (it has no pods, events or ConfigMaps)"
+    )
     yield ctx.finding(
         {"kind": "Namespace", "metadata": {"name": ns}},
         message=(

@@ -30,7 +30,12 @@ from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30
 # Labels AKS sets and reserves: they come from the pool itself and cannot be set with --labels.
-RESERVED_PREFIXES = ("kubernetes.azure.com/", "node.kubernetes.io/", "kubernetes.io/", "beta.kubernetes.io/")
+RESERVED_PREFIXES = (
+    "kubernetes.azure.com/",
+    "node.kubernetes.io/",
+    "kubernetes.io/",
+    "beta.kubernetes.io/",
+)
 CODE9 = (
     'AML rejects its jobs with code 9 ("Invalid instance type. The instance type defined resource '
     'requirement has exceeded the node size")'
@@ -73,7 +78,9 @@ def _parsed(ctx: Context) -> Iterator[tuple[dict, InstanceType]]:
 
 
 def _it_yaml(it: InstanceType, selector: dict[str, str]) -> str:
-    return instance_type_yaml(it.name, selector, it.raw.get("requests", {}), it.raw.get("limits", {}))
+    return instance_type_yaml(
+        it.name, selector, it.raw.get("requests", {}), it.raw.get("limits", {})
+    )
 
 
 @rule("AMD702", "instance-type-selects-no-node", severity="error", needs=())
@@ -127,7 +134,8 @@ def instance_type_selects_no_node(ctx: Context) -> Iterator[Finding]:
             )
             fix = (
                 "Make the instance type's selector a subset of the extension's nodeSelector "
-                f"({format_labels(ext_selector)}):\n" + _it_yaml(it, {**it.node_selector, **ext_selector})
+                f"({format_labels(ext_selector)}):\n"
+                + _it_yaml(it, {**it.node_selector, **ext_selector})
             )
             yield ctx.finding(obj, message=message, evidence=evidence, remediation=fix)
             continue
@@ -151,13 +159,18 @@ def instance_type_selects_no_node(ctx: Context) -> Iterator[Finding]:
             continue
         values = label_values(snap, sorted(fit.selector))
         evidence["label_values_on_ready_nodes"] = values
-        shown = "; ".join(f"{k}: {', '.join(v) or 'no Ready node has this label'}" for k, v in values.items())
+        shown = "; ".join(
+            f"{k}: {', '.join(v) or 'no Ready node has this label'}" for k, v in values.items()
+        )
         message = (
             f"instance type {it.name} selects no node: nodeSelector {format_labels(fit.selector)} "
             f"matches 0 of {len(snap.nodes)} nodes (values on Ready nodes: {shown})"
         )
         suggested = _suggest_selector(snap, it, fit.selector, values)
-        fix = "Point the instance type at labels the nodes carry, then kubectl apply -f:\n" + _it_yaml(it, suggested)
+        fix = (
+            "Point the instance type at labels the nodes carry, then kubectl apply -f:\n"
+            + _it_yaml(it, suggested)
+        )
         fix += "\n" + _pool_fix(it.node_selector)
         yield ctx.finding(obj, message=message, evidence=evidence, remediation=fix)
 
@@ -165,8 +178,11 @@ def instance_type_selects_no_node(ctx: Context) -> Iterator[Finding]:
 def _pool_fix(selector: dict[str, str]) -> str:
     """Make nodes carry the selector: a pool label when users may set it, else a new pool."""
     pool = selector.get("kubernetes.azure.com/agentpool") or selector.get("agentpool")
-    custom = {k: v for k, v in selector.items() if not k.startswith(RESERVED_PREFIXES)
-              and k not in DEPRECATED_LABELS}
+    custom = {
+        k: v
+        for k, v in selector.items()
+        if not k.startswith(RESERVED_PREFIXES) and k not in DEPRECATED_LABELS
+    }
     if pool:
         return (
             f"or create the pool it names: az aks nodepool add --resource-group <resource-group> "
@@ -174,16 +190,20 @@ def _pool_fix(selector: dict[str, str]) -> str:
         )
     if custom:
         return "or label a node pool (AKS keeps pool labels; `kubectl label node` is undone): " + (
-            az_nodepool_labels(None, custom))
-    return "the selected labels are set by AKS from the VM size and pool: choose a pool that has them"
+            az_nodepool_labels(None, custom)
+        )
+    return (
+        "the selected labels are set by AKS from the VM size and pool: choose a pool that has them"
+    )
 
 
 def _node_state(node: dict) -> str:
     return "cordoned" if is_ready(node) else "NotReady"
 
 
-def _suggest_selector(snap: Snapshot, it: InstanceType, selector: dict[str, str],
-                      values: dict[str, list[str]]) -> dict[str, str]:
+def _suggest_selector(
+    snap: Snapshot, it: InstanceType, selector: dict[str, str], values: dict[str, list[str]]
+) -> dict[str, str]:
     """Replace each unmatched value with one the nodes carry, preferring GPU nodes for GPU types."""
     suggested = dict(it.node_selector)
     for key, value in it.node_selector.items():
@@ -191,8 +211,13 @@ def _suggest_selector(snap: Snapshot, it: InstanceType, selector: dict[str, str]
         if value in options or not options:
             continue
         if it.gpus:
-            gpu_values = sorted({str(labels_of(n)[key]) for n in snap.nodes
-                                 if looks_like_gpu_node(n) and labels_of(n).get(key)})
+            gpu_values = sorted(
+                {
+                    str(labels_of(n)[key])
+                    for n in snap.nodes
+                    if looks_like_gpu_node(n) and labels_of(n).get(key)
+                }
+            )
             options = gpu_values or options
         suggested[key] = options[0]
     return suggested
@@ -231,7 +256,9 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
             continue
         candidate_names = {name_of(n) for n in fit.candidates}
         largest = fit.largest
-        where = f"{largest['name']}" + (f" ({largest['vm_size']})" if largest.get("vm_size") else "")
+        where = f"{largest['name']}" + (
+            f" ({largest['vm_size']})" if largest.get("vm_size") else ""
+        )
         evidence = {
             "instance_type_resources": it.describe_resources(),
             "closest_node": largest["name"],
@@ -240,23 +267,37 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
         }
         if not candidate_names & set(fit.fitting):
             evidence["exceeded"] = fit.exceeded
-            over = ", ".join(f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded)
+            over = ", ".join(
+                f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded
+            )
             message = (
                 f"instance type {it.name} is bigger than every node it selects: on the closest node "
                 f"{where} {over} allocatable; {CODE9}"
             )
-            yield ctx.finding(obj, message=message, evidence=evidence,
-                              remediation=_shrink_fix(it, fit, fit.exceeded))
+            yield ctx.finding(
+                obj,
+                message=message,
+                evidence=evidence,
+                remediation=_shrink_fix(it, fit, fit.exceeded),
+            )
         elif fit.limit_exceeded:
             evidence["limits_exceeded"] = fit.limit_exceeded
-            over = ", ".join(f"limit {e['resource']} {e['limit']} > {e['allocatable']}" for e in fit.limit_exceeded)
+            over = ", ".join(
+                f"limit {e['resource']} {e['limit']} > {e['allocatable']}"
+                for e in fit.limit_exceeded
+            )
             message = (
                 f"instance type {it.name}'s limits exceed the largest node it selects ({where}: {over} "
                 "allocatable): its pods can be OOM-killed or evicted below their limit, and AML may "
                 "reject it with code 9 (inferred: which values AML validates is not documented)"
             )
-            yield ctx.finding(obj, message=message, evidence=evidence, severity="warning",
-                              remediation=_shrink_fix(it, fit, fit.limit_exceeded))
+            yield ctx.finding(
+                obj,
+                message=message,
+                evidence=evidence,
+                severity="warning",
+                remediation=_shrink_fix(it, fit, fit.limit_exceeded),
+            )
 
 
 def _shrink_fix(it: InstanceType, fit: InstanceTypeFit, exceeded: list[dict]) -> str:
@@ -350,8 +391,13 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
                 "AML instance types should request nvidia.com/gpu"
             )
             fix = "Request the resource the nodes advertise:\n" + instance_type_yaml(
-                it.name, it.node_selector, it.raw.get("requests", {}),
-                {**{k: v for k, v in it.raw.get("limits", {}).items() if k not in wanted}, GPU: "1"},
+                it.name,
+                it.node_selector,
+                it.raw.get("requests", {}),
+                {
+                    **{k: v for k, v in it.raw.get("limits", {}).items() if k not in wanted},
+                    GPU: "1",
+                },
             )
         elif gpu_vms:
             message = (
@@ -366,8 +412,13 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
             )
         else:
             values = label_values(snap, ["kubernetes.azure.com/agentpool"])
-            gpu_pools = sorted({p for n in snap.nodes if capacity.allocatable(n).get(GPU, 0) > 0
-                                and (p := node_pool(n))})
+            gpu_pools = sorted(
+                {
+                    p
+                    for n in snap.nodes
+                    if capacity.allocatable(n).get(GPU, 0) > 0 and (p := node_pool(n))
+                }
+            )
             evidence["gpu_pools"] = gpu_pools
             message = (
                 f"instance type {it.name} asks for {asked} but selects only CPU nodes "
@@ -414,8 +465,11 @@ def instance_type_invalid(ctx: Context) -> Iterator[Finding]:
             obj,
             message=f"instance type {it.name} is invalid: {'; '.join(it.problems)}",
             evidence={"problems": it.problems, "resources": it.raw},
-            remediation="A valid instance type (adjust the values):\n" + instance_type_yaml(
-                it.name, it.node_selector, {"cpu": "1", "memory": "4Gi"},
+            remediation="A valid instance type (adjust the values):\n"
+            + instance_type_yaml(
+                it.name,
+                it.node_selector,
+                {"cpu": "1", "memory": "4Gi"},
                 {"cpu": "1", "memory": "4Gi", **({GPU: str(it.gpus)} if it.gpus else {})},
             ),
         )
@@ -454,7 +508,10 @@ def instance_type_deprecated_label(ctx: Context) -> Iterator[Finding]:
                 f"{', '.join(f'{k}={it.node_selector[k]}' for k in old)}; use "
                 f"{', '.join(DEPRECATED_LABELS[k] for k in old)}"
             ),
-            evidence={"deprecated_keys": old, "replacements": {k: DEPRECATED_LABELS[k] for k in old}},
+            evidence={
+                "deprecated_keys": old,
+                "replacements": {k: DEPRECATED_LABELS[k] for k in old},
+            },
             remediation=_it_yaml(it, new_selector),
         )
 
@@ -510,8 +567,12 @@ def aml_untolerated_taint(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             obj,
             message=message,
-            evidence={"untolerated_taints": fit.tainted, "pools": pools,
-                      "aml_tolerated_prefix": "ml.azure.com/", "confidence": "inferred"},
+            evidence={
+                "untolerated_taints": fit.tainted,
+                "pools": pools,
+                "aml_tolerated_prefix": "ml.azure.com/",
+                "confidence": "inferred",
+            },
             remediation=fix,
             severity=severity,
         )

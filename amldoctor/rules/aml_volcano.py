@@ -51,7 +51,9 @@ def _job_label(pg: dict) -> str:
 
 def _identity(pg: dict) -> dict:
     workload = workload_of_podgroup(pg)
-    return workload.to_dict() if workload else {"podgroup": name_of(pg), "namespace": namespace_of(pg)}
+    return (
+        workload.to_dict() if workload else {"podgroup": name_of(pg), "namespace": namespace_of(pg)}
+    )
 
 
 def _if_tolerated(gang: dict) -> str:
@@ -65,7 +67,11 @@ def _capacity_fix(snap: Snapshot, gang: dict) -> str:
     shape = (gang.get("shapes") or [{}])[0]
     per_pod = ", ".join(f"{k}={v}" for k, v in shape.get("requests", {}).items())
     relaxed = set((gang.get("if_tolerated") or {}).get("taints") or ())
-    tainted = {k[len("taint "):]: v for k, v in gang.get("excluded", {}).items() if k[len("taint "):] in relaxed}
+    tainted = {
+        k[len("taint ") :]: v
+        for k, v in gang.get("excluded", {}).items()
+        if k[len("taint ") :] in relaxed
+    }
     prefix = ""
     if tainted:
         taints = ", ".join(f"{t} ({n} nodes)" for t, n in sorted(tainted.items()))
@@ -81,8 +87,13 @@ def _capacity_fix(snap: Snapshot, gang: dict) -> str:
         "--name <pool> --update-cluster-autoscaler --min-count <n> --max-count <m>.\n"
         "A gang with no pods never triggers the cluster autoscaler; for pools that scale from zero "
         "AML documents a scheduler config without the gang plugin: "
-        + az_extension_update(snap, {"volcanoScheduler.schedulerConfigMap": "<configmap-without-gang>",
-                                     "amloperator.skipResourceValidation": "true"})
+        + az_extension_update(
+            snap,
+            {
+                "volcanoScheduler.schedulerConfigMap": "<configmap-without-gang>",
+                "amloperator.skipResourceValidation": "true",
+            },
+        )
     )
 
 
@@ -123,8 +134,9 @@ def aml_job_queued_without_pods(ctx: Context) -> Iterator[Finding]:
         gang = gang_for_podgroup(snap, pg, capacity) if snap.nodes else None
         job = volcano_job_for(snap, pg)
         job_events = [e for e in snap.events_for(job) if event_type(e) != "Normal"] if job else []
-        why = why_text(status) or (f"{event_reason(job_events[-1])}: {event_message(job_events[-1])}"
-                                   if job_events else "")
+        why = why_text(status) or (
+            f"{event_reason(job_events[-1])}: {event_message(job_events[-1])}" if job_events else ""
+        )
         since = f" for {format_age(age)}" if age is not None else ""
         message = (
             f"{_job_label(pg)} is queued{since} with no pods: PodGroup {name_of(pg)} is "
@@ -156,7 +168,9 @@ def aml_job_queued_without_pods(ctx: Context) -> Iterator[Finding]:
                 f"Completed (enqueued jobs reserve capacity); kubectl logs -n {extension_namespace(snap)} "
                 "deploy/volcano-scheduler"
             )
-        yield ctx.finding(pg, message=message, evidence=evidence, remediation=fix, severity=severity)
+        yield ctx.finding(
+            pg, message=message, evidence=evidence, remediation=fix, severity=severity
+        )
 
 
 @rule("AMD711", "aml-gang-does-not-fit", severity="error", needs=())
@@ -187,8 +201,11 @@ def aml_gang_does_not_fit(ctx: Context) -> Iterator[Finding]:
     for pg in podgroups(snap):
         if not ctx.in_scope(pg):
             continue
-        pods = [p for p in pods_of_podgroup(snap, pg)
-                if as_dict(p.get("status")).get("phase") not in TERMINAL_PHASES]
+        pods = [
+            p
+            for p in pods_of_podgroup(snap, pg)
+            if as_dict(p.get("status")).get("phase") not in TERMINAL_PHASES
+        ]
         pending = [p for p in pods if not as_dict(p.get("spec")).get("nodeName")]
         if not pods or not pending:
             continue
@@ -207,21 +224,33 @@ def aml_gang_does_not_fit(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             pg,
             message=message,
-            evidence={**_identity(pg), "podgroup": status, "gang_fit": gang,
-                      "pending_pods": sorted(name_of(p) for p in pending)},
+            evidence={
+                **_identity(pg),
+                "podgroup": status,
+                "gang_fit": gang,
+                "pending_pods": sorted(name_of(p) for p in pending),
+            },
             remediation=_capacity_fix(snap, gang),
         )
 
 
 def _volcano_scheduler_pods(snap: Snapshot) -> list[dict]:
-    return [p for p in snap.pods if "volcano-scheduler" in name_of(p)
-            or as_dict((p.get("metadata") or {}).get("labels")).get("app") == "volcano-scheduler"]
+    return [
+        p
+        for p in snap.pods
+        if "volcano-scheduler" in name_of(p)
+        or as_dict((p.get("metadata") or {}).get("labels")).get("app") == "volcano-scheduler"
+    ]
 
 
 def _running_and_ready(pod: dict) -> bool:
     status = as_dict(pod.get("status"))
     statuses = [c for c in status.get("containerStatuses") or () if isinstance(c, dict)]
-    return status.get("phase") == "Running" and bool(statuses) and all(c.get("ready") for c in statuses)
+    return (
+        status.get("phase") == "Running"
+        and bool(statuses)
+        and all(c.get("ready") for c in statuses)
+    )
 
 
 @rule(
@@ -251,10 +280,13 @@ def volcano_scheduler_not_running(ctx: Context) -> Iterator[Finding]:
     or fix the Volcano installation the cluster already has.
     """
     snap = ctx.snapshot
-    waiting = [p for p in ctx.pods()
-               if as_dict(p.get("spec")).get("schedulerName") == VOLCANO_SCHEDULER_NAME
-               and not as_dict(p.get("spec")).get("nodeName")
-               and as_dict(p.get("status")).get("phase", "Pending") == "Pending"]
+    waiting = [
+        p
+        for p in ctx.pods()
+        if as_dict(p.get("spec")).get("schedulerName") == VOLCANO_SCHEDULER_NAME
+        and not as_dict(p.get("spec")).get("nodeName")
+        and as_dict(p.get("status")).get("phase", "Pending") == "Pending"
+    ]
     if not waiting:
         return
     schedulers = _volcano_scheduler_pods(snap)
@@ -274,15 +306,23 @@ def volcano_scheduler_not_running(ctx: Context) -> Iterator[Finding]:
         first = pods[0]
         workload = workload_of(first)
         pg = podgroup_of_pod(snap, first)
-        what = f"AML job {workload.id}" if workload and workload.kind == "job" else f"pod {name_of(first)}"
+        what = (
+            f"AML job {workload.id}"
+            if workload and workload.kind == "job"
+            else f"pod {name_of(first)}"
+        )
         yield ctx.finding(
             pg or first,
             message=f"{what}: {len(pods)} pod(s) wait for scheduler 'volcano' but {state}; they will never be scheduled",
-            evidence={**(workload.to_dict() if workload else {}), "pods": sorted(name_of(p) for p in pods),
-                      "volcano_scheduler_pods": {name_of(p): _pod_state(p) for p in schedulers},
-                      "extension_namespace": extension_namespace(snap)},
+            evidence={
+                **(workload.to_dict() if workload else {}),
+                "pods": sorted(name_of(p) for p in pods),
+                "volcano_scheduler_pods": {name_of(p): _pod_state(p) for p in schedulers},
+                "extension_namespace": extension_namespace(snap),
+            },
             remediation=(
-                "Install Volcano with the extension: " + az_extension_update(snap, {"installVolcano": "true"})
+                "Install Volcano with the extension: "
+                + az_extension_update(snap, {"installVolcano": "true"})
                 + f"\nor, if it exists but is failing: kubectl describe pod -n {extension_namespace(snap)} "
                 "-l app=volcano-scheduler; kubectl logs -n <namespace> deploy/volcano-scheduler"
             ),
@@ -349,9 +389,12 @@ def volcano_queue_blocks_job(ctx: Context) -> Iterator[Finding]:
         state = str(as_dict(queue.get("status")).get("state") or "Open")
         if state != "Open":
             evidence["queue_state"] = state
-            yield ctx.finding(pg, message=f"{label} waits in Volcano queue {queue_name}, which is {state}",
-                              evidence=evidence,
-                              remediation=f"vcctl queue operate --name {queue_name} --action open")
+            yield ctx.finding(
+                pg,
+                message=f"{label} waits in Volcano queue {queue_name}, which is {state}",
+                evidence=evidence,
+                remediation=f"vcctl queue operate --name {queue_name} --action open",
+            )
             continue
         capability = {}
         for name, raw in as_dict(as_dict(queue.get("spec")).get("capability")).items():
@@ -359,12 +402,17 @@ def volcano_queue_blocks_job(ctx: Context) -> Iterator[Finding]:
                 capability[str(name)] = to_scheduler_units(str(name), parse_quantity(raw))
             except QuantityError:
                 continue
-        over = {r: (format_amount(r, v), format_amount(r, capability[r]))
-                for r, v in sorted(_min_resources(pg).items()) if r in capability and v > capability[r]}
+        over = {
+            r: (format_amount(r, v), format_amount(r, capability[r]))
+            for r, v in sorted(_min_resources(pg).items())
+            if r in capability and v > capability[r]
+        }
         if not over:
             continue
         text = ", ".join(f"{r} {need} > capability {cap}" for r, (need, cap) in over.items())
-        evidence["exceeds_capability"] = {r: {"needed": need, "capability": cap} for r, (need, cap) in over.items()}
+        evidence["exceeds_capability"] = {
+            r: {"needed": need, "capability": cap} for r, (need, cap) in over.items()
+        }
         yield ctx.finding(
             pg,
             message=f"{label} can never be enqueued: its gang needs more than queue {queue_name} allows ({text})",

@@ -43,7 +43,9 @@ def _suggested_memory(snap: Snapshot, limit: int, pod: dict) -> tuple[int, str |
     node = snap.node((pod.get("spec") or {}).get("nodeName"))
     pool = node_pool(node) if node else None
     capacity = Capacity(snap)
-    pool_nodes = [n for n in snap.nodes if is_schedulable(n) and (pool is None or node_pool(n) == pool)]
+    pool_nodes = [
+        n for n in snap.nodes if is_schedulable(n) and (pool is None or node_pool(n) == pool)
+    ]
     largest = max((capacity.allocatable(n).get("memory", 0) for n in pool_nodes), default=0)
     wanted = max(2 * limit, 4 * GI)
     wanted = -(-wanted // GI) * GI
@@ -95,26 +97,39 @@ def aml_oom_on_default_instance_type(ctx: Context) -> Iterator[Finding]:
         if resolved.get("name") != DEFAULT_NAME:
             continue
         builtin = snap.get("InstanceType", None, DEFAULT_NAME) is None
-        which = "the built-in defaultinstancetype" if builtin else "instance type defaultinstancetype (this cluster's default)"
+        which = (
+            "the built-in defaultinstancetype"
+            if builtin
+            else "instance type defaultinstancetype (this cluster's default)"
+        )
         memory, pool, largest = _suggested_memory(snap, limit, pod)
         new_name = f"mem-{memory // GI}gi"
         selector = {"kubernetes.azure.com/agentpool": pool} if pool else {}
         text_mem = format_bytes(memory)
-        manifest = instance_type_yaml(new_name, selector, {"cpu": "1", "memory": text_mem},
-                                      {"cpu": "2", "memory": text_mem})
-        use = (f"then in the job YAML:\nresources:\n  instance_type: {new_name}"
-               if workload.kind == "job" else
-               f"then in the deployment YAML set `instance_type: {new_name}` and run: az ml online-deployment "
-               f"update --endpoint-name {workload.endpoint} --name {workload.deployment} -f deployment.yml")
+        manifest = instance_type_yaml(
+            new_name, selector, {"cpu": "1", "memory": text_mem}, {"cpu": "2", "memory": text_mem}
+        )
+        use = (
+            f"then in the job YAML:\nresources:\n  instance_type: {new_name}"
+            if workload.kind == "job"
+            else f"then in the deployment YAML set `instance_type: {new_name}` and run: az ml online-deployment "
+            f"update --endpoint-name {workload.endpoint} --name {workload.deployment} -f deployment.yml"
+        )
         yield ctx.finding(
             pod,
             message=(
                 f"{workload.label()}: container {view.name} was OOMKilled at {format_bytes(limit)}, the memory "
                 f"limit of {which}: the {workload.kind} names no instance type"
             ),
-            evidence={**workload.to_dict(), "container": view.name, "memory_limit": format_bytes(limit),
-                      "instance_type": resolved, "suggested_memory": text_mem,
-                      "node_pool": pool, "largest_pool_node_memory": format_bytes(largest) if largest else None},
+            evidence={
+                **workload.to_dict(),
+                "container": view.name,
+                "memory_limit": format_bytes(limit),
+                "instance_type": resolved,
+                "suggested_memory": text_mem,
+                "node_pool": pool,
+                "largest_pool_node_memory": format_bytes(largest) if largest else None,
+            },
             remediation=(
                 f"Create an instance type with room for the model (kubectl apply -f):\n{manifest}\n{use}\n"
                 "or raise the default for everything that names no instance type: apply the same YAML "
@@ -203,9 +218,15 @@ def aml_scoring_probe_kills_model_load(ctx: Context) -> Iterator[Finding]:
                 f"initial_delay {probe.initial_delay} + failure_threshold {probe.failure_threshold} x period "
                 f"{probe.period}; container {ran_text}; {count} kills)"
             ),
-            evidence={**workload.to_dict(), "container": view.name,
-                      "pods": sorted(name_of(p) for p, *_ in killed), "probe": probe.to_dict(), "ran_seconds": ran, "aml_defaults": AML_PROBE_DEFAULTS,
-                      "suggested_initial_delay": target},
+            evidence={
+                **workload.to_dict(),
+                "container": view.name,
+                "pods": sorted(name_of(p) for p, *_ in killed),
+                "probe": probe.to_dict(),
+                "ran_seconds": ran,
+                "aml_defaults": AML_PROBE_DEFAULTS,
+                "suggested_initial_delay": target,
+            },
             remediation=(
                 "In the online deployment YAML (AML has no startup probe setting):\n"
                 f"liveness_probe:\n  initial_delay: {target}\n  period: {probe.period}\n  timeout: "
@@ -259,8 +280,11 @@ def aml_model_download_failed(ctx: Context) -> Iterator[Finding]:
     `az ml online-deployment get-logs --container storage-initializer`.
     """
     snap = ctx.snapshot
-    proxy = {name_of(p): problem for component, p in extension_pods(snap)
-             if component.name == "amlarc-identity-proxy" and (problem := pod_problem(p))}
+    proxy = {
+        name_of(p): problem
+        for component, p in extension_pods(snap)
+        if component.name == "amlarc-identity-proxy" and (problem := pod_problem(p))
+    }
     for workload, pods in _deployments(ctx).items():
         failing = {name_of(p): f for p in pods if (f := _failed_model_download(p))}
         if not failing:
@@ -278,15 +302,24 @@ def aml_model_download_failed(ctx: Context) -> Iterator[Finding]:
             "--container storage-initializer --lines 100\n"
         )
         if proxy:
-            fix += (f"first fix the identity proxy: kubectl describe pod -n {extension_namespace(snap)} "
-                    f"{sorted(proxy)[0]}\n")
-        fix += ("then grant the endpoint identity read access to the model's storage: az role assignment create "
-                "--assignee <endpoint-principal-id> --role \"Storage Blob Data Reader\" --scope <storage-account-id>; "
-                f"pods in {ns} must reach amlarc-identity-proxy on port 9999 and blob storage on 443")
+            fix += (
+                f"first fix the identity proxy: kubectl describe pod -n {extension_namespace(snap)} "
+                f"{sorted(proxy)[0]}\n"
+            )
+        fix += (
+            "then grant the endpoint identity read access to the model's storage: az role assignment create "
+            '--assignee <endpoint-principal-id> --role "Storage Blob Data Reader" --scope <storage-account-id>; '
+            f"pods in {ns} must reach amlarc-identity-proxy on port 9999 and blob storage on 443"
+        )
         yield ctx.finding(
             _owner(ctx, pods),
             message=message,
-            evidence={**workload.to_dict(), "identity_proxy_problems": proxy,
-                      "failing_pods": {pod: {"container": c, "state": d} for pod, (c, d) in failing.items()}},
+            evidence={
+                **workload.to_dict(),
+                "identity_proxy_problems": proxy,
+                "failing_pods": {
+                    pod: {"container": c, "state": d} for pod, (c, d) in failing.items()
+                },
+            },
             remediation=fix,
         )

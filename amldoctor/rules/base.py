@@ -75,7 +75,9 @@ def rule(
 ) -> Callable[[Callable[[Context], Iterable[Finding]]], Callable[[Context], Iterable[Finding]]]:
     """Register a check. `needs` lists the kinds without which the rule cannot say anything."""
 
-    def register(check: Callable[[Context], Iterable[Finding]]) -> Callable[[Context], Iterable[Finding]]:
+    def register(
+        check: Callable[[Context], Iterable[Finding]],
+    ) -> Callable[[Context], Iterable[Finding]]:
         if not CODE_RE.match(code):
             raise ValueError(f"rule code {code!r} must look like AMD101")
         if not NAME_RE.match(name):
@@ -189,7 +191,9 @@ def _masked(value: Any) -> Any:
 
 def ref_of(obj: dict) -> ObjectRef:
     m = meta(obj)
-    return ObjectRef(kind=str(obj.get("kind", "")), namespace=m.get("namespace"), name=str(m.get("name", "")))
+    return ObjectRef(
+        kind=str(obj.get("kind", "")), namespace=m.get("namespace"), name=str(m.get("name", ""))
+    )
 
 
 def ignored_codes(obj: dict) -> set[str]:

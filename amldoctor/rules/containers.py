@@ -67,11 +67,17 @@ def crash_loop_backoff(ctx: Context):
                 f"container {view.name} in pod {pod_label(pod)} is in CrashLoopBackOff after {view.restart_count} "
                 f"restarts: last exit {explain_exit(code)} {when(term.get('finishedAt'), captured)}"
             )
-            message += termination_clause(term) or ("" if term else "; the status keeps no last termination")
+            message += termination_clause(term) or (
+                "" if term else "; the status keeps no last termination"
+            )
             evidence = termination_evidence(view, term)
             evidence["restart_count"] = view.restart_count
-            evidence["signal"] = describe_exit(code) if isinstance(code, int) and code > 128 else None
-            yield ctx.finding(pod, message=message, evidence=evidence, remediation=exit_fix(term, view, pod))
+            evidence["signal"] = (
+                describe_exit(code) if isinstance(code, int) and code > 128 else None
+            )
+            yield ctx.finding(
+                pod, message=message, evidence=evidence, remediation=exit_fix(term, view, pod)
+            )
 
 
 @rule("AMD402", "image-pull-failed", severity="error", needs=("Pod",))
@@ -97,7 +103,9 @@ def image_pull_failed(ctx: Context):
     """
     for pod in ctx.pods():
         pull_secrets = [
-            str(s.get("name")) for s in dicts(as_dict(pod.get("spec")).get("imagePullSecrets")) if isinstance(s, dict)
+            str(s.get("name"))
+            for s in dicts(as_dict(pod.get("spec")).get("imagePullSecrets"))
+            if isinstance(s, dict)
         ]
         ns = meta(pod).get("namespace")
         missing = []
@@ -107,15 +115,25 @@ def image_pull_failed(ctx: Context):
             reason = (view.waiting or {}).get("reason")
             if reason not in PULL_REASONS:
                 continue
-            events = container_events(ctx.snapshot, pod, view.name, {"Failed", "BackOff", "ErrImageNeverPull"})
-            failed = [e for e in events if "pull" in event_message(e).lower() or "image" in event_message(e).lower()]
-            texts = [event_message(e) for e in failed] + [str((view.waiting or {}).get("message") or "")]
+            events = container_events(
+                ctx.snapshot, pod, view.name, {"Failed", "BackOff", "ErrImageNeverPull"}
+            )
+            failed = [
+                e
+                for e in events
+                if "pull" in event_message(e).lower() or "image" in event_message(e).lower()
+            ]
+            texts = [event_message(e) for e in failed] + [
+                str((view.waiting or {}).get("message") or "")
+            ]
             category = "never-pull" if reason == "ErrImageNeverPull" else "unknown"
             for text in texts:
                 if category != "unknown":
                     break
                 category = classify_pull_failure(text)
-            attempts = sum(int(e.get("count") or 1) for e in failed if "Failed to pull" in event_message(e))
+            attempts = sum(
+                int(e.get("count") or 1) for e in failed if "Failed to pull" in event_message(e)
+            )
             image = view.image
             ref = parse_image(image)
             message = f"{view.kind} {view.name} in pod {pod_label(pod)} cannot pull {image}: {CATEGORY_TEXT[category]}"
@@ -173,7 +191,9 @@ def create_container_config_error(ctx: Context):
             if waiting.get("reason") != "CreateContainerConfigError":
                 continue
             events = container_events(ctx.snapshot, pod, view.name, {"Failed"})
-            texts = [str(waiting.get("message") or "")] + [event_message(e) for e in reversed(events)]
+            texts = [str(waiting.get("message") or "")] + [
+                event_message(e) for e in reversed(events)
+            ]
             text = next((t for t in texts if t), "")
             ref_match = next((m for t in texts if (m := _CONFIG_REF.search(t))), None)
             key_match = next((m for t in texts if (m := _CONFIG_KEY.search(t))), None)
@@ -202,8 +222,14 @@ def create_container_config_error(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=message,
-                evidence={"container": view.name, "kind": kind, "name": name, "key": key,
-                          "referenced_by": users, "status_message": problem},
+                evidence={
+                    "container": view.name,
+                    "kind": kind,
+                    "name": name,
+                    "key": key,
+                    "referenced_by": users,
+                    "status_message": problem,
+                },
                 remediation=fix,
             )
 

@@ -22,11 +22,20 @@ from amldoctor.rules.base import Context, rule
 
 RUN_REASONS = frozenset({"RunContainerError", "CreateContainerError", *START_FAILURES})
 _START_HINTS = (
-    ("executable file not found", "the command does not exist in the image (check command/args and PATH)"),
-    ("no such file or directory", "a path in command, args or workingDir does not exist in the image"),
+    (
+        "executable file not found",
+        "the command does not exist in the image (check command/args and PATH)",
+    ),
+    (
+        "no such file or directory",
+        "a path in command, args or workingDir does not exist in the image",
+    ),
     ("permission denied", "the entrypoint is not executable or a mount is not writable"),
     ("exec format error", "the image was built for another CPU architecture"),
-    ("nvidia-container-cli", "the NVIDIA container runtime failed (driver missing or mismatched on the node)"),
+    (
+        "nvidia-container-cli",
+        "the NVIDIA container runtime failed (driver missing or mismatched on the node)",
+    ),
     ("already in use", "a container with the same name is still being cleaned up by the runtime"),
 )
 
@@ -66,7 +75,11 @@ def invalid_image_name(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=f'{view.kind} {view.name} in pod {pod_label(pod)} has an invalid image reference "{image}" ({hint})',
-                evidence={"container": view.name, "image": image, "status_message": short_text(waiting.get("message")) or None},
+                evidence={
+                    "container": view.name,
+                    "image": image,
+                    "status_message": short_text(waiting.get("message")) or None,
+                },
                 remediation=f"Fix containers[{view.name}].image: {hint}, e.g. myregistry.azurecr.io/trainer:1.0",
             )
 
@@ -95,7 +108,14 @@ def run_container_error(ctx: Context):
     for pod in ctx.pods():
         for view in containers(pod):
             waiting = view.waiting or {}
-            term = next((t for t in (view.terminated, view.last_terminated) if t and t.get("reason") in START_FAILURES), None)
+            term = next(
+                (
+                    t
+                    for t in (view.terminated, view.last_terminated)
+                    if t and t.get("reason") in START_FAILURES
+                ),
+                None,
+            )
             if waiting.get("reason") not in RUN_REASONS and term is None:
                 continue
             events = container_events(ctx.snapshot, pod, view.name, {"Failed"})
@@ -103,7 +123,11 @@ def run_container_error(ctx: Context):
             texts += [event_message(e) for e in reversed(events)]
             text = next((t for t in texts if t), "")
             hint = next((h for needle, h in _START_HINTS if needle in text.lower()), None)
-            reason = waiting.get("reason") if waiting.get("reason") in RUN_REASONS else (term or {}).get("reason")
+            reason = (
+                waiting.get("reason")
+                if waiting.get("reason") in RUN_REASONS
+                else (term or {}).get("reason")
+            )
             message = f"{view.kind} {view.name} in pod {pod_label(pod)} could not start ({reason}): {short_text(text) or 'no message'}"
             if hint:
                 message += f" ({hint})"
@@ -157,10 +181,15 @@ def init_container_failing(ctx: Context):
             if not view.init:
                 continue
             waiting_reason = (view.waiting or {}).get("reason")
-            if waiting_reason in PULL_REASONS or waiting_reason in ("CreateContainerConfigError", "InvalidImageName"):
+            if waiting_reason in PULL_REASONS or waiting_reason in (
+                "CreateContainerConfigError",
+                "InvalidImageName",
+            ):
                 continue
             term = view.last_terminated if waiting_reason == "CrashLoopBackOff" else view.terminated
-            if not term or (term.get("exitCode") in (0, None) and waiting_reason != "CrashLoopBackOff"):
+            if not term or (
+                term.get("exitCode") in (0, None) and waiting_reason != "CrashLoopBackOff"
+            ):
                 continue
             if explained_elsewhere(term):
                 continue

@@ -103,7 +103,8 @@ def _drop_superseded(findings: list[Finding]) -> list[Finding]:
     return [
         f
         for f in findings
-        if (f.rule, f.object) not in covered and (f.owner is None or (f.rule, f.owner) not in covered)
+        if (f.rule, f.object) not in covered
+        and (f.owner is None or (f.rule, f.owner) not in covered)
     ]
 
 

@@ -76,7 +76,9 @@ def serving_probes_missing(ctx: LintContext) -> Iterator[Finding]:
             served = _served_ports(c, behind)
             if not served:
                 continue
-            missing = [p for p in ("readinessProbe", "livenessProbe") if not isinstance(c.get(p), dict)]
+            missing = [
+                p for p in ("readinessProbe", "livenessProbe") if not isinstance(c.get(p), dict)
+            ]
             if not missing:
                 continue
             name = container_name(c, path)
@@ -103,7 +105,8 @@ def _services(ctx: LintContext) -> list[tuple[str, dict]]:
     out = [(ctx.namespace_of(d), d.obj) for d in ctx.documents("Service")]
     if ctx.snapshot is not None:
         out += [
-            ((s.get("metadata") or {}).get("namespace") or "", s) for s in ctx.snapshot.of_kind("Service")
+            ((s.get("metadata") or {}).get("namespace") or "", s)
+            for s in ctx.snapshot.of_kind("Service")
         ]
     return out
 
@@ -126,24 +129,36 @@ def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str
                 continue
             target = sp.get("targetPort", sp.get("port"))
             for p in ports:
-                if target in (p.get("containerPort"), p.get("name")) or str(target) == str(p.get("containerPort")):
+                if target in (p.get("containerPort"), p.get("name")) or str(target) == str(
+                    p.get("containerPort")
+                ):
                     out.append((p.get("containerPort"), svc_name))
     return out
 
 
 def startup_budget(probe: dict) -> int:
     """Seconds before a probe that never succeeds gives up: delay + threshold x period."""
-    values = {k: probe.get(k) if isinstance(probe.get(k), int) else d for k, d in _PROBE_DEFAULTS.items()}
+    values = {
+        k: probe.get(k) if isinstance(probe.get(k), int) else d for k, d in _PROBE_DEFAULTS.items()
+    }
     return values["initialDelaySeconds"] + values["failureThreshold"] * values["periodSeconds"]
 
 
 def _needed_seconds(container: dict) -> tuple[int, str]:
     gpus = gpu_count(container)
     if gpus:
-        return GPU_STARTUP_SECONDS, f"requests {gpus} GPU(s): CUDA init and loading weights onto a GPU often take minutes"
-    memory = amounts(container, "limits").get("memory") or amounts(container, "requests").get("memory")
+        return (
+            GPU_STARTUP_SECONDS,
+            f"requests {gpus} GPU(s): CUDA init and loading weights onto a GPU often take minutes",
+        )
+    memory = amounts(container, "limits").get("memory") or amounts(container, "requests").get(
+        "memory"
+    )
     if memory and memory.quantity is not None and memory.quantity.value() >= LARGE_MEMORY_BYTES:
-        return LARGE_STARTUP_SECONDS, f"has {memory.raw} of memory: loading a model that size takes more than a minute"
+        return (
+            LARGE_STARTUP_SECONDS,
+            f"has {memory.raw} of memory: loading a model that size takes more than a minute",
+        )
     return MIN_STARTUP_SECONDS, "the kubelet's own default is 30s"
 
 
@@ -193,7 +208,9 @@ def probe_startup_budget_short(ctx: LintContext) -> Iterator[Finding]:
             if budget >= needed:
                 continue
             name = container_name(c, path)
-            handler = {k: v for k, v in liveness.items() if k in ("httpGet", "tcpSocket", "exec", "grpc")}
+            handler = {
+                k: v for k, v in liveness.items() if k in ("httpGet", "tcpSocket", "exec", "grpc")
+            }
             fix = {
                 "startupProbe": {
                     **handler,
@@ -208,7 +225,12 @@ def probe_startup_budget_short(ctx: LintContext) -> Iterator[Finding]:
                 message=f"container {name} of {w.label} is killed if not healthy after {budget}s "
                 f"({probe_key}: initialDelaySeconds {parts['initialDelaySeconds']} + failureThreshold "
                 f"{parts['failureThreshold']} × periodSeconds {parts['periodSeconds']}), but it {why}",
-                evidence={"container": name, "probe": probe_key, "budget_seconds": budget, "needed_seconds": needed},
+                evidence={
+                    "container": name,
+                    "probe": probe_key,
+                    "budget_seconds": budget,
+                    "needed_seconds": needed,
+                },
                 remediation=f"in {dotted(path)} ({name}), give it {needed}s to start with a startupProbe:\n"
                 + snippet(fix),
             )
@@ -241,23 +263,29 @@ def bare_pod(ctx: LintContext) -> Iterator[Finding]:
             continue
         serving = any(c.get("ports") for _, c in w.containers())
         if serving:
-            kind, wrapper = "Deployment", {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": w.name},
-                "spec": {
-                    "replicas": 2,
-                    "selector": {"matchLabels": {"app": w.name}},
-                    "template": {"metadata": {"labels": {"app": w.name}}, "spec": {}},
+            kind, wrapper = (
+                "Deployment",
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": w.name},
+                    "spec": {
+                        "replicas": 2,
+                        "selector": {"matchLabels": {"app": w.name}},
+                        "template": {"metadata": {"labels": {"app": w.name}}, "spec": {}},
+                    },
                 },
-            }
+            )
         else:
-            kind, wrapper = "Job", {
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": {"name": w.name},
-                "spec": {"backoffLimit": 2, "template": {"spec": {}}},
-            }
+            kind, wrapper = (
+                "Job",
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {"name": w.name},
+                    "spec": {"backoffLimit": 2, "template": {"spec": {}}},
+                },
+            )
         use = "serving" if serving else "a run to completion"
         move = "this Pod's spec goes here" + ("" if serving else ", with restartPolicy: Never")
         yield ctx.finding(
@@ -375,4 +403,3 @@ def image_tag_mutable(ctx: LintContext) -> Iterator[Finding]:
                 remediation=f"in {dotted(path)} ({name}), pin a version (or @sha256: digest):\n"
                 + snippet({"image": f"{repo}:<version>"}),
             )
-

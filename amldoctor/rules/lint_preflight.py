@@ -38,10 +38,22 @@ def references(w: Workload) -> Iterator[tuple[str, str, str | None, FieldPath, s
         base = w.spec_path("volumes", i)
         pvc = vol.get("persistentVolumeClaim") or {}
         if pvc.get("claimName"):
-            yield "PersistentVolumeClaim", str(pvc["claimName"]), None, (*base, "persistentVolumeClaim", "claimName"), "volume"
+            yield (
+                "PersistentVolumeClaim",
+                str(pvc["claimName"]),
+                None,
+                (*base, "persistentVolumeClaim", "claimName"),
+                "volume",
+            )
         secret = vol.get("secret") or {}
         if secret.get("secretName") and not secret.get("optional"):
-            yield "Secret", str(secret["secretName"]), None, (*base, "secret", "secretName"), "volume"
+            yield (
+                "Secret",
+                str(secret["secretName"]),
+                None,
+                (*base, "secret", "secretName"),
+                "volume",
+            )
         cm = vol.get("configMap") or {}
         if cm.get("name") and not cm.get("optional"):
             yield "ConfigMap", str(cm["name"]), None, (*base, "configMap", "name"), "volume"
@@ -49,14 +61,26 @@ def references(w: Workload) -> Iterator[tuple[str, str, str | None, FieldPath, s
             for key, kind in (("secret", "Secret"), ("configMap", "ConfigMap")):
                 ref = (src or {}).get(key) or {}
                 if ref.get("name") and not ref.get("optional"):
-                    yield kind, str(ref["name"]), None, (*base, "projected", "sources", j, key, "name"), "volume"
+                    yield (
+                        kind,
+                        str(ref["name"]),
+                        None,
+                        (*base, "projected", "sources", j, key, "name"),
+                        "volume",
+                    )
     for path, c in w.containers(init=True):
         for i, var in enumerate(c.get("env") or []):
             source = (var or {}).get("valueFrom") or {}
             for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
                 ref = source.get(key) or {}
                 if ref.get("name") and not ref.get("optional"):
-                    yield kind, str(ref["name"]), ref.get("key"), (*path, "env", i, "valueFrom", key, "name"), "env"
+                    yield (
+                        kind,
+                        str(ref["name"]),
+                        ref.get("key"),
+                        (*path, "env", i, "valueFrom", key, "name"),
+                        "env",
+                    )
         for i, src in enumerate(c.get("envFrom") or []):
             for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
                 ref = (src or {}).get(key) or {}
@@ -101,9 +125,15 @@ def referenced_object_missing(ctx: LintContext) -> Iterator[Finding]:
     unreadable = {k for k in _REF_KINDS if not snap.collected(k)}
     for kind in sorted(unreadable):
         miss = snap.missing_for(kind)
-        ctx.notes.append(f"could not check {kind} references: {miss.reason if miss else 'not in the snapshot'}")
+        ctx.notes.append(
+            f"could not check {kind} references: {miss.reason if miss else 'not in the snapshot'}"
+        )
     covered = set(snap.namespaces()) | ({snap.namespace} if snap.namespace else set())
-    shipped = {(d.kind, ctx.namespace_of(d), d.name): d.obj for d in ctx.documents() if d.kind in _REF_KINDS}
+    shipped = {
+        (d.kind, ctx.namespace_of(d), d.name): d.obj
+        for d in ctx.documents()
+        if d.kind in _REF_KINDS
+    }
     skipped_ns: set[str] = set()
     for w in ctx.workloads:
         ns = ctx.namespace_of(w)
@@ -134,11 +164,19 @@ def referenced_object_missing(ctx: LintContext) -> Iterator[Finding]:
                     message=f"{w.label} reads key {key} of ConfigMap {name}, which has no such key "
                     f"(it has: {', '.join(keys) or 'none'}): the container fails with "
                     "CreateContainerConfigError",
-                    evidence={"kind": kind, "name": name, "namespace": ns, "key": key, "keys": keys},
+                    evidence={
+                        "kind": kind,
+                        "name": name,
+                        "namespace": ns,
+                        "key": key,
+                        "keys": keys,
+                    },
                     remediation=f"use one of the keys ConfigMap {name} has, or add {key} to it",
                 )
     for ns in sorted(skipped_ns):
-        ctx.notes.append(f"references in namespace {ns} not checked: the cluster snapshot does not cover it")
+        ctx.notes.append(
+            f"references in namespace {ns} not checked: the cluster snapshot does not cover it"
+        )
 
 
 def _has_key(obj: dict, key: str) -> bool:
@@ -178,7 +216,9 @@ def preflight_unschedulable(ctx: LintContext) -> Iterator[Finding]:
         return
     if not snap.collected("Node") or not snap.nodes:
         miss = snap.missing_for("Node")
-        ctx.notes.append(f"scheduling not simulated: {miss.reason if miss else 'the snapshot has no nodes'}")
+        ctx.notes.append(
+            f"scheduling not simulated: {miss.reason if miss else 'the snapshot has no nodes'}"
+        )
         return
     for w in ctx.workloads:
         verdict = safe_place(snap, pod_for(w, ctx.namespace_of(w)))
@@ -189,7 +229,9 @@ def preflight_unschedulable(ctx: LintContext) -> Iterator[Finding]:
         if verdict.fitting:
             yield _fits_finding(ctx, w, path, verdict)
             continue
-        fixes = [f.get("text", "") + (f"\n{f['yaml']}" if f.get("yaml") else "") for f in verdict.fixes]
+        fixes = [
+            f.get("text", "") + (f"\n{f['yaml']}" if f.get("yaml") else "") for f in verdict.fixes
+        ]
         yield ctx.finding(
             w,
             path,
@@ -200,7 +242,8 @@ def preflight_unschedulable(ctx: LintContext) -> Iterator[Finding]:
                 "scheduler_message": verdict.scheduler_message,
                 "closest_nodes": [c["name"] for c in verdict.closest],
             },
-            remediation="\n".join(fixes) or "see `amldoctor why-pending -f` for the node-by-node analysis",
+            remediation="\n".join(fixes)
+            or "see `amldoctor why-pending -f` for the node-by-node analysis",
         )
 
 
@@ -210,12 +253,22 @@ def _fits_finding(ctx: LintContext, w: Workload, path: FieldPath, verdict: Place
         w,
         path,
         message=f"{w.label} fits on {len(verdict.fitting)} of {verdict.nodes_total} nodes ({shown})",
-        evidence={"nodes_total": verdict.nodes_total, "nodes_fitting": len(verdict.fitting), "fitting": verdict.fitting},
+        evidence={
+            "nodes_total": verdict.nodes_total,
+            "nodes_fitting": len(verdict.fitting),
+            "fitting": verdict.fitting,
+        },
         severity="info",
     )
 
 
-@rule("AMD814", "instance-type-unusable", severity="error", needs=("Node", "InstanceType"), scope="lint")
+@rule(
+    "AMD814",
+    "instance-type-unusable",
+    severity="error",
+    needs=("Node", "InstanceType"),
+    scope="lint",
+)
 def instance_type_unusable(ctx: LintContext) -> Iterator[Finding]:
     """
     ## What it does
@@ -248,7 +301,9 @@ def instance_type_unusable(ctx: LintContext) -> Iterator[Finding]:
         return
     shipped = {d.name: d for d in ctx.documents("InstanceType")}
     cluster = {(o.get("metadata") or {}).get("name"): o for o in snap.of_kind("InstanceType")}
-    checks: list[tuple[Document, FieldPath, str]] = [(d, ("spec",), d.name) for d in shipped.values()]
+    checks: list[tuple[Document, FieldPath, str]] = [
+        (d, ("spec",), d.name) for d in shipped.values()
+    ]
     for doc in ctx.documents():
         named = instance_type_field(doc)
         if named is not None and named[1] not in shipped:
@@ -260,7 +315,9 @@ def instance_type_unusable(ctx: LintContext) -> Iterator[Finding]:
             it = builtin_default()
         elif obj is None:
             if not snap.collected("InstanceType"):
-                ctx.notes.append(f"{doc.file}:{doc.line(path)}: InstanceType {name} not checked: the snapshot has no InstanceTypes")
+                ctx.notes.append(
+                    f"{doc.file}:{doc.line(path)}: InstanceType {name} not checked: the snapshot has no InstanceTypes"
+                )
                 continue
             known = ", ".join(sorted(n for n in cluster if n)) or "none"
             yield ctx.finding(
@@ -313,13 +370,23 @@ def _fit_problem(snap, it) -> tuple[str, dict, str] | None:
         )
     if not fit.fitting:
         largest = fit.largest or {}
-        short = ", ".join(f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded)
+        short = ", ".join(
+            f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded
+        )
         return (
             f"asks for more than any selected node has ({short} on the largest, {largest.get('name')}): "
             "AML rejects its jobs (code 9: exceeded the node size)",
             {"largest_node": largest.get("name"), "exceeded": fit.exceeded},
             "lower the instance type's requests to fit, for example:\n"
-            + snippet({"spec": {"resources": {"requests": {e["resource"]: e["allocatable"] for e in fit.exceeded}}}}),
+            + snippet(
+                {
+                    "spec": {
+                        "resources": {
+                            "requests": {e["resource"]: e["allocatable"] for e in fit.exceeded}
+                        }
+                    }
+                }
+            ),
         )
     return None
 
@@ -365,6 +432,12 @@ def instance_type_manifest_invalid(ctx: LintContext) -> Iterator[Finding]:
                 evidence={"problem": problem},
                 remediation="cpu and memory in both requests and limits, non-zero; GPUs only in "
                 "limits, as a whole number:\n"
-                + snippet({"resources": {"requests": {"cpu": "<cpu>", "memory": "<memory>"},
-                                         "limits": {"cpu": "<cpu>", "memory": "<memory>", "nvidia.com/gpu": 1}}}),
+                + snippet(
+                    {
+                        "resources": {
+                            "requests": {"cpu": "<cpu>", "memory": "<memory>"},
+                            "limits": {"cpu": "<cpu>", "memory": "<memory>", "nvidia.com/gpu": 1},
+                        }
+                    }
+                ),
             )

@@ -72,7 +72,9 @@ def resources_unset(ctx: LintContext) -> Iterator[Finding]:
             for res in ("cpu", "memory"):
                 known = limits.get(res) or requests.get(res)
                 value = known.raw if known else _PLACEHOLDER[res]
-                fix["requests"][res] = requests[res].raw if res in requests and res != "memory" else value
+                fix["requests"][res] = (
+                    requests[res].raw if res in requests and res != "memory" else value
+                )
                 fix["limits"][res] = value
             yield ctx.finding(
                 w,
@@ -133,7 +135,9 @@ def memory_request_not_limit(ctx: LintContext) -> Iterator[Finding]:
                 f"{lim.raw}: the scheduler reserves {req.raw}, the pod may use {lim.raw}",
                 evidence={"container": name, "request": req.raw, "limit": lim.raw},
                 remediation=f"in {dotted(path)} ({name}), request what the limit allows:\n"
-                + snippet({"resources": {"requests": {"memory": lim.raw}, "limits": {"memory": lim.raw}}}),
+                + snippet(
+                    {"resources": {"requests": {"memory": lim.raw}, "limits": {"memory": lim.raw}}}
+                ),
             )
 
 
@@ -196,7 +200,10 @@ def _gpu_problem(res: str, req, lim) -> tuple[str | None, str]:
     if req is not None and lim is None:
         return f"requests {req.raw} {res} but sets no limit (GPUs need one)", "requests"
     if req is not None and lim is not None and req.quantity != lim.quantity:
-        return f"requests {req.raw} {res} but limits it to {lim.raw} (they must be equal)", "requests"
+        return (
+            f"requests {req.raw} {res} but limits it to {lim.raw} (they must be equal)",
+            "requests",
+        )
     return None, "limits"
 
 
@@ -241,9 +248,16 @@ def limit_below_request(ctx: LintContext) -> Iterator[Finding]:
                     (*path, "resources", "limits", res),
                     message=f"container {name} of {w.label} limits {res} to {lim.raw}, below its "
                     f"request of {req.raw}: the API server rejects the pod",
-                    evidence={"container": name, "resource": res, "request": req.raw, "limit": lim.raw},
+                    evidence={
+                        "container": name,
+                        "resource": res,
+                        "request": req.raw,
+                        "limit": lim.raw,
+                    },
                     remediation=f"in {dotted(path)} ({name}), a limit at least the request:\n"
-                    + snippet({"resources": {"requests": {res: req.raw}, "limits": {res: req.raw}}}),
+                    + snippet(
+                        {"resources": {"requests": {res: req.raw}, "limits": {res: req.raw}}}
+                    ),
                 )
 
 
@@ -287,18 +301,28 @@ def gpu_toleration_missing(ctx: LintContext) -> Iterator[Finding]:
         if gpus <= 0:
             continue
         declared = w.spec.get("tolerations")
-        tolerations = [t for t in declared if isinstance(t, dict)] if isinstance(declared, list) else []
+        tolerations = (
+            [t for t in declared if isinstance(t, dict)] if isinstance(declared, list) else []
+        )
         if cluster_taints is None:
             candidates = [list(USUAL_GPU_TAINTS)]
             if any(not untolerated_taints([t], tolerations) for t in USUAL_GPU_TAINTS):
                 continue
             where = "tolerates none of the usual GPU pool taints"
         else:
-            if not cluster_taints or any(not untolerated_taints(t, tolerations) for t in cluster_taints):
+            if not cluster_taints or any(
+                not untolerated_taints(t, tolerations) for t in cluster_taints
+            ):
                 continue  # some GPU node takes it (or none is tainted)
             candidates = cluster_taints
             where = "every GPU node in the cluster has a taint it does not tolerate"
-        untolerated = sorted({format_taint(t) for taints in candidates for t in untolerated_taints(taints, tolerations)})
+        untolerated = sorted(
+            {
+                format_taint(t)
+                for taints in candidates
+                for t in untolerated_taints(taints, tolerations)
+            }
+        )
         first = untolerated_taints(candidates[0], tolerations)[0]
         yield ctx.finding(
             w,

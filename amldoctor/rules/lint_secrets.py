@@ -22,7 +22,9 @@ _POINTER_WORDS = frozenset(
     {"NAME", "URL", "URI", "ENDPOINT", "PATH", "FILE", "DIR", "ID", "HOST", "PORT", "REGION",
      "TYPE", "MODE", "ENABLED", "VERSION", "SCOPE", "AUDIENCE", "HEADER", "REF"}
 )  # fmt: skip
-_NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none"})
+_NOT_SECRET_VALUES = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none"}
+)
 _WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -74,7 +76,11 @@ def plaintext_credential(ctx: LintContext) -> Iterator[Finding]:
         for path, c in w.containers(init=True):
             name = container_name(c, path)
             for i, var in enumerate(c.get("env") or []):
-                if not isinstance(var, dict) or not isinstance(var.get("value"), str) or not var["value"]:
+                if (
+                    not isinstance(var, dict)
+                    or not isinstance(var.get("value"), str)
+                    or not var["value"]
+                ):
                     continue
                 env_name = str(var.get("name") or "")
                 reason = credential_reason(env_name, var["value"])
@@ -89,7 +95,10 @@ def plaintext_credential(ctx: LintContext) -> Iterator[Finding]:
                     remediation=f"kubectl create secret generic {secret} -n {ns} "
                     f"--from-literal={env_name}=<the value>\nthen in {dotted((*path, 'env', i))}:\n"
                     + snippet(
-                        {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": env_name}}}
+                        {
+                            "name": env_name,
+                            "valueFrom": {"secretKeyRef": {"name": secret, "key": env_name}},
+                        }
                     ),
                 )
             for key in ("command", "args"):
@@ -100,10 +109,23 @@ def plaintext_credential(ctx: LintContext) -> Iterator[Finding]:
                             (*path, key, i),
                             message=f"container {name} of {w.label} passes a credential in {key}[{i}] "
                             f"({mask_text(arg)}): it shows in the manifest and in `ps` on the node",
-                            evidence={"container": name, "argument": f"{key}[{i}]", "reason": "value looks like a credential"},
+                            evidence={
+                                "container": name,
+                                "argument": f"{key}[{i}]",
+                                "reason": "value looks like a credential",
+                            },
                             remediation=f"put it in Secret {secret}, expose it as an env var with "
                             "secretKeyRef, and write $(VAR_NAME) in the argument instead:\n"
                             + snippet(
-                                {"env": [{"name": "SECRET_VALUE", "valueFrom": {"secretKeyRef": {"name": secret, "key": "value"}}}]}
+                                {
+                                    "env": [
+                                        {
+                                            "name": "SECRET_VALUE",
+                                            "valueFrom": {
+                                                "secretKeyRef": {"name": secret, "key": "value"}
+                                            },
+                                        }
+                                    ]
+                                }
                             ),
                         )

@@ -58,7 +58,9 @@ def container_oom_killed(ctx: Context):
     node_kills = _node_oom_kills(ctx)
     for pod in ctx.pods():
         for view in containers(pod):
-            oom = [(where, t) for where, t in iter_terminations(view) if t.get("reason") == "OOMKilled"]
+            oom = [
+                (where, t) for where, t in iter_terminations(view) if t.get("reason") == "OOMKilled"
+            ]
             if not oom:
                 continue
             where, term = oom[0]
@@ -88,7 +90,9 @@ def container_oom_killed(ctx: Context):
                 "restart_count": view.restart_count,
                 "finished_at": term.get("finishedAt"),
                 "usage_bytes": usage,
-                "node_kernel_oom_kills": node_kills.get(as_dict(pod.get("spec")).get("nodeName") or "", 0),
+                "node_kernel_oom_kills": node_kills.get(
+                    as_dict(pod.get("spec")).get("nodeName") or "", 0
+                ),
             }
             remediation = "Set a memory limit equal to the request so the scheduler reserves what the container uses."
             if suggestion is not None:
@@ -137,9 +141,18 @@ def memory_request_below_limit(ctx: Context):
             continue
         for view in containers(pod):
             limit, request = view.resource("limits", "memory"), view.resource("requests", "memory")
-            if view.init or limit is None or request is None or request >= limit or limit < MIN_WORKLOAD_LIMIT:
+            if (
+                view.init
+                or limit is None
+                or request is None
+                or request >= limit
+                or limit < MIN_WORKLOAD_LIMIT
+            ):
                 continue
-            raw_req, raw_lim = view.raw_resource("requests", "memory"), view.raw_resource("limits", "memory")
+            raw_req, raw_lim = (
+                view.raw_resource("requests", "memory"),
+                view.raw_resource("limits", "memory"),
+            )
             yield ctx.finding(
                 pod,
                 message=(
@@ -234,7 +247,9 @@ def memory_backed_emptydir(ctx: Context):
             limit = view.resource("limits", "memory")
             if limit is None:
                 continue
-            mounted = [m.get("name") for m in dicts(view.spec.get("volumeMounts")) if isinstance(m, dict)]
+            mounted = [
+                m.get("name") for m in dicts(view.spec.get("volumeMounts")) if isinstance(m, dict)
+            ]
             oom = any(t.get("reason") == "OOMKilled" for _, t in iter_terminations(view))
             for name in mounted:
                 if name not in memory_volumes:

@@ -62,11 +62,15 @@ def pod_evicted(ctx: Context):
         if resource_match:
             parts.append(f"because the node was low on {resource}")
         if threshold:
-            parts.append(f"(threshold {threshold.group(1).strip()}, available {threshold.group(2).strip()})")
+            parts.append(
+                f"(threshold {threshold.group(1).strip()}, available {threshold.group(2).strip()})"
+            )
         message = " ".join(parts)
         if usage:
             name, used, requested = usage[0]
-            message += f"; container {name} used {used.strip()} against a request of {requested.strip()}"
+            message += (
+                f"; container {name} used {used.strip()} against a request of {requested.strip()}"
+            )
         elif text and not threshold:
             message += f": {text}"
         if resource == "memory":
@@ -165,5 +169,7 @@ def exit_137_not_oom(ctx: Context):
                     "restart_count": view.restart_count,
                 },
                 remediation=fix,
-                severity="warning" if (pod.get("status") or {}).get("phase") == "Succeeded" else None,
+                severity="warning"
+                if (pod.get("status") or {}).get("phase") == "Succeeded"
+                else None,
             )

@@ -33,7 +33,9 @@ def conditions(node: dict) -> dict[str, dict]:
 
 def _detail(cond: dict) -> str:
     """'KubeletNotReady: PLEG is not healthy' from a condition's reason and message."""
-    return ": ".join(x for x in (str(cond.get("reason") or ""), str(cond.get("message") or "").strip()) if x)
+    return ": ".join(
+        x for x in (str(cond.get("reason") or ""), str(cond.get("message") or "").strip()) if x
+    )
 
 
 def _pods(n: int) -> str:
@@ -87,7 +89,10 @@ def node_not_ready(ctx: Context):
         status = str(ready.get("status") or "Unknown")
         state = "NotReady" if status == "False" else "Unknown"
         detail = _detail(ready)
-        pods = [f"{meta(p).get('namespace')}/{meta(p).get('name')}" for p in ctx.snapshot.pods_on_node(name)]
+        pods = [
+            f"{meta(p).get('namespace')}/{meta(p).get('name')}"
+            for p in ctx.snapshot.pods_on_node(name)
+        ]
         since = when(ready.get("lastTransitionTime"), captured)
         yield ctx.finding(
             node,
@@ -96,8 +101,15 @@ def node_not_ready(ctx: Context):
                 f"{': the kubelet stopped reporting' if status != 'False' else ''}{f' ({detail})' if detail else ''}; "
                 f"{_pods(len(pods))} bound to it"
             ),
-            evidence={"node": name, "ready": status, "reason": ready.get("reason"), "message": ready.get("message"),
-                      "since": ready.get("lastTransitionTime"), "pods": pods, "pool": node_pool(node)},
+            evidence={
+                "node": name,
+                "ready": status,
+                "reason": ready.get("reason"),
+                "message": ready.get("message"),
+                "since": ready.get("lastTransitionTime"),
+                "pods": pods,
+                "pool": node_pool(node),
+            },
             remediation=_restart_hint(name, node),
         )
 
@@ -143,8 +155,13 @@ def node_pressure(ctx: Context):
                     f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
                     f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; {_pods(len(pods))} on it"
                 ),
-                evidence={"node": name, "condition": kind, "reason": cond.get("reason"), "message": cond.get("message"),
-                          "pods": len(pods)},
+                evidence={
+                    "node": name,
+                    "condition": kind,
+                    "reason": cond.get("reason"),
+                    "message": cond.get("message"),
+                    "pods": len(pods),
+                },
                 remediation=f"{fix} `kubectl describe node {name}`.",
             )
 
@@ -175,7 +192,11 @@ def gpu_health_condition(ctx: Context):
         for kind, cond in sorted(conditions(node).items()):
             if kind in PRESSURE or kind == "Ready" or not _GPU_PROBLEM.search(kind):
                 continue
-            if kind.endswith(("Ready", "OK")) or kind.startswith("Healthy") or cond.get("status") != "True":
+            if (
+                kind.endswith(("Ready", "OK"))
+                or kind.startswith("Healthy")
+                or cond.get("status") != "True"
+            ):
                 continue
             detail = _detail(cond)
             yield ctx.finding(
@@ -184,7 +205,12 @@ def gpu_health_condition(ctx: Context):
                     f"node {name} reports GPU problem {kind}{f' ({detail})' if detail else ''} since "
                     f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}"
                 ),
-                evidence={"node": name, "condition": kind, "reason": cond.get("reason"), "message": cond.get("message")},
+                evidence={
+                    "node": name,
+                    "condition": kind,
+                    "reason": cond.get("reason"),
+                    "message": cond.get("message"),
+                },
                 remediation=f"`kubectl cordon {name}` and `kubectl drain {name} --ignore-daemonsets`, then {_restart_hint(name, node)}",
             )
 
@@ -213,18 +239,30 @@ def node_cordoned(ctx: Context):
             continue
         name = meta(node).get("name", "")
         taint = next(
-            (t for t in dicts(as_dict(node.get("spec")).get("taints"))
-             if isinstance(t, dict) and t.get("key") == "node.kubernetes.io/unschedulable"),
+            (
+                t
+                for t in dicts(as_dict(node.get("spec")).get("taints"))
+                if isinstance(t, dict) and t.get("key") == "node.kubernetes.io/unschedulable"
+            ),
             {},
         )
-        since = f" since {when(taint.get('timeAdded'), captured).removeprefix('at ')}" if parse_time(taint.get("timeAdded")) else ""
+        since = (
+            f" since {when(taint.get('timeAdded'), captured).removeprefix('at ')}"
+            if parse_time(taint.get("timeAdded"))
+            else ""
+        )
         gpus = as_dict(as_dict(node.get("status")).get("allocatable")).get("nvidia.com/gpu")
         gpu_text = f"; {gpus} nvidia.com/gpu withheld" if gpus not in (None, "0", 0) else ""
         pods = ctx.snapshot.pods_on_node(name)
         yield ctx.finding(
             node,
             message=f"node {name} is cordoned (spec.unschedulable){since}{gpu_text}; {_pods(len(pods))} still on it",
-            evidence={"node": name, "gpus": gpus, "pods": len(pods), "since": taint.get("timeAdded")},
+            evidence={
+                "node": name,
+                "gpus": gpus,
+                "pods": len(pods),
+                "since": taint.get("timeAdded"),
+            },
             remediation=f"`kubectl uncordon {name}` once maintenance is over (or remove the node from its pool).",
             severity="warning" if gpu_text else None,
         )
@@ -279,8 +317,13 @@ def node_problem_condition(ctx: Context):
                     f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
                     f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; {_pods(len(pods))} on it"
                 ),
-                evidence={"node": name, "condition": kind, "reason": cond.get("reason"), "message": cond.get("message"),
-                          "pods": len(pods)},
+                evidence={
+                    "node": name,
+                    "condition": kind,
+                    "reason": cond.get("reason"),
+                    "message": cond.get("message"),
+                    "pods": len(pods),
+                },
                 remediation=_npd_fix(kind, name, node),
             )
 

@@ -55,7 +55,11 @@ def looks_like_gpu_node(node: dict) -> str | None:
     for key, value in _GPU_LABELS:
         if str(labels.get(key, "")).lower() == value:
             return f"label {key}={labels[key]}"
-    sku = labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type") or ""
+    sku = (
+        labels.get("node.kubernetes.io/instance-type")
+        or labels.get("beta.kubernetes.io/instance-type")
+        or ""
+    )
     if _GPU_SKU.match(str(sku)):
         return f"VM size {sku}"
     return None
@@ -66,7 +70,9 @@ def _pod_gpu_requests(pod: dict) -> dict[str, int]:
         requests = pod_requests(pod)
     except (QuantityError, ValueError, TypeError, AttributeError):
         return {}  # malformed resources: `pod_requests` expects API-shaped objects
-    return {k: v for k, v in requests.items() if (k == GPU or k.startswith("nvidia.com/mig-")) and v > 0}
+    return {
+        k: v for k, v in requests.items() if (k == GPU or k.startswith("nvidia.com/mig-")) and v > 0
+    }
 
 
 @rule("AMD605", "gpu-inventory", severity="info", needs=("Node",))
@@ -108,22 +114,33 @@ def gpu_inventory(ctx: Context):
             used = sum(r.get(resource, 0) for r in holders.values())
             withdrawn = max(0, cap - alloc)
             withdrawn_total += withdrawn
-            by = ", ".join(f"{p} ({r[resource]})" for p, r in sorted(holders.items()) if resource in r)
+            by = ", ".join(
+                f"{p} ({r[resource]})" for p, r in sorted(holders.items()) if resource in r
+            )
             parts.append(
                 f"{resource} capacity {cap}, allocatable {alloc}"
                 + (f" ({withdrawn} withdrawn as unhealthy)" if withdrawn else "")
                 + f", requested {used}{f' by {by}' if by else ''}, free {max(0, alloc - used)}"
             )
-        where = ", ".join(x for x in (f"pool {node_pool(node)}" if node_pool(node) else "", sku or "") if x)
+        where = ", ".join(
+            x for x in (f"pool {node_pool(node)}" if node_pool(node) else "", sku or "") if x
+        )
         yield ctx.finding(
             node,
             message=f"node {name}{f' ({where})' if where else ''}: " + "; ".join(parts),
-            evidence={"node": name, "capacity": capacity, "allocatable": allocatable, "requested_by": holders,
-                      "withdrawn": withdrawn_total, "unschedulable": bool(as_dict(node.get("spec")).get("unschedulable"))},
+            evidence={
+                "node": name,
+                "capacity": capacity,
+                "allocatable": allocatable,
+                "requested_by": holders,
+                "withdrawn": withdrawn_total,
+                "unschedulable": bool(as_dict(node.get("spec")).get("unschedulable")),
+            },
             remediation=(
                 f"{withdrawn_total} GPU(s) were withdrawn by the device plugin: `kubectl cordon {name}`, drain it and "
-                "reimage or replace the node." if withdrawn_total else
-                "Free GPUs held by idle pods (`kubectl delete pod`), or add nodes to the pool."
+                "reimage or replace the node."
+                if withdrawn_total
+                else "Free GPUs held by idle pods (`kubectl delete pod`), or add nodes to the pool."
             ),
             severity="warning" if withdrawn_total else None,
         )
@@ -158,7 +175,14 @@ def gpu_device_plugin_missing(ctx: Context):
         if gpu_resources(node, "capacity") or gpu_resources(node, "allocatable"):
             continue
         name = meta(node).get("name", "")
-        plugin = next((p for p in ctx.snapshot.pods_on_node(name) if "nvidia-device-plugin" in meta(p).get("name", "")), None)
+        plugin = next(
+            (
+                p
+                for p in ctx.snapshot.pods_on_node(name)
+                if "nvidia-device-plugin" in meta(p).get("name", "")
+            ),
+            None,
+        )
         if plugin is not None:
             plugin_name = f"{meta(plugin).get('namespace')}/{meta(plugin).get('name')}"
             state = f"its device-plugin pod {plugin_name} is {(plugin.get('status') or {}).get('phase') or 'present'} but registered no GPU"
@@ -179,8 +203,12 @@ def gpu_device_plugin_missing(ctx: Context):
         yield ctx.finding(
             node,
             message=f"node {name} is a GPU node ({why}) but advertises no {GPU}: {state}",
-            evidence={"node": name, "evidence": why, "pool": node_pool(node),
-                      "device_plugin_pod": plugin_name},
+            evidence={
+                "node": name,
+                "evidence": why,
+                "pool": node_pool(node),
+                "device_plugin_pod": plugin_name,
+            },
             remediation=fix,
         )
 
@@ -222,7 +250,9 @@ def gpu_resource_unavailable(ctx: Context):
         offered = sorted(advertised)
         if offered:
             mig_only = all(r.startswith("nvidia.com/mig-") for r in offered)
-            detail = f"nodes advertise only {', '.join(offered)}" + (" (MIG mixed strategy)" if mig_only else "")
+            detail = f"nodes advertise only {', '.join(offered)}" + (
+                " (MIG mixed strategy)" if mig_only else ""
+            )
             fix = (
                 f"Request one of {', '.join(offered)} in resources.limits, or set the device plugin's MIG strategy "
                 "to single so MIG slices appear as nvidia.com/gpu (AML instance types can only request nvidia.com/gpu)."
@@ -239,6 +269,10 @@ def gpu_resource_unavailable(ctx: Context):
         yield ctx.finding(
             pod,
             message=f"pod {pod_label(pod)} requests {asks}, but {detail}",
-            evidence={"requested": missing, "advertised": offered, "gpu_labelled_nodes": sorted(gpu_nodes)},
+            evidence={
+                "requested": missing,
+                "advertised": offered,
+                "gpu_labelled_nodes": sorted(gpu_nodes),
+            },
             remediation=fix,
         )

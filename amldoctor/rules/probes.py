@@ -30,7 +30,9 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
 
 def _causes(causes: dict[str, int]) -> str:
-    return ", ".join(f"{label} x{n}" for label, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])))
+    return ", ".join(
+        f"{label} x{n}" for label, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 @rule("AMD301", "probe-failing", severity="warning", needs=("Pod",))
@@ -62,7 +64,9 @@ def probe_failing(ctx: Context):
         by_name = {c.name: c for c in containers(pod)}
         for (name, probe), entry in sorted(failures.items()):
             view = by_name.get(name)
-            if probe_kills(ctx.snapshot, pod, name) or (view is not None and _killed_silently(view, "liveness")):
+            if probe_kills(ctx.snapshot, pod, name) or (
+                view is not None and _killed_silently(view, "liveness")
+            ):
                 continue  # the kill loop (AMD302/AMD303) is the finding; these failures are its symptom
             probe_obj = view.probe(probe) if view else None
             configured = settings(probe_obj).describe() if probe_obj else "probe not in the spec"
@@ -93,8 +97,12 @@ def probe_failing(ctx: Context):
                         f"container {view.name} in pod {pod_label(pod)} is running but not ready "
                         f"(readiness {probe_set.handler} {probe_set.target}); {EVENTS_EXPIRE}"
                     ),
-                    evidence={"container": view.name, "probe": "readiness", "events": 0,
-                              "probe_settings": probe_set.to_dict()},
+                    evidence={
+                        "container": view.name,
+                        "probe": "readiness",
+                        "events": 0,
+                        "probe_settings": probe_set.to_dict(),
+                    },
                     remediation=(
                         f"Run `kubectl describe pod -n {meta(pod).get('namespace')} {meta(pod).get('name')}` "
                         f"while it is failing, and call the probe target {probe_set.target} from inside "
@@ -135,13 +143,21 @@ def _liveness_kills(ctx: Context, pod: dict, view: ContainerView) -> tuple[int, 
         return None
     kills = probe_kills(ctx.snapshot, pod, view.name).get("liveness")
     if kills:
-        return kills[0], f"{kills[0]} Killing events, last {when(kills[1], ctx.snapshot.captured_at)}"
+        return kills[
+            0
+        ], f"{kills[0]} Killing events, last {when(kills[1], ctx.snapshot.captured_at)}"
     if view.restart_count and _killed_silently(view, "liveness"):
         failures = probe_failures(ctx.snapshot, pod).get((view.name, "liveness"))
         if failures:
-            return view.restart_count, f"{view.restart_count} restarts with exit 137 and {failures.count} liveness failures"
+            return (
+                view.restart_count,
+                f"{view.restart_count} restarts with exit 137 and {failures.count} liveness failures",
+            )
         if not ctx.snapshot.events_for(pod):
-            return view.restart_count, f"{view.restart_count} restarts with exit 137 (not OOMKilled); {EVENTS_EXPIRE}"
+            return (
+                view.restart_count,
+                f"{view.restart_count} restarts with exit 137 (not OOMKilled); {EVENTS_EXPIRE}",
+            )
     return None
 
 
@@ -183,7 +199,9 @@ def liveness_kill_loop(ctx: Context):
             if _startup_too_slow(view, probe) is not None:
                 continue
             failures = probe_failures(ctx.snapshot, pod).get((view.name, "liveness"))
-            detail = f"; failures: {_causes(failures.causes)}: {failures.last_text}" if failures else ""
+            detail = (
+                f"; failures: {_causes(failures.causes)}: {failures.last_text}" if failures else ""
+            )
             yield ctx.finding(
                 pod,
                 message=(
@@ -281,7 +299,9 @@ def _handler_yaml(probe: dict) -> str:
         if isinstance(body, dict):
             lines = "".join(f"    {k}: {v}\n" for k, v in body.items() if isinstance(v, (str, int)))
             return f"  {key}:\n{lines}"
-    command = as_dict(probe.get("exec")).get("command") if isinstance(probe.get("exec"), dict) else None
+    command = (
+        as_dict(probe.get("exec")).get("command") if isinstance(probe.get("exec"), dict) else None
+    )
     if isinstance(command, list):
         return "  exec:\n    command: [" + ", ".join(f'"{c}"' for c in command) + "]\n"
     return "  <same handler as the livenessProbe>\n"
@@ -320,18 +340,29 @@ def probe_port_not_exposed(ctx: Context):
                 if isinstance(port, str) and not port.isdigit():
                     if port in names:
                         continue
-                    severity, problem = "error", f'uses named port "{port}", which the container does not declare'
+                    severity, problem = (
+                        "error",
+                        f'uses named port "{port}", which the container does not declare',
+                    )
                 else:
                     if port is None or not numbers or int(port) in numbers:
                         continue
-                    severity, problem = "warning", f"uses port {port}, which is not among the container's ports"
+                    severity, problem = (
+                        "warning",
+                        f"uses port {port}, which is not among the container's ports",
+                    )
                 yield ctx.finding(
                     pod,
                     message=(
                         f"{kind} probe of container {view.name} in pod {pod_label(pod)} {problem} "
                         f"(declared: {', '.join(declared) or 'none'})"
                     ),
-                    evidence={"container": view.name, "probe": kind, "port": port, "declared_ports": declared},
+                    evidence={
+                        "container": view.name,
+                        "probe": kind,
+                        "port": port,
+                        "declared_ports": declared,
+                    },
                     remediation=(
                         f"Set {kind}Probe.{probe.handler}.port to the port the server listens on "
                         f"({', '.join(declared) or 'declare it under ports:'}), e.g.\nports:\n- name: http\n"
@@ -362,7 +393,11 @@ def readiness_probe_missing(ctx: Context):
     """
     services = ctx.objects("Service")
     for pod in ctx.pods():
-        if is_terminal(pod) or is_batch_pod(ctx.snapshot, pod) or meta(pod).get("namespace") in SYSTEM_NAMESPACES:
+        if (
+            is_terminal(pod)
+            or is_batch_pod(ctx.snapshot, pod)
+            or meta(pod).get("namespace") in SYSTEM_NAMESPACES
+        ):
             continue
         views = [v for v in containers(pod) if not v.init and v.spec]
         if not views or any(v.probe("readiness") for v in views):
@@ -370,9 +405,15 @@ def readiness_probe_missing(ctx: Context):
         selecting = sorted(meta(s).get("name", "") for s in services if _selects(s, pod))
         ported = [v for v in views if container_ports(v.spec)[0]]
         owner = ctx.owner_ref(pod)
-        if not selecting and not (ported and owner.kind in ("Deployment", "StatefulSet", "ReplicaSet")):
+        if not selecting and not (
+            ported and owner.kind in ("Deployment", "StatefulSet", "ReplicaSet")
+        ):
             continue
-        why = f"Service {', '.join(selecting)}" if selecting else f"{owner.kind} {owner.name} with container ports"
+        why = (
+            f"Service {', '.join(selecting)}"
+            if selecting
+            else f"{owner.kind} {owner.name} with container ports"
+        )
         target = ported[0] if ported else views[0]
         port = sorted(container_ports(target.spec)[0])[0] if ported else 8080
         yield ctx.finding(

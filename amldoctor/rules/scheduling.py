@@ -84,13 +84,19 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
             evidence["nodes_total"] = parsed.total_nodes
         if causes:
             evidence["causes"] = causes
-        summary = "; ".join(f"{c['count']} {c['reason']}" if c["count"] else c["reason"] for c in causes)
+        summary = "; ".join(
+            f"{c['count']} {c['reason']}" if c["count"] else c["reason"] for c in causes
+        )
         age = ""
         created = meta(pod).get("creationTimestamp")
         created_at = parse_time(created)
         if created_at is not None:
             age = f" for {format_age((snap.captured_at - created_at).total_seconds())}"
-        total = f"0/{parsed.total_nodes} nodes fit" if parsed.total_nodes is not None else "no node fits"
+        total = (
+            f"0/{parsed.total_nodes} nodes fit"
+            if parsed.total_nodes is not None
+            else "no node fits"
+        )
         text = f"pod {namespace}/{name} is Pending{age}: {total}"
         text += f" ({summary})" if summary else f" ({message})"
 
@@ -157,7 +163,11 @@ def pod_scheduling_gated(ctx: Context) -> Iterator[Finding]:
     released the pod; remove the gate only if that controller is gone.
     """
     for pod in ctx.pods():
-        gates = [g.get("name", "?") for g in (pod.get("spec") or {}).get("schedulingGates") or () if isinstance(g, dict)]
+        gates = [
+            g.get("name", "?")
+            for g in (pod.get("spec") or {}).get("schedulingGates") or ()
+            if isinstance(g, dict)
+        ]
         if not gates or not is_waiting_for_node(pod):
             continue
         name, namespace = meta(pod).get("name"), meta(pod).get("namespace")
@@ -206,7 +216,9 @@ def pending_without_verdict(ctx: Context) -> Iterator[Finding]:
         scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
         name, namespace = meta(pod).get("name"), meta(pod).get("namespace")
         if scheduler == DEFAULT_SCHEDULER:
-            why = "its events may have expired (kept about an hour), or the scheduler is not running"
+            why = (
+                "its events may have expired (kept about an hour), or the scheduler is not running"
+            )
             fix = f"amldoctor why-pending {name} -n {namespace} recomputes the scheduler's verdict from the nodes"
         else:
             why = f"it asks for scheduler {scheduler!r}; check that this scheduler runs"

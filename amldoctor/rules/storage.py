@@ -23,21 +23,51 @@ _USED_BY = re.compile(r"already used by pod\(s\) ([^\n]+?)(?:$|\.\s)")
 
 # (needle in the lowered text, category, advice)
 _MOUNT_CAUSES = (
-    ("no volume plugin matched", "aml-download-mode",
-     "AML inputs in download mode are not supported on Kubernetes compute: use `mode: ro_mount` (or mount) for the input."),
-    ("not found in the list of registered csi drivers", "csi-driver-missing",
-     "The CSI driver is not running on this node: enable it (`az aks update --enable-blob-driver` / `--enable-file-driver`) or check its DaemonSet pods."),
-    ('secret "', "missing-secret",
-     "Create the Secret the volume names in the pod's namespace (for Azure Files/Blob: the storage account key secret), or fix its name."),
-    ('configmap "', "missing-configmap", "Create the ConfigMap the volume names in the pod's namespace, or fix its name."),
-    ("403", "forbidden",
-     "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret."),
-    ("authorizationfailure", "forbidden",
-     "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret."),
-    ("permission denied", "permission-denied", "Check fsGroup/runAsUser against the volume's ownership, or the mount options."),
-    ("timed out waiting for the condition", "timeout",
-     "The volume was never attached or mounted in time: check the PVC is Bound (AMD503) and the attach/detach of the previous node."),
-    ("could not be found", "volume-not-found", "The backing disk or share does not exist any more: restore it or recreate the PV."),
+    (
+        "no volume plugin matched",
+        "aml-download-mode",
+        "AML inputs in download mode are not supported on Kubernetes compute: use `mode: ro_mount` (or mount) for the input.",
+    ),
+    (
+        "not found in the list of registered csi drivers",
+        "csi-driver-missing",
+        "The CSI driver is not running on this node: enable it (`az aks update --enable-blob-driver` / `--enable-file-driver`) or check its DaemonSet pods.",
+    ),
+    (
+        'secret "',
+        "missing-secret",
+        "Create the Secret the volume names in the pod's namespace (for Azure Files/Blob: the storage account key secret), or fix its name.",
+    ),
+    (
+        'configmap "',
+        "missing-configmap",
+        "Create the ConfigMap the volume names in the pod's namespace, or fix its name.",
+    ),
+    (
+        "403",
+        "forbidden",
+        "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret.",
+    ),
+    (
+        "authorizationfailure",
+        "forbidden",
+        "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret.",
+    ),
+    (
+        "permission denied",
+        "permission-denied",
+        "Check fsGroup/runAsUser against the volume's ownership, or the mount options.",
+    ),
+    (
+        "timed out waiting for the condition",
+        "timeout",
+        "The volume was never attached or mounted in time: check the PVC is Bound (AMD503) and the attach/detach of the previous node.",
+    ),
+    (
+        "could not be found",
+        "volume-not-found",
+        "The backing disk or share does not exist any more: restore it or recreate the PV.",
+    ),
 )
 
 
@@ -46,7 +76,10 @@ def _cause(text: str) -> tuple[str, str]:
     for needle, category, advice in _MOUNT_CAUSES:
         if needle in lowered:
             return category, advice
-    return "other", "Run `kubectl describe pod` and check the node's kubelet and CSI driver logs for this volume."
+    return (
+        "other",
+        "Run `kubectl describe pod` and check the node's kubelet and CSI driver logs for this volume.",
+    )
 
 
 def _stuck(pod: dict) -> bool:
@@ -84,7 +117,8 @@ def volume_mount_failed(ctx: Context):
             continue
         events = ctx.snapshot.events_for(pod)
         failures = [
-            e for e in events
+            e
+            for e in events
             if event_reason(e) in MOUNT_REASONS and _MULTI_ATTACH not in event_message(e).lower()
         ]
         if failures:
@@ -100,11 +134,21 @@ def volume_mount_failed(ctx: Context):
                     f"pod {pod_label(pod)} cannot mount volume{f' {name!r}' if name else 's'}: {short_text(text)} "
                     f"({count} events, last {when(event_last_time(last), captured)})"
                 ),
-                evidence={"volume": name, "category": category, "events": count, "reason": event_reason(last),
-                          "event_message": short_text(text, 400)},
+                evidence={
+                    "volume": name,
+                    "category": category,
+                    "events": count,
+                    "reason": event_reason(last),
+                    "event_message": short_text(text, 400),
+                },
                 remediation=advice,
             )
-        elif not events and as_dict(pod.get("spec")).get("nodeName") and _has_volumes(pod) and _creating(pod):
+        elif (
+            not events
+            and as_dict(pod.get("spec")).get("nodeName")
+            and _has_volumes(pod)
+            and _creating(pod)
+        ):
             yield ctx.finding(
                 pod,
                 message=(
@@ -122,13 +166,18 @@ def volume_mount_failed(ctx: Context):
 
 def _has_volumes(pod: dict) -> bool:
     return any(
-        isinstance(v, dict) and any(k in v for k in ("persistentVolumeClaim", "csi", "azureFile", "nfs", "ephemeral"))
+        isinstance(v, dict)
+        and any(k in v for k in ("persistentVolumeClaim", "csi", "azureFile", "nfs", "ephemeral"))
         for v in dicts(as_dict(pod.get("spec")).get("volumes"))
     )
 
 
 def _creating(pod: dict) -> bool:
-    return any((v.waiting or {}).get("reason") == "ContainerCreating" for v in containers(pod) if not v.init)
+    return any(
+        (v.waiting or {}).get("reason") == "ContainerCreating"
+        for v in containers(pod)
+        if not v.init
+    )
 
 
 @rule("AMD502", "volume-multi-attach", severity="error", needs=("Pod",))
@@ -157,7 +206,8 @@ def volume_multi_attach(ctx: Context):
         if not _stuck(pod):
             continue
         multi = [
-            e for e in ctx.snapshot.events_for(pod)
+            e
+            for e in ctx.snapshot.events_for(pod)
             if event_reason(e) in MOUNT_REASONS and _MULTI_ATTACH in event_message(e).lower()
         ]
         if not multi:
@@ -175,7 +225,11 @@ def volume_multi_attach(ctx: Context):
                 f"node{f' (used by pod(s) {holder_text})' if holder_text else ''}; "
                 f"{sum(event_count(e) for e in multi)} Multi-Attach events, last {when(event_last_time(last), captured)}"
             ),
-            evidence={"volume": name, "used_by": holder_text, "event_message": short_text(text, 400)},
+            evidence={
+                "volume": name,
+                "used_by": holder_text,
+                "event_message": short_text(text, 400),
+            },
             remediation=(
                 "A ReadWriteOnce volume attaches to one node at a time: use a ReadWriteMany storage class "
                 "(azurefile-csi, azureblob-fuse-premium) for shared data, one claim per replica "

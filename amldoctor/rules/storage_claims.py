@@ -44,11 +44,14 @@ def _static_match(ctx: Context, pvc: dict) -> str:
     wanted = bytes_of((as_dict(spec.get("resources")).get("requests") or {}).get("storage")) or 0
     modes = set(strings(spec.get("accessModes")))
     available = [
-        pv for pv in ctx.snapshot.of_kind("PersistentVolume")
-        if as_dict(pv.get("status")).get("phase") == "Available" and not as_dict(pv.get("spec")).get("storageClassName")
+        pv
+        for pv in ctx.snapshot.of_kind("PersistentVolume")
+        if as_dict(pv.get("status")).get("phase") == "Available"
+        and not as_dict(pv.get("spec")).get("storageClassName")
     ]
     fitting = [
-        pv for pv in available
+        pv
+        for pv in available
         if (bytes_of((as_dict(pv.get("spec")).get("capacity") or {}).get("storage")) or 0) >= wanted
         and modes <= set(strings(as_dict(pv.get("spec")).get("accessModes")))
     ]
@@ -100,46 +103,72 @@ def pvc_pending(ctx: Context):
         users = users_by_claim.get((ns, name), [])
         user_names = [meta(p).get("name") for p in users]
         severity = None
-        evidence = {"storage_class": class_name, "access_modes": spec.get("accessModes"),
-                    "request": (as_dict(spec.get("resources")).get("requests") or {}).get("storage"),
-                    "used_by": user_names}
+        evidence = {
+            "storage_class": class_name,
+            "access_modes": spec.get("accessModes"),
+            "request": (as_dict(spec.get("resources")).get("requests") or {}).get("storage"),
+            "used_by": user_names,
+        }
         provisioning = [e for e in events if event_reason(e) == "ProvisioningFailed"]
         waiting = any(event_reason(e) == "WaitForFirstConsumer" for e in events)
         sc = classes.get(class_name)
         if have_classes and class_name and sc is None:
             cause = f'StorageClass "{class_name}" does not exist (classes: {", ".join(sorted(classes)) or "none"})'
             fix = _missing_class_fix(class_name, spec.get("accessModes") or [], sorted(classes))
-        elif class_name == "" or (class_name is None and have_classes and _default_class(ctx) is None):
-            cause = (f"storageClassName is empty, so it binds only to an existing PV: {_static_match(ctx, pvc)}"
-                     if class_name == "" else "it names no StorageClass and the cluster has no default class")
-            fix = (f"Create a PV matching the claim (size {evidence['request']}, modes "
-                   f"{', '.join(spec.get('accessModes') or ['?'])}), "
-                   "or set spec.storageClassName to a provisioning class (recreate the claim).")
+        elif class_name == "" or (
+            class_name is None and have_classes and _default_class(ctx) is None
+        ):
+            cause = (
+                f"storageClassName is empty, so it binds only to an existing PV: {_static_match(ctx, pvc)}"
+                if class_name == ""
+                else "it names no StorageClass and the cluster has no default class"
+            )
+            fix = (
+                f"Create a PV matching the claim (size {evidence['request']}, modes "
+                f"{', '.join(spec.get('accessModes') or ['?'])}), "
+                "or set spec.storageClassName to a provisioning class (recreate the claim)."
+            )
         elif provisioning:
             text = event_message(provisioning[-1])
             cause = f"provisioning failed: {short_text(text)}"
             fix = "Fix what the provisioner reports (quota, zone, SKU, size limits, CSI driver health), then recreate the claim."
             evidence["event_message"] = short_text(text, 400)
         elif waiting or (sc or {}).get("volumeBindingMode") == "WaitForFirstConsumer":
-            scheduled = [meta(p).get("name") for p in users if as_dict(p.get("spec")).get("nodeName")]
+            scheduled = [
+                meta(p).get("name") for p in users if as_dict(p.get("spec")).get("nodeName")
+            ]
             if not users:
                 cause = "its class binds on first consumer (WaitForFirstConsumer) and no pod uses it yet: this is expected"
                 severity = "info"
             elif scheduled:
                 cause = f"WaitForFirstConsumer, and pod {scheduled[0]} is scheduled: provisioning should follow; check the CSI provisioner"
             else:
-                cause = (f"its class binds on first consumer (WaitForFirstConsumer) and pod(s) {', '.join(user_names)} "
-                         "are not scheduled yet: the claim waits for them, see why they are Pending")
+                cause = (
+                    f"its class binds on first consumer (WaitForFirstConsumer) and pod(s) {', '.join(user_names)} "
+                    "are not scheduled yet: the claim waits for them, see why they are Pending"
+                )
                 severity = "warning"
             fix = f"Look at the consuming pods: `amldoctor why-pending -n {ns} {user_names[0] if user_names else '<pod>'}`."
         else:
             external = [e for e in events if event_reason(e) == "ExternalProvisioning"]
-            cause = (f"waiting for the external provisioner: {short_text(event_message(external[-1]))}"
-                     if external else "no events explain it; events expire after about an hour")
+            cause = (
+                f"waiting for the external provisioner: {short_text(event_message(external[-1]))}"
+                if external
+                else "no events explain it; events expire after about an hour"
+            )
             fix = f"Check the provisioner for class {class_name or '(default)'} is running (CSI controller pods in kube-system)."
-        used = f"; used by pod(s) {', '.join(user_names)}" if user_names and user_names[0] not in cause else ""
-        yield ctx.finding(pvc, message=f"PVC {ns}/{name} is Pending: {cause}{used}", evidence=evidence,
-                          remediation=fix, severity=severity)
+        used = (
+            f"; used by pod(s) {', '.join(user_names)}"
+            if user_names and user_names[0] not in cause
+            else ""
+        )
+        yield ctx.finding(
+            pvc,
+            message=f"PVC {ns}/{name} is Pending: {cause}{used}",
+            evidence=evidence,
+            remediation=fix,
+            severity=severity,
+        )
 
 
 @rule("AMD504", "pvc-missing", severity="error", needs=("Pod", "PersistentVolumeClaim"))
@@ -170,14 +199,22 @@ def pvc_missing(ctx: Context):
             if not name or ctx.snapshot.get("PersistentVolumeClaim", ns, name) is not None:
                 continue
             elsewhere = sorted(
-                meta(p).get("namespace") for p in ctx.snapshot.of_kind("PersistentVolumeClaim")
+                meta(p).get("namespace")
+                for p in ctx.snapshot.of_kind("PersistentVolumeClaim")
                 if meta(p).get("name") == name
             )
-            hint = f" (a claim with that name exists in {', '.join(elsewhere)})" if elsewhere else ""
+            hint = (
+                f" (a claim with that name exists in {', '.join(elsewhere)})" if elsewhere else ""
+            )
             yield ctx.finding(
                 pod,
                 message=f'pod {pod_label(pod)} mounts PVC "{name}", which does not exist in namespace {ns}{hint}',
-                evidence={"volume": vol.get("name"), "claim": name, "namespace": ns, "found_in": elsewhere},
+                evidence={
+                    "volume": vol.get("name"),
+                    "claim": name,
+                    "namespace": ns,
+                    "found_in": elsewhere,
+                },
                 remediation=(
                     f"Create the claim in namespace {ns}:\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n"
                     f"  name: {name}\n  namespace: {ns}\nspec:\n  accessModes: [ReadWriteOnce]\n"
@@ -186,7 +223,9 @@ def pvc_missing(ctx: Context):
             )
 
 
-@rule("AMD505", "rwo-volume-multiple-nodes", severity="error", needs=("Pod", "PersistentVolumeClaim"))
+@rule(
+    "AMD505", "rwo-volume-multiple-nodes", severity="error", needs=("Pod", "PersistentVolumeClaim")
+)
 def rwo_volume_multiple_nodes(ctx: Context):
     """
     ## What it does
@@ -234,8 +273,12 @@ def rwo_volume_multiple_nodes(ctx: Context):
 
 
 # AKS CSI drivers and the StorageClass names they install.
-_AKS_DRIVERS = (("blob", "--enable-blob-driver"), ("azurefile", "--enable-file-driver"), ("disk", "--enable-disk-driver"),
-                ("managed", "--enable-disk-driver"))
+_AKS_DRIVERS = (
+    ("blob", "--enable-blob-driver"),
+    ("azurefile", "--enable-file-driver"),
+    ("disk", "--enable-disk-driver"),
+    ("managed", "--enable-disk-driver"),
+)
 
 
 def _missing_class_fix(class_name: str, modes: list[str], existing: list[str]) -> str:

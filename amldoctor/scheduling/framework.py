@@ -28,21 +28,39 @@ PREEMPTION_CONDITION = "DisruptionTarget"
 
 # Pod spec fields that no filter, FitError message or PostFilter reads. They differ between the
 # replicas of one workload (hostnames, token volumes) and would only split the simulation memo.
-_UNREAD_SPEC_FIELDS = frozenset({
-    "containers", "initContainers", "ephemeralContainers", "volumes",  # reduced below
-    "hostname", "subdomain", "serviceAccountName", "serviceAccount",
-    "automountServiceAccountToken", "terminationGracePeriodSeconds", "activeDeadlineSeconds",
-    "dnsPolicy", "dnsConfig", "restartPolicy", "enableServiceLinks", "securityContext",
-    "imagePullSecrets", "hostAliases", "setHostnameAsFQDN", "shareProcessNamespace",
-    "readinessGates",
-})
+_UNREAD_SPEC_FIELDS = frozenset(
+    {
+        "containers",
+        "initContainers",
+        "ephemeralContainers",
+        "volumes",  # reduced below
+        "hostname",
+        "subdomain",
+        "serviceAccountName",
+        "serviceAccount",
+        "automountServiceAccountToken",
+        "terminationGracePeriodSeconds",
+        "activeDeadlineSeconds",
+        "dnsPolicy",
+        "dnsConfig",
+        "restartPolicy",
+        "enableServiceLinks",
+        "securityContext",
+        "imagePullSecrets",
+        "hostAliases",
+        "setHostnameAsFQDN",
+        "shareProcessNamespace",
+        "readinessGates",
+    }
+)
 # What the filters read of a container: requests (resources, sidecar restartPolicy), host ports.
 # Not the name (AML names containers after the job): it appears only in the error about a
 # malformed quantity, which is raised, never memoized.
 _READ_CONTAINER_FIELDS = ("resources", "ports", "restartPolicy")
 # Volume sources no volume filter looks at (node-local or API-backed, never attached).
-_UNREAD_VOLUME_SOURCES = frozenset({"name", "projected", "configMap", "secret", "emptyDir",
-                                    "downwardAPI"})
+_UNREAD_VOLUME_SOURCES = frozenset(
+    {"name", "projected", "configMap", "secret", "emptyDir", "downwardAPI"}
+)
 
 
 @dataclass
@@ -139,8 +157,9 @@ def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
     if spec.get("nodeName") or (pod.get("status") or {}).get("nominatedNodeName"):
         return None
     volumes = [
-        v for v in spec.get("volumes") or () if not isinstance(v, Mapping)
-        or not v.keys() <= _UNREAD_VOLUME_SOURCES
+        v
+        for v in spec.get("volumes") or ()
+        if not isinstance(v, Mapping) or not v.keys() <= _UNREAD_VOLUME_SOURCES
     ]
     key: dict[str, Any] = {
         "spec": {k: v for k, v in spec.items() if k not in _UNREAD_SPEC_FIELDS},
@@ -154,7 +173,8 @@ def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
         "volumes": volumes,
     }
     claims = [
-        v for v in volumes
+        v
+        for v in volumes
         if not isinstance(v, Mapping) or v.get("persistentVolumeClaim") or v.get("ephemeral")
     ]
     if any(isinstance(v, Mapping) and v.get("ephemeral") for v in claims):
@@ -173,9 +193,7 @@ def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
     return json.dumps(key, sort_keys=True, default=repr)
 
 
-def _simulate(
-    snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool
-) -> SchedulingResult:
+def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) -> SchedulingResult:
     """One cycle. `shared_nodes`: the pod is not bound, so the cluster's nodes are the
     snapshot's shared ones and per-node filter verdicts can be shared too (`_filter_tables`)."""
     cluster = ClusterView(snap, pod, profile)
@@ -306,7 +324,9 @@ def _filter_tables(snap: Any, profile: Profile, plugins: list[Plugin]) -> list[d
     return tables
 
 
-def _postfilter_message(result: SchedulingResult, cluster: ClusterView, active: list[Plugin]) -> str:
+def _postfilter_message(
+    result: SchedulingResult, cluster: ClusterView, active: list[Plugin]
+) -> str:
     """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then preemption.
 
     RunPostFilterPlugins joins the reasons of rejecting plugins with ", ", so a pod without

@@ -162,7 +162,11 @@ def is_aml_pod(pod: Mapping) -> bool:
 
 # Taints that mark nodes no workload should be steered onto: cordons and node conditions
 # (the node lifecycle controller's node.kubernetes.io/*), control planes, and AKS system pools.
-_SYSTEM_TAINT_PREFIXES = ("node.kubernetes.io/", "node-role.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+_SYSTEM_TAINT_PREFIXES = (
+    "node.kubernetes.io/",
+    "node-role.kubernetes.io/",
+    "node.cloudprovider.kubernetes.io/",
+)
 _SYSTEM_TAINT_KEYS = frozenset({"CriticalAddonsOnly"})
 
 

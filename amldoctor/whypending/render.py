@@ -69,9 +69,7 @@ def node_matrix(doc: dict) -> Table:
         return table
     for row in doc["nodes"]:
         failing = _failing(row)
-        cells = [
-            Text("✗", style="red") if c in failing else Text("·", style="green") for c in cols
-        ]
+        cells = [Text("✗", style="red") if c in failing else Text("·", style="green") for c in cols]
         verdict = (
             Text("fits", style="green")
             if row["fits"]

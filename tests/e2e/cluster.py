@@ -28,14 +28,21 @@ AMLDOCTOR = (sys.executable, "-c", "from amldoctor.cli import main; main()")
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 
-def run_amldoctor(*args: str, kubeconfig: Path | str | None = None, namespace: str | None = None,
-                  timeout: float = 120) -> subprocess.CompletedProcess:
+def run_amldoctor(
+    *args: str,
+    kubeconfig: Path | str | None = None,
+    namespace: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     """Run the amldoctor CLI in a subprocess (`--kubeconfig`/`-n` go after the subcommand)."""
     command, *rest = args
-    conn = [*(["--kubeconfig", str(kubeconfig)] if kubeconfig else []),
-            *(["-n", namespace] if namespace else [])]
-    return subprocess.run([*AMLDOCTOR, command, *conn, *rest], capture_output=True, text=True,
-                          timeout=timeout)
+    conn = [
+        *(["--kubeconfig", str(kubeconfig)] if kubeconfig else []),
+        *(["-n", namespace] if namespace else []),
+    ]
+    return subprocess.run(
+        [*AMLDOCTOR, command, *conn, *rest], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def amldoctor_json(*args: str, **kwargs: Any) -> dict:
@@ -78,8 +85,15 @@ class Cluster:
         kwargs.setdefault("kubelet_version", self.control_plane.version or "v1.35.4")
         return self.create_node(node_manifest(name, owner=self.owner, **kwargs))
 
-    def gpu_node(self, name: str, gpus: int = 1, *, product: str = "NVIDIA-A100-SXM4-80GB",
-                 tainted: bool = True, **kwargs: Any) -> dict[str, Any]:
+    def gpu_node(
+        self,
+        name: str,
+        gpus: int = 1,
+        *,
+        product: str = "NVIDIA-A100-SXM4-80GB",
+        tainted: bool = True,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """A GPU node as AKS GPU pools look: `nvidia.com/gpu` allocatable and usually tainted."""
         kwargs.setdefault("cpu", "24")
         kwargs.setdefault("memory", "220Gi")
@@ -135,15 +149,23 @@ class Cluster:
         status: dict[str, Any] = {
             "phase": phase,
             "startTime": rfc3339(datetime.now(UTC) - timedelta(minutes=10)),
-            "hostIP": "10.1.0.4", "podIP": "10.244.1.17",
+            "hostIP": "10.1.0.4",
+            "podIP": "10.244.1.17",
             "conditions": [
                 {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
                 {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-                {"type": "ContainersReady", "status": str(ready),
-                 "lastTransitionTime": now,
-                 **({} if ready else {"reason": "ContainersNotReady"})},
-                {"type": "Ready", "status": str(ready), "lastTransitionTime": now,
-                 **({} if ready else {"reason": "ContainersNotReady"})},
+                {
+                    "type": "ContainersReady",
+                    "status": str(ready),
+                    "lastTransitionTime": now,
+                    **({} if ready else {"reason": "ContainersNotReady"}),
+                },
+                {
+                    "type": "Ready",
+                    "status": str(ready),
+                    "lastTransitionTime": now,
+                    **({} if ready else {"reason": "ContainersNotReady"}),
+                },
             ],
             "containerStatuses": container_statuses,
         }
@@ -180,27 +202,38 @@ class Cluster:
         first = first or last - timedelta(seconds=30 * max(count - 1, 0))
         meta = obj["metadata"]
         host = host or obj.get("spec", {}).get("nodeName")
-        involved = {"kind": obj.get("kind", "Pod"), "name": meta["name"], "uid": meta["uid"],
-                    "apiVersion": obj.get("apiVersion", "v1"),
-                    "resourceVersion": meta.get("resourceVersion", "")}
+        involved = {
+            "kind": obj.get("kind", "Pod"),
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "resourceVersion": meta.get("resourceVersion", ""),
+        }
         if meta.get("namespace"):
             involved["namespace"] = meta["namespace"]
         if field_path:
             involved["fieldPath"] = field_path
         namespace = meta.get("namespace") or "default"
         body = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
-                         "namespace": namespace},
-            "involvedObject": involved, "reason": reason, "message": message, "type": type,
-            "count": count, "firstTimestamp": rfc3339(first), "lastTimestamp": rfc3339(last),
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "count": count,
+            "firstTimestamp": rfc3339(first),
+            "lastTimestamp": rfc3339(last),
             "source": {"component": component, **({"host": host} if host else {})},
-            "reportingComponent": component, "reportingInstance": host or "",
+            "reportingComponent": component,
+            "reportingInstance": host or "",
         }
         return self.kube.create(f"/api/v1/namespaces/{namespace}/events", body)
 
-    def events_for(self, name: str, reason: str | None = None,
-                   kind: str = "Pod") -> list[dict[str, Any]]:
+    def events_for(
+        self, name: str, reason: str | None = None, kind: str = "Pod"
+    ) -> list[dict[str, Any]]:
         selector = f"involvedObject.kind={kind},involvedObject.name={name}"
         if reason:
             selector += f",reason={reason}"
@@ -208,66 +241,121 @@ class Cluster:
 
     # -- storage -------------------------------------------------------------------------------
 
-    def storage_class(self, name: str, *, provisioner: str = "disk.csi.azure.com",
-                      binding_mode: str = "WaitForFirstConsumer") -> dict[str, Any]:
-        created = self.kube.create("/apis/storage.k8s.io/v1/storageclasses", {
-            "metadata": {"name": name, "labels": {E2E_LABEL: self.owner}},
-            "provisioner": provisioner, "volumeBindingMode": binding_mode,
-            "reclaimPolicy": "Delete"})
+    def storage_class(
+        self,
+        name: str,
+        *,
+        provisioner: str = "disk.csi.azure.com",
+        binding_mode: str = "WaitForFirstConsumer",
+    ) -> dict[str, Any]:
+        created = self.kube.create(
+            "/apis/storage.k8s.io/v1/storageclasses",
+            {
+                "metadata": {"name": name, "labels": {E2E_LABEL: self.owner}},
+                "provisioner": provisioner,
+                "volumeBindingMode": binding_mode,
+                "reclaimPolicy": "Delete",
+            },
+        )
         self._cluster_scoped.append(f"/apis/storage.k8s.io/v1/storageclasses/{name}")
         return created
 
-    def pv(self, name: str, *, size: str = "100Gi", storage_class: str = "",
-           node_hostname: str | None = None, claim: str | None = None,
-           access_modes: tuple[str, ...] = ("ReadWriteOnce",)) -> dict[str, Any]:
+    def pv(
+        self,
+        name: str,
+        *,
+        size: str = "100Gi",
+        storage_class: str = "",
+        node_hostname: str | None = None,
+        claim: str | None = None,
+        access_modes: tuple[str, ...] = ("ReadWriteOnce",),
+    ) -> dict[str, Any]:
         """A PersistentVolume, optionally pinned to one node (node affinity on the hostname)
         and bound to a claim in this namespace (create the claim first to get its uid in)."""
-        spec: dict[str, Any] = {"capacity": {"storage": size}, "accessModes": list(access_modes),
-                                "storageClassName": storage_class,
-                                "persistentVolumeReclaimPolicy": "Retain",
-                                "csi": {"driver": "disk.csi.azure.com", "volumeHandle": name}}
+        spec: dict[str, Any] = {
+            "capacity": {"storage": size},
+            "accessModes": list(access_modes),
+            "storageClassName": storage_class,
+            "persistentVolumeReclaimPolicy": "Retain",
+            "csi": {"driver": "disk.csi.azure.com", "volumeHandle": name},
+        }
         if node_hostname:
-            spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In",
-                 "values": [node_hostname]}]}]}}
+            spec["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": [node_hostname],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
         if claim:
-            spec["claimRef"] = {"kind": "PersistentVolumeClaim", "namespace": self.namespace,
-                                "name": claim}
+            spec["claimRef"] = {
+                "kind": "PersistentVolumeClaim",
+                "namespace": self.namespace,
+                "name": claim,
+            }
             try:
                 pvc = self.kube.get(f"{self.ns_path}/persistentvolumeclaims/{claim}")
                 spec["claimRef"]["uid"] = pvc["metadata"]["uid"]
             except ApiError as err:
                 if err.status != 404:
                     raise
-        created = self.kube.create("/api/v1/persistentvolumes", {
-            "metadata": {"name": name, "labels": {E2E_LABEL: self.owner}}, "spec": spec})
+        created = self.kube.create(
+            "/api/v1/persistentvolumes",
+            {"metadata": {"name": name, "labels": {E2E_LABEL: self.owner}}, "spec": spec},
+        )
         self._cluster_scoped.append(f"/api/v1/persistentvolumes/{name}")
         if claim:
-            self.kube.merge_patch(f"/api/v1/persistentvolumes/{name}/status",
-                                  {"status": {"phase": "Bound"}})
+            self.kube.merge_patch(
+                f"/api/v1/persistentvolumes/{name}/status", {"status": {"phase": "Bound"}}
+            )
         return created
 
-    def pvc(self, name: str, *, size: str = "100Gi", storage_class: str | None = None,
-            volume_name: str | None = None,
-            access_modes: tuple[str, ...] = ("ReadWriteOnce",)) -> dict[str, Any]:
+    def pvc(
+        self,
+        name: str,
+        *,
+        size: str = "100Gi",
+        storage_class: str | None = None,
+        volume_name: str | None = None,
+        access_modes: tuple[str, ...] = ("ReadWriteOnce",),
+    ) -> dict[str, Any]:
         """A claim; with `volume_name` it is marked Bound as the PV controller would (phase and
         the bind-completed annotation, which the scheduler's VolumeBinding plugin checks)."""
-        spec: dict[str, Any] = {"accessModes": list(access_modes),
-                                "resources": {"requests": {"storage": size}}}
+        spec: dict[str, Any] = {
+            "accessModes": list(access_modes),
+            "resources": {"requests": {"storage": size}},
+        }
         meta: dict[str, Any] = {"name": name}
         if storage_class is not None:
             spec["storageClassName"] = storage_class
         if volume_name:
             spec["volumeName"] = volume_name
-            meta["annotations"] = {"pv.kubernetes.io/bind-completed": "yes",
-                                   "pv.kubernetes.io/bound-by-controller": "yes"}
-        created = self.kube.create(f"{self.ns_path}/persistentvolumeclaims",
-                                   {"metadata": meta, "spec": spec})
+            meta["annotations"] = {
+                "pv.kubernetes.io/bind-completed": "yes",
+                "pv.kubernetes.io/bound-by-controller": "yes",
+            }
+        created = self.kube.create(
+            f"{self.ns_path}/persistentvolumeclaims", {"metadata": meta, "spec": spec}
+        )
         if volume_name:
             created = self.kube.merge_patch(
                 f"{self.ns_path}/persistentvolumeclaims/{name}/status",
-                {"status": {"phase": "Bound", "accessModes": list(access_modes),
-                            "capacity": {"storage": size}}})
+                {
+                    "status": {
+                        "phase": "Bound",
+                        "accessModes": list(access_modes),
+                        "capacity": {"storage": size},
+                    }
+                },
+            )
         return created
 
     # -- scheduler -----------------------------------------------------------------------------
@@ -281,18 +369,28 @@ class Cluster:
             pod = self.get_pod(name)
             if pod["spec"].get("nodeName"):
                 raise AssertionError(f"pod {name} was bound to {pod['spec']['nodeName']}")
-            condition = next((c for c in pod["status"].get("conditions", [])
-                              if c["type"] == "PodScheduled" and c["status"] == "False"
-                              and c.get("reason") == "Unschedulable"), None)
+            condition = next(
+                (
+                    c
+                    for c in pod["status"].get("conditions", [])
+                    if c["type"] == "PodScheduled"
+                    and c["status"] == "False"
+                    and c.get("reason") == "Unschedulable"
+                ),
+                None,
+            )
             events = self.events_for(name, "FailedScheduling")
             if condition and events:
-                event = max(events, key=lambda e: e.get("eventTime") or e.get("lastTimestamp")
-                            or "")
-                return SchedulingFailure(condition.get("message", ""), event.get("message", ""),
-                                         event)
+                event = max(
+                    events, key=lambda e: e.get("eventTime") or e.get("lastTimestamp") or ""
+                )
+                return SchedulingFailure(
+                    condition.get("message", ""), event.get("message", ""), event
+                )
             time.sleep(0.2)
-        raise AssertionError(f"pod {name} not marked Unschedulable within {timeout}s "
-                             f"(condition: {condition})")
+        raise AssertionError(
+            f"pod {name} not marked Unschedulable within {timeout}s (condition: {condition})"
+        )
 
     def wait_bound(self, name: str, timeout: float = 30) -> str:
         """Wait until the scheduler binds the pod; return the node name."""
@@ -355,8 +453,7 @@ def force_delete(kube: KubeClient, path: str) -> None:
 
 
 def create_namespace(kube: KubeClient, name: str) -> None:
-    kube.create("/api/v1/namespaces", {"metadata": {"name": name,
-                                                    "labels": {E2E_LABEL: name}}})
+    kube.create("/api/v1/namespaces", {"metadata": {"name": name, "labels": {E2E_LABEL: name}}})
 
 
 def clear_cluster(kube: KubeClient) -> None:

@@ -48,8 +48,17 @@ NAMESPACE_READER_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [""],
         "resources": [
-            "pods", "pods/log", "pods/status", "events", "persistentvolumeclaims", "services",
-            "endpoints", "configmaps", "resourcequotas", "limitranges", "replicationcontrollers",
+            "pods",
+            "pods/log",
+            "pods/status",
+            "events",
+            "persistentvolumeclaims",
+            "services",
+            "endpoints",
+            "configmaps",
+            "resourcequotas",
+            "limitranges",
+            "replicationcontrollers",
         ],
         "verbs": ["get", "list", "watch"],
     },
@@ -76,9 +85,7 @@ class ControlPlaneError(RuntimeError):
 
 def binaries_dir() -> Path:
     """Directory holding etcd, kube-apiserver and kube-scheduler, building them if missing."""
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ControlPlaneError(
             f"{BUILD_SCRIPT.name} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
@@ -129,10 +136,23 @@ def make_pki(pki: Path) -> None:
     """
     pki.mkdir(parents=True)
     _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=amldoctor-e2e-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=amldoctor-e2e-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
         cwd=pki,
     )
     leaf = [
@@ -141,20 +161,53 @@ def make_pki(pki: Path) -> None:
         "subjectKeyIdentifier=hash",
         "authorityKeyIdentifier=keyid",
     ]
-    (pki / "server.ext").write_text("\n".join([
-        *leaf, "extendedKeyUsage=serverAuth",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
-        "DNS:kubernetes.default.svc",
-    ]) + "\n")
+    (pki / "server.ext").write_text(
+        "\n".join(
+            [
+                *leaf,
+                "extendedKeyUsage=serverAuth",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+                "DNS:kubernetes.default.svc",
+            ]
+        )
+        + "\n"
+    )
     (pki / "client.ext").write_text("\n".join([*leaf, "extendedKeyUsage=clientAuth"]) + "\n")
     for name, subject, ext in (
         ("apiserver", "/CN=kube-apiserver", "server.ext"),
         (ADMIN, f"/O=system:masters/CN={ADMIN}", "client.ext"),
     ):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-                 "-out", f"{name}.csr", "-subj", subject, cwd=pki)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", ext, cwd=pki)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            subject,
+            cwd=pki,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+            cwd=pki,
+        )
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
 
 
@@ -220,55 +273,75 @@ class ControlPlane:
         self._write_auth_files()
 
         shm = Path("/dev/shm")
-        self._etcd_dir = Path(tempfile.mkdtemp(prefix="amldoctor-etcd-", dir=shm if shm.is_dir()
-                                               else self.workdir))
+        self._etcd_dir = Path(
+            tempfile.mkdtemp(prefix="amldoctor-etcd-", dir=shm if shm.is_dir() else self.workdir)
+        )
         etcd_url = f"http://127.0.0.1:{etcd_port}"
-        self._spawn("etcd", [
-            "--name=node0", f"--data-dir={self._etcd_dir}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=node0=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "--name=node0",
+                f"--data-dir={self._etcd_dir}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=node0=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
         self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health", b'"health":"true"'), 30)
         self.startup_seconds["etcd"] = time.monotonic() - t0
 
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={api_port}", f"--cert-dir={self.workdir / 'apiserver-certs'}",
-            f"--tls-cert-file={self.pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={self.pki / 'apiserver.key'}",
-            f"--client-ca-file={self.pki / 'ca.crt'}",
-            f"--token-auth-file={self.workdir / 'tokens.csv'}",
-            "--authorization-mode=RBAC",
-            f"--service-account-issuer={self.api_url}",
-            f"--service-account-key-file={self.pki / 'sa.key'}",
-            f"--service-account-signing-key-file={self.pki / 'sa.key'}",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
-            "--endpoint-reconciler-type=none",
-            f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
-            f"--audit-log-path={self.audit_log}",
-            "--v=1",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                f"--tls-cert-file={self.pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={self.pki / 'apiserver.key'}",
+                f"--client-ca-file={self.pki / 'ca.crt'}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={self.api_url}",
+                f"--service-account-key-file={self.pki / 'sa.key'}",
+                f"--service-account-signing-key-file={self.pki / 'sa.key'}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+                "--endpoint-reconciler-type=none",
+                f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}",
+                "--v=1",
+            ],
+        )
         admin = self.client()
         self._wait("kube-apiserver", lambda: _readyz(admin), 90)
         self.startup_seconds["kube-apiserver"] = time.monotonic() - t0
         self.version = admin.get("/version")["gitVersion"]
 
-        self._spawn("kube-scheduler", [
-            f"--kubeconfig={self.kubeconfig(SCHEDULER)}",
-            f"--authentication-kubeconfig={self.kubeconfig(SCHEDULER)}",
-            f"--authorization-kubeconfig={self.kubeconfig(SCHEDULER)}",
-            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1", f"--secure-port={sched_port}",
-            "--v=2",
-        ])
-        self._wait("kube-scheduler", lambda: _http_ok(f"{self.scheduler_url}/readyz", b"ok",
-                                                      _unverified_tls()), 60)
+        self._spawn(
+            "kube-scheduler",
+            [
+                f"--kubeconfig={self.kubeconfig(SCHEDULER)}",
+                f"--authentication-kubeconfig={self.kubeconfig(SCHEDULER)}",
+                f"--authorization-kubeconfig={self.kubeconfig(SCHEDULER)}",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={sched_port}",
+                "--v=2",
+            ],
+        )
+        self._wait(
+            "kube-scheduler",
+            lambda: _http_ok(f"{self.scheduler_url}/readyz", b"ok", _unverified_tls()),
+            60,
+        )
         self.startup_seconds["kube-scheduler"] = time.monotonic() - t0
         self._install_rbac()
         self.startup_seconds["total"] = time.monotonic() - t0
@@ -276,8 +349,12 @@ class ControlPlane:
     def _write_auth_files(self) -> None:
         # The scheduler's own identity is a system:masters member: its RBAC is not under test,
         # and its own username keeps its requests apart in the audit log.
-        rows = [f'{self.tokens[u]},{u},uid-{u},"system:masters"' if u == SCHEDULER
-                else f"{self.tokens[u]},{u},uid-{u}" for u in self.tokens]
+        rows = [
+            f'{self.tokens[u]},{u},uid-{u},"system:masters"'
+            if u == SCHEDULER
+            else f"{self.tokens[u]},{u},uid-{u}"
+            for u in self.tokens
+        ]
         (self.workdir / "tokens.csv").write_text("\n".join(rows) + "\n")
         (self.workdir / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
 
@@ -285,9 +362,14 @@ class ControlPlane:
         log = self.workdir / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
         with log.open("wb") as out:
-            popen = subprocess.Popen([str(self.bin_dir / name), *args], stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True, env=env)
+            popen = subprocess.Popen(
+                [str(self.bin_dir / name), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
         self.processes.append(Process(name, popen, log))
 
     def _wait(self, name: str, ready, timeout: float) -> None:
@@ -295,8 +377,9 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not proc.alive():
-                raise ControlPlaneError(f"{name} exited with {proc.popen.returncode}:\n"
-                                        f"{proc.tail()}")
+                raise ControlPlaneError(
+                    f"{name} exited with {proc.popen.returncode}:\n{proc.tail()}"
+                )
             if ready():
                 return
             time.sleep(0.1)
@@ -304,11 +387,15 @@ class ControlPlane:
 
     def _install_rbac(self) -> None:
         admin = self.client()
-        admin.create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
-            "metadata": {"name": NAMESPACE_READER_ROLE}, "rules": NAMESPACE_READER_RULES})
-        for user, excluded in ((NO_NODES, {("", "nodes")}),
-                               (NO_EVENTS, {("", "events"), ("events.k8s.io", "events")}),
-                               (READER, set())):
+        admin.create(
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            {"metadata": {"name": NAMESPACE_READER_ROLE}, "rules": NAMESPACE_READER_RULES},
+        )
+        for user, excluded in (
+            (NO_NODES, {("", "nodes")}),
+            (NO_EVENTS, {("", "events"), ("events.k8s.io", "events")}),
+            (READER, set()),
+        ):
             self.grant(user, read_all_rules(admin, excluded))
 
     # -- users ---------------------------------------------------------------------------------
@@ -328,9 +415,15 @@ class ControlPlane:
             creds = {"token": self.tokens[user]}
         name = f"e2e-{user.replace(':', '-')}"
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": name,
-            "clusters": [{"name": "e2e", "cluster": {"server": self.api_url,
-                                                     "certificate-authority-data": ca}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": name,
+            "clusters": [
+                {
+                    "name": "e2e",
+                    "cluster": {"server": self.api_url, "certificate-authority-data": ca},
+                }
+            ],
             "users": [{"name": user, "user": creds}],
             "contexts": [{"name": name, "context": {"cluster": "e2e", "user": user}}],
         }
@@ -344,8 +437,13 @@ class ControlPlane:
             return KubeClient(self.api_url, context)
         return KubeClient(self.api_url, context, token=self.tokens[user])
 
-    def grant(self, user: str, rules: list[dict[str, Any]], namespace: str | None = None,
-              name: str | None = None) -> None:
+    def grant(
+        self,
+        user: str,
+        rules: list[dict[str, Any]],
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> None:
         """Give `user` these RBAC rules, cluster-wide or in one namespace (Role + RoleBinding)."""
         admin = self.client()
         name = name or f"amldoctor-e2e:{user}"
@@ -354,11 +452,16 @@ class ControlPlane:
         kind = "Role" if namespace else "ClusterRole"
         meta = {"name": name, **({"namespace": namespace} if namespace else {})}
         admin.create(f"{scope}/{kind.lower()}s", {"metadata": meta, "rules": rules})
-        admin.create(f"{scope}/{kind.lower()}bindings", {
-            "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        })
+        admin.create(
+            f"{scope}/{kind.lower()}bindings",
+            {
+                "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+                ],
+            },
+        )
 
     def grant_namespace(self, user: str, namespace: str) -> None:
         """Let `user` read pods, events, PVCs... (NAMESPACE_READER_RULES) in `namespace`."""
@@ -366,10 +469,14 @@ class ControlPlane:
             f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
             {
                 "metadata": {"name": f"amldoctor-e2e:{user}", "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": NAMESPACE_READER_ROLE},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                              "name": user}],
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": NAMESPACE_READER_ROLE,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+                ],
             },
         )
 
@@ -384,8 +491,9 @@ class ControlPlane:
 
     def scheduler_cache(self) -> dict[str, float]:
         """The scheduler's own view: `scheduler_cache_size` by type (nodes, pods, assumed_pods)."""
-        with urllib.request.urlopen(f"{self.scheduler_url}/metrics", context=_unverified_tls(),
-                                    timeout=10) as resp:
+        with urllib.request.urlopen(
+            f"{self.scheduler_url}/metrics", context=_unverified_tls(), timeout=10
+        ) as resp:
             text = resp.read().decode()
         sizes = {}
         for line in text.splitlines():
@@ -396,8 +504,10 @@ class ControlPlane:
         return sizes
 
     def log_tails(self, lines: int = 40) -> str:
-        return "\n\n".join(f"--- {p.name} (pid {p.popen.pid}, log {p.log}) ---\n{p.tail(lines)}"
-                           for p in self.processes)
+        return "\n\n".join(
+            f"--- {p.name} (pid {p.popen.pid}, log {p.log}) ---\n{p.tail(lines)}"
+            for p in self.processes
+        )
 
     # -- teardown ------------------------------------------------------------------------------
 
@@ -427,17 +537,24 @@ def read_all_rules(admin: KubeClient, excluded: set[tuple[str, str]]) -> list[di
             continue
         # "*" would also grant exec/proxy; only the core group has those, so spell it out.
         whole = len(kept) == len(names) and group != ""
-        rules.append({"apiGroups": [group], "resources": ["*"] if whole else kept,
-                      "verbs": ["get", "list", "watch"]})
+        rules.append(
+            {
+                "apiGroups": [group],
+                "resources": ["*"] if whole else kept,
+                "verbs": ["get", "list", "watch"],
+            }
+        )
     return rules
 
 
 def _resource_names(admin: KubeClient, path: str) -> set[str]:
     """Readable resources and subresources, leaving out those that act (exec, proxy...)."""
     acting = {"exec", "attach", "portforward", "proxy"}
-    return {r["name"] for r in admin.get(path).get("resources", [])
-            if {"get", "list"} & set(r.get("verbs", []))
-            and r["name"].partition("/")[2] not in acting}
+    return {
+        r["name"]
+        for r in admin.get(path).get("resources", [])
+        if {"get", "list"} & set(r.get("verbs", [])) and r["name"].partition("/")[2] not in acting
+    }
 
 
 def _b64(path: Path) -> str:

@@ -54,23 +54,39 @@ def node_manifest(
     }
 
     def condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
-        return {"type": kind, "status": status, "reason": reason, "message": message,
-                "lastHeartbeatTime": now, "lastTransitionTime": now}
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
 
     status: dict[str, Any] = {
         "capacity": dict(resources),
         "allocatable": dict(resources),
         "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                      "kubelet has sufficient memory available"),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                      "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                      "kubelet has sufficient PID available"),
+            condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            condition(
+                "DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"
+            ),
+            condition(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")
-            if ready else
-            condition("Ready", "Unknown", "NodeStatusUnknown",
-                      "Kubelet stopped posting node status."),
+            if ready
+            else condition(
+                "Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
+            ),
         ],
         "addresses": [{"type": "Hostname", "address": name}],
         "phase": "Running",
@@ -79,19 +95,29 @@ def node_manifest(
         # IDs derived from the name keep generated clusters reproducible from their seed.
         node_id = uuid.uuid5(uuid.NAMESPACE_DNS, name)
         status["nodeInfo"] = {
-            "architecture": "amd64", "bootID": str(node_id),
-            "containerRuntimeVersion": "containerd://1.7.27", "kernelVersion": "5.15.0-1089-azure",
-            "kubeProxyVersion": "", "kubeletVersion": kubelet_version,
-            "machineID": node_id.hex, "operatingSystem": "linux",
-            "osImage": "Ubuntu 22.04.5 LTS", "systemUUID": str(node_id),
+            "architecture": "amd64",
+            "bootID": str(node_id),
+            "containerRuntimeVersion": "containerd://1.7.27",
+            "kernelVersion": "5.15.0-1089-azure",
+            "kubeProxyVersion": "",
+            "kubeletVersion": kubelet_version,
+            "machineID": node_id.hex,
+            "operatingSystem": "linux",
+            "osImage": "Ubuntu 22.04.5 LTS",
+            "systemUUID": str(node_id),
         }
     spec: dict[str, Any] = {}
     if taints:
         spec["taints"] = taints
     if unschedulable:
         spec["unschedulable"] = True
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": all_labels}, "spec": spec, "status": status}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": all_labels},
+        "spec": spec,
+        "status": status,
+    }
 
 
 def pod_manifest(
@@ -130,11 +156,18 @@ def pod_manifest(
         if pvc:
             container["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
         containers = [container]
-    spec: dict[str, Any] = {"containers": containers, "restartPolicy": "Always",
-                            "terminationGracePeriodSeconds": 0}
-    for key, value in (("nodeName", node_name), ("nodeSelector", node_selector),
-                       ("affinity", affinity), ("tolerations", tolerations),
-                       ("priorityClassName", priority_class_name)):
+    spec: dict[str, Any] = {
+        "containers": containers,
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 0,
+    }
+    for key, value in (
+        ("nodeName", node_name),
+        ("nodeSelector", node_selector),
+        ("affinity", affinity),
+        ("tolerations", tolerations),
+        ("priorityClassName", priority_class_name),
+    ):
         if value:
             spec[key] = value
     if pvc:
@@ -150,60 +183,131 @@ def pod_manifest(
 # -- container statuses, as the kubelet would write them --------------------------------------
 
 
-def _status(name: str, image: str, *, state: dict[str, Any], last_state: dict[str, Any] | None,
-            restarts: int, ready: bool = False) -> dict[str, Any]:
-    return {"name": name, "image": image, "imageID": "", "ready": ready, "started": ready,
-            "restartCount": restarts, "state": state, "lastState": last_state or {}}
+def _status(
+    name: str,
+    image: str,
+    *,
+    state: dict[str, Any],
+    last_state: dict[str, Any] | None,
+    restarts: int,
+    ready: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imageID": "",
+        "ready": ready,
+        "started": ready,
+        "restartCount": restarts,
+        "state": state,
+        "lastState": last_state or {},
+    }
 
 
 def _terminated(reason: str, exit_code: int, finished: datetime, ran: timedelta) -> dict[str, Any]:
-    return {"terminated": {"reason": reason, "exitCode": exit_code,
-                           "startedAt": rfc3339(finished - ran), "finishedAt": rfc3339(finished)}}
+    return {
+        "terminated": {
+            "reason": reason,
+            "exitCode": exit_code,
+            "startedAt": rfc3339(finished - ran),
+            "finishedAt": rfc3339(finished),
+        }
+    }
 
 
-def running_status(name: str = "trainer", image: str = DEFAULT_IMAGE, *,
-                   restarts: int = 0, since: datetime | None = None) -> dict[str, Any]:
-    return _status(name, image, state={"running": {"startedAt": rfc3339(since)}},
-                   last_state=None, restarts=restarts, ready=True)
+def running_status(
+    name: str = "trainer",
+    image: str = DEFAULT_IMAGE,
+    *,
+    restarts: int = 0,
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    return _status(
+        name,
+        image,
+        state={"running": {"startedAt": rfc3339(since)}},
+        last_state=None,
+        restarts=restarts,
+        ready=True,
+    )
 
 
-def oom_killed_status(name: str = "trainer", image: str = DEFAULT_IMAGE, *, restarts: int = 3,
-                      crash_looping: bool = True, when: datetime | None = None) -> dict[str, Any]:
+def oom_killed_status(
+    name: str = "trainer",
+    image: str = DEFAULT_IMAGE,
+    *,
+    restarts: int = 3,
+    crash_looping: bool = True,
+    when: datetime | None = None,
+) -> dict[str, Any]:
     """Last run ended OOMKilled (exit 137); now waiting in CrashLoopBackOff (or running again)."""
     finished = when or datetime.now(UTC) - timedelta(seconds=30)
     last = _terminated("OOMKilled", 137, finished, timedelta(minutes=4))
-    state = ({"waiting": {"reason": "CrashLoopBackOff",
-                          "message": f"back-off 2m40s restarting failed container={name} "
-                                     f"pod=_({uuid.uuid4()})"}}
-             if crash_looping else {"running": {"startedAt": rfc3339(finished)}})
+    state = (
+        {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off 2m40s restarting failed container={name} "
+                f"pod=_({uuid.uuid4()})",
+            }
+        }
+        if crash_looping
+        else {"running": {"startedAt": rfc3339(finished)}}
+    )
     return _status(name, image, state=state, last_state=last, restarts=restarts)
 
 
-def crash_loop_status(name: str = "trainer", image: str = DEFAULT_IMAGE, *, restarts: int = 5,
-                      exit_code: int = 1, reason: str = "Error",
-                      when: datetime | None = None) -> dict[str, Any]:
+def crash_loop_status(
+    name: str = "trainer",
+    image: str = DEFAULT_IMAGE,
+    *,
+    restarts: int = 5,
+    exit_code: int = 1,
+    reason: str = "Error",
+    when: datetime | None = None,
+) -> dict[str, Any]:
     """Waiting in CrashLoopBackOff after a non-OOM exit."""
     finished = when or datetime.now(UTC) - timedelta(seconds=20)
-    return _status(name, image,
-                   state={"waiting": {"reason": "CrashLoopBackOff",
-                                      "message": f"back-off 5m0s restarting failed "
-                                                 f"container={name}"}},
-                   last_state=_terminated(reason, exit_code, finished, timedelta(seconds=12)),
-                   restarts=restarts)
+    return _status(
+        name,
+        image,
+        state={
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off 5m0s restarting failed container={name}",
+            }
+        },
+        last_state=_terminated(reason, exit_code, finished, timedelta(seconds=12)),
+        restarts=restarts,
+    )
 
 
-def image_pull_backoff_status(name: str = "trainer", image: str = DEFAULT_IMAGE, *,
-                              message: str | None = None) -> dict[str, Any]:
-    message = message or (f'Back-off pulling image "{image}": ErrImagePull: failed to pull and '
-                          f'unpack image "{image}": 401 Unauthorized')
-    return _status(name, image, state={"waiting": {"reason": "ImagePullBackOff",
-                                                   "message": message}},
-                   last_state=None, restarts=0)
+def image_pull_backoff_status(
+    name: str = "trainer", image: str = DEFAULT_IMAGE, *, message: str | None = None
+) -> dict[str, Any]:
+    message = message or (
+        f'Back-off pulling image "{image}": ErrImagePull: failed to pull and '
+        f'unpack image "{image}": 401 Unauthorized'
+    )
+    return _status(
+        name,
+        image,
+        state={"waiting": {"reason": "ImagePullBackOff", "message": message}},
+        last_state=None,
+        restarts=0,
+    )
 
 
-def create_config_error_status(name: str = "trainer", image: str = DEFAULT_IMAGE, *,
-                               message: str = 'secret "azureml-secrets" not found'
-                               ) -> dict[str, Any]:
-    return _status(name, image, state={"waiting": {"reason": "CreateContainerConfigError",
-                                                   "message": message}},
-                   last_state=None, restarts=0)
+def create_config_error_status(
+    name: str = "trainer",
+    image: str = DEFAULT_IMAGE,
+    *,
+    message: str = 'secret "azureml-secrets" not found',
+) -> dict[str, Any]:
+    return _status(
+        name,
+        image,
+        state={"waiting": {"reason": "CreateContainerConfigError", "message": message}},
+        last_state=None,
+        restarts=0,
+    )

@@ -57,8 +57,12 @@ class RandomCase:
 
     def describe(self) -> dict[str, Any]:
         """The case as JSON-able data, for a failing test's message."""
-        return {"seed": self.seed, "nodes": self.nodes, "bound_pods": self.bound_pods,
-                "pending": self.pending}
+        return {
+            "seed": self.seed,
+            "nodes": self.nodes,
+            "bound_pods": self.bound_pods,
+            "pending": self.pending,
+        }
 
 
 @dataclass
@@ -79,11 +83,18 @@ def generate(seed: int) -> RandomCase:
 
 def _random_node(rng: random.Random, name: str) -> dict[str, Any]:
     labels = {k: rng.choice(v) for k, v in LABELS.items() if rng.random() < 0.75}
-    taints = [{"key": k, "value": v, "effect": rng.choice(EFFECTS)}
-              for k, v in rng.sample(TAINTS, rng.choice([0, 0, 0, 0, 1, 1, 2]))]
+    taints = [
+        {"key": k, "value": v, "effect": rng.choice(EFFECTS)}
+        for k, v in rng.sample(TAINTS, rng.choice([0, 0, 0, 0, 1, 1, 2]))
+    ]
     return node_manifest(
-        name, cpu=f"{rng.choice(CPU_MILLI)}m", memory=f"{rng.choice(MEMORY_MI)}Mi",
-        pods=str(rng.choice(PODS)), gpus=rng.choice(GPUS), labels=labels, taints=taints,
+        name,
+        cpu=f"{rng.choice(CPU_MILLI)}m",
+        memory=f"{rng.choice(MEMORY_MI)}Mi",
+        pods=str(rng.choice(PODS)),
+        gpus=rng.choice(GPUS),
+        labels=labels,
+        taints=taints,
         unschedulable=rng.random() < 0.1,
     )
 
@@ -91,39 +102,63 @@ def _random_node(rng: random.Random, name: str) -> dict[str, Any]:
 def _bound_pods(rng: random.Random, node: dict[str, Any], index: int) -> list[dict[str, Any]]:
     """0-2 pods that fit the node, as if scheduled earlier."""
     alloc = node["status"]["allocatable"]
-    free = {"cpu": int(alloc["cpu"].removesuffix("m")), "memory": int(alloc["memory"][:-2]),
-            "pods": int(alloc["pods"]), "gpu": int(alloc.get("nvidia.com/gpu", 0))}
+    free = {
+        "cpu": int(alloc["cpu"].removesuffix("m")),
+        "memory": int(alloc["memory"][:-2]),
+        "pods": int(alloc["pods"]),
+        "gpu": int(alloc.get("nvidia.com/gpu", 0)),
+    }
     pods = []
     for j in range(rng.randint(0, 2)):
-        want = {"cpu": rng.choice([500, 1000, 2000, 4000]), "memory": rng.choice([1024, 4096]),
-                "pods": 1, "gpu": rng.choice([0, 0, 1, 2])}
+        want = {
+            "cpu": rng.choice([500, 1000, 2000, 4000]),
+            "memory": rng.choice([1024, 4096]),
+            "pods": 1,
+            "gpu": rng.choice([0, 0, 1, 2]),
+        }
         if any(want[k] > free[k] for k in want):
             continue
         for k in want:
             free[k] -= want[k]
-        pods.append(pod_manifest(
-            f"bound-{index}-{j}", node_name=node["metadata"]["name"], gpus=want["gpu"],
-            requests={"cpu": f"{want['cpu']}m", "memory": f"{want['memory']}Mi"},
-            tolerations=[{"operator": "Exists"}],
-        ))
+        pods.append(
+            pod_manifest(
+                f"bound-{index}-{j}",
+                node_name=node["metadata"]["name"],
+                gpus=want["gpu"],
+                requests={"cpu": f"{want['cpu']}m", "memory": f"{want['memory']}Mi"},
+                tolerations=[{"operator": "Exists"}],
+            )
+        )
     return pods
 
 
 def _pending_pod(rng: random.Random) -> dict[str, Any]:
-    selector = ({k: rng.choice(LABELS[k]) for k in rng.sample(sorted(LABELS), 1)}
-                if rng.random() < 0.25 else None)
+    selector = (
+        {k: rng.choice(LABELS[k]) for k in rng.sample(sorted(LABELS), 1)}
+        if rng.random() < 0.25
+        else None
+    )
     affinity = None
     if rng.random() < 0.4:
-        terms = [{"matchExpressions": [_expression(rng) for _ in range(rng.choice([1, 1, 2]))]}
-                 for _ in range(rng.randint(1, 2))]
-        affinity = {"nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
+        terms = [
+            {"matchExpressions": [_expression(rng) for _ in range(rng.choice([1, 1, 2]))]}
+            for _ in range(rng.randint(1, 2))
+        ]
+        affinity = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+            }
+        }
     return pod_manifest(
         PENDING,
-        requests={"cpu": f"{rng.choice([100, 250, 500, 1000, 2000, 4000, 12000])}m",
-                  "memory": f"{rng.choice([512, 2048, 8192, 32768])}Mi"},
+        requests={
+            "cpu": f"{rng.choice([100, 250, 500, 1000, 2000, 4000, 12000])}m",
+            "memory": f"{rng.choice([512, 2048, 8192, 32768])}Mi",
+        },
         gpus=rng.choice([0, 0, 0, 0, 0, 1, 2, 4]),
-        node_selector=selector, affinity=affinity, tolerations=_tolerations(rng),
+        node_selector=selector,
+        affinity=affinity,
+        tolerations=_tolerations(rng),
     )
 
 
@@ -135,8 +170,11 @@ def _expression(rng: random.Random) -> dict[str, Any]:
         return {"key": key, "operator": op}
     if op in ("Gt", "Lt"):
         return {"key": key, "operator": op, "values": [str(rng.choice([0, 1, 3, 5, 9]))]}
-    return {"key": key, "operator": op,
-            "values": sorted(rng.sample(LABELS[key], rng.randint(1, 2)))}
+    return {
+        "key": key,
+        "operator": op,
+        "values": sorted(rng.sample(LABELS[key], rng.randint(1, 2))),
+    }
 
 
 def _tolerations(rng: random.Random) -> list[dict[str, Any]] | None:
@@ -186,7 +224,10 @@ def decide(cluster: Cluster, case: RandomCase, timeout: float = 30) -> Verdict:
             return Verdict(node=pod["spec"]["nodeName"])
         for cond in pod["status"].get("conditions", []):
             if (cond["type"], cond["status"], cond.get("reason")) == (
-                    "PodScheduled", "False", "Unschedulable"):
+                "PodScheduled",
+                "False",
+                "Unschedulable",
+            ):
                 return Verdict(node=None, message=cond.get("message", ""))
         time.sleep(0.1)
     raise AssertionError(f"scheduler gave no verdict within {timeout}s for seed {case.seed}")

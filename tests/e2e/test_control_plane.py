@@ -34,13 +34,27 @@ def test_kubeconfigs_work_with_the_official_client_and_kubectl(
     cluster.pod("p1")
     for user in (ADMIN, NS_READER, NO_NODES, NO_EVENTS):
         api = kubernetes.client.CoreV1Api(
-            kubernetes.config.new_client_from_config(str(control_plane.kubeconfig(user))))
+            kubernetes.config.new_client_from_config(str(control_plane.kubeconfig(user)))
+        )
         pods = api.list_namespaced_pod(cluster.namespace)
         assert [p.metadata.name for p in pods.items] == ["p1"], user
         out = subprocess.run(
-            ["kubectl", "--kubeconfig", str(control_plane.kubeconfig(user)), "get", "pods",
-             "-n", cluster.namespace, "-o", "json"],
-            capture_output=True, text=True, check=True, timeout=30)
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(control_plane.kubeconfig(user)),
+                "get",
+                "pods",
+                "-n",
+                cluster.namespace,
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
         assert [p["metadata"]["name"] for p in json.loads(out.stdout)["items"]] == ["p1"], user
 
 
@@ -54,8 +68,12 @@ def test_fresh_node_has_no_not_ready_taint(cluster: Cluster) -> None:
 def test_gpu_pod_on_a_one_gpu_node_is_unschedulable(scheduling_cluster: Cluster) -> None:
     c = scheduling_cluster
     c.gpu_node("gpu-1", gpus=1)
-    c.pod("train", gpus=2, requests={"cpu": "1", "memory": "4Gi"},
-          tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+    c.pod(
+        "train",
+        gpus=2,
+        requests={"cpu": "1", "memory": "4Gi"},
+        tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    )
     failure = c.wait_unschedulable("train")
     print("PodScheduled message:", failure.condition_message)
     print("FailedScheduling event:", json.dumps(failure.event, indent=1))
@@ -85,8 +103,15 @@ def test_repeated_failed_scheduling_becomes_an_event_series(scheduling_cluster: 
         time.sleep(2)
         series = [e for e in c.events_for("train", "FailedScheduling") if e.get("series")]
     events = c.events_for("train", "FailedScheduling")
-    print("FailedScheduling events:", json.dumps(
-        [{k: e.get(k) for k in ("eventTime", "lastTimestamp", "count", "series")} for e in events]))
+    print(
+        "FailedScheduling events:",
+        json.dumps(
+            [
+                {k: e.get(k) for k in ("eventTime", "lastTimestamp", "count", "series")}
+                for e in events
+            ]
+        ),
+    )
     assert series, events
     assert series[0]["series"]["count"] >= 2 and series[0]["series"]["lastObservedTime"]
     assert all(e.get("count") is None and e["lastTimestamp"] is None for e in events)
@@ -147,8 +172,13 @@ def test_no_nodes_and_no_events_users(control_plane: ControlPlane, cluster: Clus
     no_nodes = control_plane.client(NO_NODES)
     assert no_nodes.can("GET", "/api/v1/nodes") == 403
     assert no_nodes.can("GET", "/api/v1/nodes/anything") == 403
-    for path in ("/api/v1/pods", "/api/v1/events", "/api/v1/persistentvolumes",
-                 "/apis/storage.k8s.io/v1/storageclasses", "/apis/apps/v1/deployments"):
+    for path in (
+        "/api/v1/pods",
+        "/api/v1/events",
+        "/api/v1/persistentvolumes",
+        "/apis/storage.k8s.io/v1/storageclasses",
+        "/apis/apps/v1/deployments",
+    ):
         assert no_nodes.can("GET", path) == 200, path
 
     no_events = control_plane.client(NO_EVENTS)
@@ -159,9 +189,7 @@ def test_no_nodes_and_no_events_users(control_plane: ControlPlane, cluster: Clus
         assert no_events.can("GET", path) == 200, path
 
 
-def test_audit_log_records_requests_by_user(
-    control_plane: ControlPlane, cluster: Cluster
-) -> None:
+def test_audit_log_records_requests_by_user(control_plane: ControlPlane, cluster: Cluster) -> None:
     cluster.grant(NS_READER)
     reader = control_plane.client(NS_READER)
     reader.can("GET", f"{cluster.ns_path}/pods")
@@ -169,8 +197,10 @@ def test_audit_log_records_requests_by_user(
     deadline = time.monotonic() + 10
     seen: set[tuple[str, str, int]] = set()
     while time.monotonic() < deadline:
-        seen = {(e["verb"], e.get("objectRef", {}).get("resource", ""),
-                 e["responseStatus"]["code"]) for e in control_plane.audit_events(NS_READER)}
+        seen = {
+            (e["verb"], e.get("objectRef", {}).get("resource", ""), e["responseStatus"]["code"])
+            for e in control_plane.audit_events(NS_READER)
+        }
         if {("list", "pods", 200), ("list", "nodes", 403)} <= seen:
             break
         time.sleep(0.2)
@@ -190,32 +220,56 @@ def test_kubelet_side_state_round_trips_through_the_official_client(cluster: Clu
     }
     for name, status in writers.items():
         cluster.pod(name, node_name="gpu-k", gpus=1)
-        cluster.set_pod_status(name, [status], phase="Pending" if name in ("pull", "config")
-                               else "Running")
+        cluster.set_pod_status(
+            name, [status], phase="Pending" if name in ("pull", "config") else "Running"
+        )
     oom = cluster.get_pod("oom")
-    cluster.event(oom, "BackOff", "Back-off restarting failed container trainer", count=12,
-                  field_path="spec.containers{trainer}")
-    cluster.event(oom, "Killing", "Container trainer failed liveness probe, will be restarted",
-                  type="Normal", count=2)
-    cluster.event(oom, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: "
-                  "500", count=3)
-    cluster.event(cluster.get_pod("pull"), "Failed", 'Failed to pull image "x": 401 Unauthorized',
-                  count=5)
+    cluster.event(
+        oom,
+        "BackOff",
+        "Back-off restarting failed container trainer",
+        count=12,
+        field_path="spec.containers{trainer}",
+    )
+    cluster.event(
+        oom,
+        "Killing",
+        "Container trainer failed liveness probe, will be restarted",
+        type="Normal",
+        count=2,
+    )
+    cluster.event(
+        oom, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500", count=3
+    )
+    cluster.event(
+        cluster.get_pod("pull"), "Failed", 'Failed to pull image "x": 401 Unauthorized', count=5
+    )
 
-    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(
-        str(cluster.control_plane.kubeconfig())))
+    api = kubernetes.client.CoreV1Api(
+        kubernetes.config.new_client_from_config(str(cluster.control_plane.kubeconfig()))
+    )
     pods = {p.metadata.name: p for p in api.list_namespaced_pod(cluster.namespace).items}
     reasons = {n: (p.status.container_statuses[0].state.waiting.reason) for n, p in pods.items()}
-    assert reasons == {"oom": "CrashLoopBackOff", "crash": "CrashLoopBackOff",
-                       "pull": "ImagePullBackOff", "config": "CreateContainerConfigError"}
+    assert reasons == {
+        "oom": "CrashLoopBackOff",
+        "crash": "CrashLoopBackOff",
+        "pull": "ImagePullBackOff",
+        "config": "CreateContainerConfigError",
+    }
     assert pods["oom"].status.container_statuses[0].last_state.terminated.reason == "OOMKilled"
     assert pods["oom"].status.container_statuses[0].restart_count == 4
     events = api.list_namespaced_event(cluster.namespace).items
     assert sorted((e.reason, e.count) for e in events) == [
-        ("BackOff", 12), ("Failed", 5), ("Killing", 2), ("Unhealthy", 3)]
+        ("BackOff", 12),
+        ("Failed", 5),
+        ("Killing", 2),
+        ("Unhealthy", 3),
+    ]
     assert all(e.event_time is None and e.last_timestamp is not None for e in events)
-    names = {n.metadata.name for n in api.list_node(label_selector=f"amldoctor.e2e/owner="
-                                                    f"{cluster.owner}").items}
+    names = {
+        n.metadata.name
+        for n in api.list_node(label_selector=f"amldoctor.e2e/owner={cluster.owner}").items
+    }
     assert names == {"cpu-k", "gpu-k"}
 
 
@@ -231,9 +285,13 @@ def test_random_clusters_get_a_verdict(scheduling_cluster: Cluster) -> None:
             assert not node["spec"].get("unschedulable"), case.describe()
         else:
             assert verdict.message.startswith(f"0/{len(names)} nodes are available"), (
-                verdict.message, case.describe())
-        print(f"seed {seed}: {len(case.nodes)} nodes, {len(case.bound_pods)} bound -> "
-              f"{verdict.node or verdict.message}")
+                verdict.message,
+                case.describe(),
+            )
+        print(
+            f"seed {seed}: {len(case.nodes)} nodes, {len(case.bound_pods)} bound -> "
+            f"{verdict.node or verdict.message}"
+        )
     print(f"{len(seeds)} random cases in {time.monotonic() - started:.1f}s")
 
 

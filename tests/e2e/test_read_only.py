@@ -35,17 +35,24 @@ def test_amldoctor_only_reads(
     c.wait_unschedulable("trainer")
     c.pod("oom", node_name="cpu-0", limits={"memory": "2Gi"})
     c.set_pod_status("oom", [oom_killed_status()])
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "train"},
-           "spec": {"template": pod_manifest("train", requests={"cpu": "2"})}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "train"},
+        "spec": {"template": pod_manifest("train", requests={"cpu": "2"})},
+    }
     job["spec"]["template"]["spec"]["restartPolicy"] = "Never"
     manifest = tmp_path / "job.yaml"
     manifest.write_text(yaml.safe_dump(job))
 
     for user in USERS:
         kubeconfig = control_plane.kubeconfig(user)
-        for args in (("scan",), ("why-pending", "trainer"),
-                     ("dump", "-o", str(tmp_path / f"{user}.tar.gz")),
-                     ("lint", str(manifest), "--against-cluster")):
+        for args in (
+            ("scan",),
+            ("why-pending", "trainer"),
+            ("dump", "-o", str(tmp_path / f"{user}.tar.gz")),
+            ("lint", str(manifest), "--against-cluster"),
+        ):
             proc = run_amldoctor(*args, kubeconfig=kubeconfig, namespace=c.namespace)
             assert proc.returncode in (0, 1), (user, args, proc.returncode, proc.stderr)
             assert "Traceback" not in proc.stderr, (user, args, proc.stderr)
@@ -63,12 +70,21 @@ def test_amldoctor_only_reads(
             break
         time.sleep(0.2)
     assert marked, "the audit log lacks the marker requests"
-    seen = {u: [e for e in evs if e.get("userAgent", "").startswith("amldoctor/")
-                and c.namespace in e["requestURI"]] for u, evs in events.items()}
+    seen = {
+        u: [
+            e
+            for e in evs
+            if e.get("userAgent", "").startswith("amldoctor/") and c.namespace in e["requestURI"]
+        ]
+        for u, evs in events.items()
+    }
     for user in USERS:
         verbs = Counter(e["verb"] for e in events[user])
-        assert set(verbs) <= READ_VERBS, (user, verbs, [
-            (e["verb"], e["requestURI"]) for e in events[user] if e["verb"] not in READ_VERBS])
+        assert set(verbs) <= READ_VERBS, (
+            user,
+            verbs,
+            [(e["verb"], e["requestURI"]) for e in events[user] if e["verb"] not in READ_VERBS],
+        )
         assert verbs["list"] > 0, (user, verbs)
         assert seen[user], f"no amldoctor request as {user} in the audit log"
     print({u: dict(Counter(e["verb"] for e in evs)) for u, evs in events.items()})

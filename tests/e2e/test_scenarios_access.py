@@ -35,8 +35,14 @@ def clean_failure(proc: Any, *codes: int) -> str:
     return lines[0]
 
 
-def kubeconfig_variant(control_plane: ControlPlane, tmp_path: Path, name: str, *,
-                       server: str | None = None, token: str | None = None) -> Path:
+def kubeconfig_variant(
+    control_plane: ControlPlane,
+    tmp_path: Path,
+    name: str,
+    *,
+    server: str | None = None,
+    token: str | None = None,
+) -> Path:
     """A copy of READER's kubeconfig pointing elsewhere or carrying another token."""
     config = yaml.safe_load(control_plane.kubeconfig(READER).read_text())
     if server:
@@ -62,22 +68,38 @@ def test_dump_pages_through_more_pods_than_one_page(
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(create, names))
     bundle = tmp_path / "bundle.tar.gz"
-    proc = run_amldoctor("dump", "-o", str(bundle), kubeconfig=control_plane.kubeconfig(READER),
-                         namespace=c.namespace, timeout=180)
+    proc = run_amldoctor(
+        "dump",
+        "-o",
+        str(bundle),
+        kubeconfig=control_plane.kubeconfig(READER),
+        namespace=c.namespace,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     with tarfile.open(bundle) as tar:
-        dumped = [json.load(tar.extractfile(m)) for m in tar.getmembers()
-                  if m.isfile() and m.name.endswith(".json")]
-    pods = {o["metadata"]["name"] for doc in dumped for o in doc.get("items", ())
-            if o.get("kind") == "Pod" and o["metadata"].get("namespace") == c.namespace}
+        dumped = [
+            json.load(tar.extractfile(m))
+            for m in tar.getmembers()
+            if m.isfile() and m.name.endswith(".json")
+        ]
+    pods = {
+        o["metadata"]["name"]
+        for doc in dumped
+        for o in doc.get("items", ())
+        if o.get("kind") == "Pod" and o["metadata"].get("namespace") == c.namespace
+    }
     assert pods == set(names), (len(pods), sorted(set(names) - pods)[:5])
 
     pod_lists = f"/api/v1/namespaces/{c.namespace}/pods?"
     deadline = time.monotonic() + 10
     pages: list[str] = []
     while time.monotonic() < deadline and len(pages) < 3:
-        pages = [e["requestURI"] for e in control_plane.audit_events(READER)
-                 if e["requestURI"].startswith(pod_lists) and e["verb"] == "list"]
+        pages = [
+            e["requestURI"]
+            for e in control_plane.audit_events(READER)
+            if e["requestURI"].startswith(pod_lists) and e["verb"] == "list"
+        ]
         time.sleep(0.2)
     assert len(pages) == 3, pages
     assert sum("continue=" in uri for uri in pages) == 2, pages
@@ -97,8 +119,9 @@ def test_without_node_access_why_pending_falls_back_to_the_scheduler_message(
     c = scheduling_cluster
     pending_pod(c)
     kubeconfig = control_plane.kubeconfig(NO_NODES)
-    proc = run_amldoctor("why-pending", "trainer", "-o", "json", kubeconfig=kubeconfig,
-                         namespace=c.namespace)
+    proc = run_amldoctor(
+        "why-pending", "trainer", "-o", "json", kubeconfig=kubeconfig, namespace=c.namespace
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)
@@ -152,8 +175,11 @@ def test_namespace_reader_scans_its_namespace_only(
     c.set_pod_status("trainer", [crash_loop_status()])
     kubeconfig = control_plane.kubeconfig(NS_READER)
     report = amldoctor_json("scan", kubeconfig=kubeconfig, namespace=c.namespace)
-    assert [f["rule"] for f in report["findings"] if f["object"]["name"] == "trainer"
-            and f["rule"] == "AMD401"] == ["AMD401"], report["findings"]
+    assert [
+        f["rule"]
+        for f in report["findings"]
+        if f["object"]["name"] == "trainer" and f["rule"] == "AMD401"
+    ] == ["AMD401"], report["findings"]
     assert [m for m in report["missing"] if m["kind"] == "Node"], report["missing"]
 
     other = run_amldoctor("scan", kubeconfig=kubeconfig, namespace="kube-system")
@@ -163,12 +189,14 @@ def test_namespace_reader_scans_its_namespace_only(
 
 def test_unreachable_server_fails_fast(control_plane: ControlPlane, tmp_path: Path) -> None:
     (port,) = free_ports(1)
-    kubeconfig = kubeconfig_variant(control_plane, tmp_path, "closed",
-                                    server=f"https://127.0.0.1:{port}")
+    kubeconfig = kubeconfig_variant(
+        control_plane, tmp_path, "closed", server=f"https://127.0.0.1:{port}"
+    )
     timeout = 2.0
     started = time.monotonic()
-    proc = run_amldoctor("scan", "--request-timeout", str(timeout), kubeconfig=kubeconfig,
-                         namespace="default")
+    proc = run_amldoctor(
+        "scan", "--request-timeout", str(timeout), kubeconfig=kubeconfig, namespace="default"
+    )
     elapsed = time.monotonic() - started
     line = clean_failure(proc, 3)
     print(f"unreachable server: exit 3 after {elapsed:.1f}s")
@@ -177,8 +205,9 @@ def test_unreachable_server_fails_fast(control_plane: ControlPlane, tmp_path: Pa
 
 
 def test_unknown_namespace(control_plane: ControlPlane) -> None:
-    proc = run_amldoctor("scan", kubeconfig=control_plane.kubeconfig(READER),
-                         namespace="no-such-namespace")
+    proc = run_amldoctor(
+        "scan", kubeconfig=control_plane.kubeconfig(READER), namespace="no-such-namespace"
+    )
     line = clean_failure(proc, 2)
     assert "no-such-namespace" in line and "does not exist" in line, line
 
@@ -197,9 +226,16 @@ AGE = re.compile(r"\b\d+[smhd]( before capture)|( for )\d+[smhd]\b")
 
 
 def finding_keys(report: dict[str, Any]) -> set[tuple[str, str, str, str, str]]:
-    return {(f["rule"], f["object"]["kind"], f["object"]["namespace"], f["object"]["name"],
-             AGE.sub(lambda m: f"{m.group(2) or ''}AGE{m.group(1) or ''}", f["message"]))
-            for f in report["findings"]}
+    return {
+        (
+            f["rule"],
+            f["object"]["kind"],
+            f["object"]["namespace"],
+            f["object"]["name"],
+            AGE.sub(lambda m: f"{m.group(2) or ''}AGE{m.group(1) or ''}", f["message"]),
+        )
+        for f in report["findings"]
+    }
 
 
 def test_snapshot_bundle_gives_the_live_findings(
@@ -212,8 +248,13 @@ def test_snapshot_bundle_gives_the_live_findings(
     c.set_pod_status("oom", [oom_killed_status(restarts=5)])
     c.pod("crash", node_name=node, requests={"cpu": "1"})
     c.set_pod_status("crash", [crash_loop_status(exit_code=2)])
-    c.event(c.get_pod("crash"), "BackOff", "Back-off restarting failed container trainer",
-            count=11, field_path="spec.containers{trainer}")
+    c.event(
+        c.get_pod("crash"),
+        "BackOff",
+        "Back-off restarting failed container trainer",
+        count=11,
+        field_path="spec.containers{trainer}",
+    )
     gated = pod_manifest("gated", requests={"cpu": "1"})
     gated["spec"]["schedulingGates"] = [{"name": "amldoctor.e2e/hold"}]
     c.create_pod(gated)

@@ -67,8 +67,7 @@ def explain(c: Cluster, pod: str, expected: str) -> dict[str, Any]:
         assert per_node == expected_counts, (doc["nodes"], observed)
 
     report = amldoctor_json("scan", kubeconfig=kubeconfig, namespace=c.namespace)
-    amd101 = [f for f in report["findings"]
-              if f["rule"] == "AMD101" and f["object"]["name"] == pod]
+    amd101 = [f for f in report["findings"] if f["rule"] == "AMD101" and f["object"]["name"] == pod]
     assert len(amd101) == 1, report["findings"]
     assert amd101[0]["evidence"]["agrees_with_scheduler"] is True, amd101[0]
     assert amd101[0]["evidence"]["scheduler_message"] == observed
@@ -157,9 +156,14 @@ def test_pv_node_affinity_excludes_every_node(scheduling_cluster: Cluster) -> No
 
 
 def _with_host_port(port: int) -> list[dict[str, Any]]:
-    return [{"name": "trainer", "image": "mcr.microsoft.com/azureml/inference:latest",
-             "resources": {"requests": {"cpu": "100m"}},
-             "ports": [{"containerPort": port, "hostPort": port, "protocol": "TCP"}]}]
+    return [
+        {
+            "name": "trainer",
+            "image": "mcr.microsoft.com/azureml/inference:latest",
+            "resources": {"requests": {"cpu": "100m"}},
+            "ports": [{"containerPort": port, "hostPort": port, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_host_port_conflict(scheduling_cluster: Cluster) -> None:
@@ -177,9 +181,16 @@ def test_required_pod_anti_affinity(scheduling_cluster: Cluster) -> None:
     c.node("cpu-0")
     c.pod("worker-0", requests={"cpu": "1"}, labels={"app": "ddp"})
     assert c.wait_bound("worker-0") == "cpu-0"
-    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-        "labelSelector": {"matchLabels": {"app": "ddp"}},
-        "topologyKey": "kubernetes.io/hostname"}]}}
+    anti = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": "ddp"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
     c.pod("worker-1", requests={"cpu": "1"}, labels={"app": "ddp"}, affinity=anti)
     doc = explain(c, "worker-1", "1 node(s) didn't match pod anti-affinity rules")
     assert doc["nodes"][0]["plugin"] == "InterPodAffinity"
@@ -190,18 +201,25 @@ def test_topology_spread_do_not_schedule(scheduling_cluster: Cluster) -> None:
     zone = "topology.kubernetes.io/zone"
     c.node("cpu-z1", labels={zone: "eastus-1"})
     c.node("cpu-z2", cpu="1", labels={zone: "eastus-2"})
-    c.pod("shard-0", requests={"cpu": "1"}, labels={"app": "shard"},
-          node_selector={zone: "eastus-1"})
+    c.pod(
+        "shard-0", requests={"cpu": "1"}, labels={"app": "shard"}, node_selector={zone: "eastus-1"}
+    )
     assert c.wait_bound("shard-0") == "cpu-z1"
-    spread = {"maxSkew": 1, "topologyKey": zone, "whenUnsatisfiable": "DoNotSchedule",
-              "labelSelector": {"matchLabels": {"app": "shard"}}}
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": zone,
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "shard"}},
+    }
     manifest = pod_manifest("shard-1", requests={"cpu": "2"}, labels={"app": "shard"})
     manifest["spec"]["topologySpreadConstraints"] = [spread]
     c.create_pod(manifest)
     doc = explain(c, "shard-1", "node(s) didn't match pod topology spread constraints")
     reasons = {n["name"]: n["reasons"] for n in doc["nodes"]}
-    assert reasons == {"cpu-z1": ["node(s) didn't match pod topology spread constraints"],
-                       "cpu-z2": ["Insufficient cpu"]}, reasons
+    assert reasons == {
+        "cpu-z1": ["node(s) didn't match pod topology spread constraints"],
+        "cpu-z2": ["Insufficient cpu"],
+    }, reasons
 
 
 def test_each_node_fails_differently(scheduling_cluster: Cluster) -> None:

@@ -25,13 +25,30 @@ pytestmark = pytest.mark.e2e
 SEEDS = range(int(os.environ.get("AMLDOCTOR_E2E_SEEDS", "50")))
 
 
-def why_pending(control_plane: ControlPlane, namespace: str, *args: str,
-                stdin: str | None = None) -> dict[str, Any]:
+def why_pending(
+    control_plane: ControlPlane, namespace: str, *args: str, stdin: str | None = None
+) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "amldoctor.cli", "why-pending", "--kubeconfig",
-         str(control_plane.kubeconfig()), "-n", namespace, "-o", "json", "--fail-on", "never",
-         *args],
-        input=stdin, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "amldoctor.cli",
+            "why-pending",
+            "--kubeconfig",
+            str(control_plane.kubeconfig()),
+            "-n",
+            namespace,
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+            *args,
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -49,8 +66,9 @@ def test_why_pending_agrees_with_kube_scheduler(
     for seed in SEEDS:
         case = generate(seed)
         apply_case(c, case)
-        predicted = why_pending(control_plane, c.namespace, "-f", "-",
-                                stdin=json.dumps(case.pending))
+        predicted = why_pending(
+            control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending)
+        )
         verdict = decide(c, case)
         problem = None
         if verdict.node:
@@ -70,6 +88,8 @@ def test_why_pending_agrees_with_kube_scheduler(
             disagreements.append(f"seed {seed}: {problem}\n{json.dumps(case.describe())}")
     agreed = len(SEEDS) - len(disagreements)
     with capsys.disabled():  # the agreement rate is a figure worth seeing in every run
-        print(f"\nwhy-pending vs kube-scheduler: {agreed}/{len(SEEDS)} random cases agree "
-              f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}")
+        print(
+            f"\nwhy-pending vs kube-scheduler: {agreed}/{len(SEEDS)} random cases agree "
+            f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}"
+        )
     assert not disagreements, "\n\n".join(disagreements)

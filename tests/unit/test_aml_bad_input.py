@@ -15,21 +15,38 @@ AML_CODES = {r.code for r in iter_rules() if r.code.startswith("AMD7")}
 
 
 def node(name="n1"):
-    return {"kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.azure.com/agentpool": "cpu"}},
-            "spec": {}, "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-                                   "conditions": [{"type": "Ready", "status": "True"}]}}
+    return {
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.azure.com/agentpool": "cpu"}},
+        "spec": {},
+        "status": {
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
 
 
 def plain_pod(name="web", labels=None):
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": "apps", "labels": labels or {"app": "web"}},
-            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx:1.27"}]},
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": "c", "ready": True, "restartCount": 0, "state": {"running": {}}}]}}
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "apps", "labels": labels or {"app": "web"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx:1.27"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "c", "ready": True, "restartCount": 0, "state": {"running": {}}}
+            ],
+        },
+    }
 
 
 def not_installed(kind, plural, group, version="v1alpha1", namespace=None):
-    return Missing(kind, f"not installed: the cluster does not serve {plural}.{group} ({group}/{version})",
-                   namespace, 404)
+    return Missing(
+        kind,
+        f"not installed: the cluster does not serve {plural}.{group} ({group}/{version})",
+        namespace,
+        404,
+    )
 
 
 CRDS_ABSENT = [
@@ -42,14 +59,20 @@ CRDS_ABSENT = [
 
 def aml_report(snap):
     report = run_rules(snap)
-    crashed = [n for n in report.notes if "failed on this snapshot" in n and n.split()[1] in AML_CODES]
+    crashed = [
+        n for n in report.notes if "failed on this snapshot" in n and n.split()[1] in AML_CODES
+    ]
     assert not crashed, crashed
     return report
 
 
 def test_crds_absent_is_said_once_and_other_rules_run():
-    snap = Snapshot([node(), plain_pod()], captured_at=T, missing=CRDS_ABSENT,
-                    collected_kinds={"Pod", "Node", "Event"})
+    snap = Snapshot(
+        [node(), plain_pod()],
+        captured_at=T,
+        missing=CRDS_ABSENT,
+        collected_kinds={"Pod", "Node", "Event"},
+    )
     report = aml_report(snap)
     aml = [f for f in report.findings if f.rule in AML_CODES]
     assert [f.rule for f in aml] == ["AMD701"]
@@ -74,34 +97,98 @@ def test_cluster_without_aml_gets_no_aml_output():
 
 
 MALFORMED = [
-    {"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "InstanceType", "metadata": {"name": "a"}, "spec": None},
-    {"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "InstanceType", "metadata": {"name": "b"},
-     "spec": {"nodeSelector": "gpu", "resources": {"requests": {"cpu": "x"}, "limits": ["1"]}}},
+    {
+        "apiVersion": "amlarc.azureml.com/v1alpha1",
+        "kind": "InstanceType",
+        "metadata": {"name": "a"},
+        "spec": None,
+    },
+    {
+        "apiVersion": "amlarc.azureml.com/v1alpha1",
+        "kind": "InstanceType",
+        "metadata": {"name": "b"},
+        "spec": {"nodeSelector": "gpu", "resources": {"requests": {"cpu": "x"}, "limits": ["1"]}},
+    },
     {"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "InstanceType"},
-    {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup",
-     "metadata": {"name": "apps-abc", "namespace": "apps", "labels": {"jobId": "abc"},
-                  "creationTimestamp": "yesterday", "ownerReferences": "none"},
-     "spec": {"minMember": -3, "queue": ["q"], "minResources": "lots"},
-     "status": {"phase": "Pending", "conditions": ["x", {"status": "True", "message": 5}]}},
-    {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup", "metadata": {"namespace": "apps"},
-     "spec": "?", "status": None},
-    {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "apps-abc", "namespace": "apps"},
-     "spec": {"tasks": {"worker": 1}}},
-    {"apiVersion": "amlarc.azureml.com/v1alpha1", "kind": "AmlJob", "metadata": {"name": "abc", "namespace": "apps"},
-     "spec": {"job": {"options": {"envs": {"AZUREML_NODE_COUNT": "many"}}}}},
-    {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue", "metadata": {"name": "default"},
-     "spec": {"capability": {"cpu": "none"}}, "status": {"state": 3}},
-    {"kind": "Pod", "metadata": {"name": "apps-abc-worker-0", "namespace": "apps",
-                                 "labels": {"jobId": "abc", "ml.azure.com/run-id": "r1"},
-                                 "annotations": {"scheduling.k8s.io/group-name": "apps-abc"}},
-     "spec": {"schedulerName": "volcano", "containers": [{"name": "x-execution-wrapper",
-              "resources": {"limits": {"memory": "2Gi", "cpu": "two"}}}]},
-     "status": {"phase": "Pending", "containerStatuses": "none"}},
-    {"kind": "Pod", "metadata": {"name": "ep-d-1", "namespace": "apps",
-                                 "labels": {"isazuremlapp": "true", "ml.azure.com/endpoint-name": "ep"}},
-     "spec": {"containers": [{"name": "inference-server", "livenessProbe": "yes"}], "initContainers": [None]},
-     "status": {"phase": "Running", "initContainerStatuses": [{"name": "storageinitializer-x", "state": "bad"}]}},
-    {"kind": "ConfigMap", "metadata": {"name": "arcml-healthcheck", "namespace": "azureml"}, "data": None},
+    {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "PodGroup",
+        "metadata": {
+            "name": "apps-abc",
+            "namespace": "apps",
+            "labels": {"jobId": "abc"},
+            "creationTimestamp": "yesterday",
+            "ownerReferences": "none",
+        },
+        "spec": {"minMember": -3, "queue": ["q"], "minResources": "lots"},
+        "status": {"phase": "Pending", "conditions": ["x", {"status": "True", "message": 5}]},
+    },
+    {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "PodGroup",
+        "metadata": {"namespace": "apps"},
+        "spec": "?",
+        "status": None,
+    },
+    {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "apps-abc", "namespace": "apps"},
+        "spec": {"tasks": {"worker": 1}},
+    },
+    {
+        "apiVersion": "amlarc.azureml.com/v1alpha1",
+        "kind": "AmlJob",
+        "metadata": {"name": "abc", "namespace": "apps"},
+        "spec": {"job": {"options": {"envs": {"AZUREML_NODE_COUNT": "many"}}}},
+    },
+    {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "Queue",
+        "metadata": {"name": "default"},
+        "spec": {"capability": {"cpu": "none"}},
+        "status": {"state": 3},
+    },
+    {
+        "kind": "Pod",
+        "metadata": {
+            "name": "apps-abc-worker-0",
+            "namespace": "apps",
+            "labels": {"jobId": "abc", "ml.azure.com/run-id": "r1"},
+            "annotations": {"scheduling.k8s.io/group-name": "apps-abc"},
+        },
+        "spec": {
+            "schedulerName": "volcano",
+            "containers": [
+                {
+                    "name": "x-execution-wrapper",
+                    "resources": {"limits": {"memory": "2Gi", "cpu": "two"}},
+                }
+            ],
+        },
+        "status": {"phase": "Pending", "containerStatuses": "none"},
+    },
+    {
+        "kind": "Pod",
+        "metadata": {
+            "name": "ep-d-1",
+            "namespace": "apps",
+            "labels": {"isazuremlapp": "true", "ml.azure.com/endpoint-name": "ep"},
+        },
+        "spec": {
+            "containers": [{"name": "inference-server", "livenessProbe": "yes"}],
+            "initContainers": [None],
+        },
+        "status": {
+            "phase": "Running",
+            "initContainerStatuses": [{"name": "storageinitializer-x", "state": "bad"}],
+        },
+    },
+    {
+        "kind": "ConfigMap",
+        "metadata": {"name": "arcml-healthcheck", "namespace": "azureml"},
+        "data": None,
+    },
 ]
 
 

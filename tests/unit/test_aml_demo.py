@@ -15,7 +15,9 @@ DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 QUEUED = "a3f81c2d4e5b6a7c8d9e0f1a2b3c4d5e"
 RUNNING = "5d0c2e7f9a1b4c3d8e6f7a9b0c1d2e3f"
 
-pytestmark = pytest.mark.skipif(not (DEMO / "manifest.json").exists(), reason="demo snapshot not present")
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "manifest.json").exists(), reason="demo snapshot not present"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,9 @@ def test_jobs_view_of_the_demo(demo):
     assert jobs[RUNNING]["summary"] == f"job {RUNNING}: 1/1 workers Running"
     assert jobs[RUNNING]["instance_type"]["name"] == "cpu-large"
     assert jobs["credit-risk/blue"]["summary"] == "deployment credit-risk/blue: 2/2 replicas ready"
-    assert jobs[QUEUED]["summary"].startswith(f"job {QUEUED}: queued, no pods yet: 0 of 2 pods fit at once")
+    assert jobs[QUEUED]["summary"].startswith(
+        f"job {QUEUED}: queued, no pods yet: 0 of 2 pods fit at once"
+    )
     assert jobs["doc-embeddings/green"]["instance_type"]["name"] == "bigmem"
     assert "AMD703" in jobs["doc-embeddings/green"]["rules"]
 

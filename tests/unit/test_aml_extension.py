@@ -21,17 +21,40 @@ def deployment(name, ns="ml-ext", selector=None):
     spec = {"containers": [{"name": "c"}]}
     if selector is not None:
         spec["nodeSelector"] = selector
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns,
-                         "annotations": {"meta.helm.sh/release-name": "amlext", "meta.helm.sh/release-namespace": ns}},
-            "spec": {"template": {"spec": spec}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "annotations": {
+                "meta.helm.sh/release-name": "amlext",
+                "meta.helm.sh/release-namespace": ns,
+            },
+        },
+        "spec": {"template": {"spec": spec}},
+    }
 
 
 def pod(name, rs, ns="ml-ext", status=None):
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "ownerReferences": [
-        {"kind": "ReplicaSet", "name": rs, "uid": f"uid-{rs}", "controller": True}]},
-        "spec": {"containers": [{"name": "c"}]}, "status": status or {"phase": "Running", "containerStatuses": [
-            {"name": "c", "ready": True, "restartCount": 0, "state": {"running": {}}}]}}
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "ownerReferences": [
+                {"kind": "ReplicaSet", "name": rs, "uid": f"uid-{rs}", "controller": True}
+            ],
+        },
+        "spec": {"containers": [{"name": "c"}]},
+        "status": status
+        or {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "c", "ready": True, "restartCount": 0, "state": {"running": {}}}
+            ],
+        },
+    }
 
 
 def test_component_map_prefers_the_longest_name():
@@ -44,8 +67,14 @@ def test_component_map_prefers_the_longest_name():
 
 def test_namespace_release_and_selector_come_from_the_chart():
     zone = {"agentpool": "system", "kubernetes.io/os": "linux"}
-    snap = Snapshot([deployment("aml-operator", selector=zone), deployment("gateway", selector={**zone, "x": "y"}),
-                     deployment("unrelated", selector={"other": "1"})], captured_at=T)
+    snap = Snapshot(
+        [
+            deployment("aml-operator", selector=zone),
+            deployment("gateway", selector={**zone, "x": "y"}),
+            deployment("unrelated", selector={"other": "1"}),
+        ],
+        captured_at=T,
+    )
     assert extension_namespace(snap) == "ml-ext"
     assert extension_name(snap) == "amlext"
     selector, basis = extension_node_selector(snap)
@@ -63,18 +92,36 @@ def test_defaults_without_extension_objects():
 
 
 def test_replicaset_owner_maps_to_its_deployment():
-    snap = Snapshot([deployment("aml-operator"), pod("aml-operator-7d9f8b6c5-x2k4p", "aml-operator-7d9f8b6c5")],
-                    captured_at=T)
+    snap = Snapshot(
+        [deployment("aml-operator"), pod("aml-operator-7d9f8b6c5-x2k4p", "aml-operator-7d9f8b6c5")],
+        captured_at=T,
+    )
     owner = owning_workload(snap, snap.pods[0])
     assert (owner["kind"], owner["metadata"]["name"]) == ("Deployment", "aml-operator")
 
 
 def test_pod_problem_reads_states():
     assert pod_problem(pod("p", "rs")) is None
-    crash = {"phase": "Running", "containerStatuses": [{"name": "c", "ready": False, "restartCount": 7,
-             "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"reason": "OOMKilled"}}}]}
-    assert pod_problem(pod("p", "rs", status=crash)) == "CrashLoopBackOff (7 restarts, last exit OOMKilled)"
+    crash = {
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                "name": "c",
+                "ready": False,
+                "restartCount": 7,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"reason": "OOMKilled"}},
+            }
+        ],
+    }
+    assert (
+        pod_problem(pod("p", "rs", status=crash))
+        == "CrashLoopBackOff (7 restarts, last exit OOMKilled)"
+    )
     assert pod_problem(pod("p", "rs", status={"phase": "Pending"})) == "Pending"
     assert pod_problem(pod("p", "rs", status={"phase": "Succeeded"})) is None
-    unready = {"phase": "Running", "containerStatuses": [{"name": "c", "ready": False, "state": {"running": {}}}]}
+    unready = {
+        "phase": "Running",
+        "containerStatuses": [{"name": "c", "ready": False, "state": {"running": {}}}],
+    }
     assert pod_problem(pod("p", "rs", status=unready)) == "not ready"

@@ -12,7 +12,9 @@ GI = 1 << 30
 T = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
-def node(name, gpus=8, cpu="96", memory="800Gi", taints=(), ready=True, labels=None, unschedulable=False):
+def node(
+    name, gpus=8, cpu="96", memory="800Gi", taints=(), ready=True, labels=None, unschedulable=False
+):
     alloc = {"cpu": cpu, "memory": memory, "pods": "110"}
     if gpus:
         alloc["nvidia.com/gpu"] = str(gpus)
@@ -20,8 +22,10 @@ def node(name, gpus=8, cpu="96", memory="800Gi", taints=(), ready=True, labels=N
         "kind": "Node",
         "metadata": {"name": name, "labels": {"pool": "gpu", **(labels or {})}},
         "spec": {"taints": list(taints), "unschedulable": unschedulable},
-        "status": {"allocatable": alloc,
-                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+        "status": {
+            "allocatable": alloc,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
     }
 
 
@@ -29,8 +33,10 @@ def bound_pod(name, node_name, gpus):
     return {
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "other"},
-        "spec": {"nodeName": node_name, "containers": [
-            {"name": "c", "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]},
+        "spec": {
+            "nodeName": node_name,
+            "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}],
+        },
         "status": {"phase": "Running"},
     }
 
@@ -69,8 +75,15 @@ def test_no_node_big_enough_names_the_resource():
 def test_pod_count_limits_slots():
     n = node("a", gpus=0)
     n["status"]["allocatable"]["pods"] = "2"
-    s = snap(n, {"kind": "Pod", "metadata": {"name": "x", "namespace": "o"},
-                 "spec": {"nodeName": "a", "containers": [{"name": "c"}]}, "status": {"phase": "Running"}})
+    s = snap(
+        n,
+        {
+            "kind": "Pod",
+            "metadata": {"name": "x", "namespace": "o"},
+            "spec": {"nodeName": "a", "containers": [{"name": "c"}]},
+            "status": {"phase": "Running"},
+        },
+    )
     shape = PodShape("w", 3, {"cpu": 100})
     assert gang_fit(s, [shape])["placeable"] == 1
 
@@ -85,8 +98,12 @@ def test_ineligible_nodes_are_counted_by_reason():
     )
     result = gang_fit(s, [worker(2, node_selector={"pool": "gpu"})])
     assert result["placeable"] == 1
-    assert result["excluded"] == {"NotReady": 1, "cordoned": 1, "nodeSelector": 1,
-                                  "taint sku=gpu:NoSchedule": 1}
+    assert result["excluded"] == {
+        "NotReady": 1,
+        "cordoned": 1,
+        "nodeSelector": 1,
+        "taint sku=gpu:NoSchedule": 1,
+    }
     tolerated = worker(4, tolerations=[{"key": "sku", "operator": "Exists"}])
     assert gang_fit(s, [tolerated])["placeable"] == 3  # tainted, other-pool and ok
 
@@ -113,13 +130,19 @@ def _podgroup(min_member=4, min_resources=None):
     spec = {"minMember": min_member, "queue": "default"}
     if min_resources:
         spec["minResources"] = min_resources
-    return {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup",
-            "metadata": {"name": "ns-abc", "namespace": "ns", "labels": {"jobId": "abc"}},
-            "spec": spec, "status": {"phase": "Pending"}}
+    return {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "PodGroup",
+        "metadata": {"name": "ns-abc", "namespace": "ns", "labels": {"jobId": "abc"}},
+        "spec": spec,
+        "status": {"phase": "Pending"},
+    }
 
 
 def test_shapes_from_min_resources_without_pods_or_job():
-    pg = _podgroup(min_member=4, min_resources={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "32"})
+    pg = _podgroup(
+        min_member=4, min_resources={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "32"}
+    )
     shapes, basis = shapes_for_podgroup(snap(pg), pg, [])
     assert "estimate" in basis
     assert shapes[0].count == 4
@@ -128,24 +151,59 @@ def test_shapes_from_min_resources_without_pods_or_job():
 
 def test_shapes_from_volcano_job_template():
     pg = _podgroup(min_member=2)
-    job = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "ns-abc", "namespace": "ns"},
-           "spec": {"tasks": [{"name": "worker", "replicas": 2, "template": {"spec": {
-               "tolerations": [{"key": "sku", "operator": "Exists"}],
-               "containers": [{"name": "c", "resources": {"limits": {"cpu": "2", "memory": "8Gi",
-                                                                      "nvidia.com/gpu": "1"}}}]}}}]}}
+    job = {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "ns-abc", "namespace": "ns"},
+        "spec": {
+            "tasks": [
+                {
+                    "name": "worker",
+                    "replicas": 2,
+                    "template": {
+                        "spec": {
+                            "tolerations": [{"key": "sku", "operator": "Exists"}],
+                            "containers": [
+                                {
+                                    "name": "c",
+                                    "resources": {
+                                        "limits": {
+                                            "cpu": "2",
+                                            "memory": "8Gi",
+                                            "nvidia.com/gpu": "1",
+                                        }
+                                    },
+                                }
+                            ],
+                        }
+                    },
+                }
+            ]
+        },
+    }
     shapes, basis = shapes_for_podgroup(snap(pg, job), pg, [])
     assert "Volcano Job ns-abc" in basis
     assert shapes[0].requests == {"cpu": 2000, "memory": 8 * GI, "nvidia.com/gpu": 1}
     assert shapes[0].tolerations == [{"key": "sku", "operator": "Exists"}]
-    s = snap(pg, job, node("a", gpus=1, taints=[{"key": "sku", "value": "gpu", "effect": "NoSchedule"}]))
+    s = snap(
+        pg, job, node("a", gpus=1, taints=[{"key": "sku", "value": "gpu", "effect": "NoSchedule"}])
+    )
     assert gang_for_podgroup(s, pg)["placeable"] == 1
 
 
 def test_malformed_podgroup_and_job_do_not_crash():
-    pg = {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup",
-          "metadata": {"name": "ns-x", "namespace": "ns"},
-          "spec": {"minMember": "four", "minResources": {"cpu": "lots", "memory": 5}}, "status": "odd"}
-    job = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "ns-x", "namespace": "ns"},
-           "spec": {"tasks": ["not-a-task", {"name": "w", "replicas": "2", "template": "nope"}]}}
+    pg = {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "PodGroup",
+        "metadata": {"name": "ns-x", "namespace": "ns"},
+        "spec": {"minMember": "four", "minResources": {"cpu": "lots", "memory": 5}},
+        "status": "odd",
+    }
+    job = {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "ns-x", "namespace": "ns"},
+        "spec": {"tasks": ["not-a-task", {"name": "w", "replicas": "2", "template": "nope"}]},
+    }
     result = gang_for_podgroup(snap(pg, job, node("a")), pg)
     assert result["needed"] == 1 and result["fits"]

@@ -32,7 +32,9 @@ def test_partial_gang_summary_line():
     assert job["kind"] == "job" and job["severity"] == "error"
     assert job["pods"]["total"] == 4 and job["pods"]["expected"] == 4
     assert job["pods"]["by_phase"] == {"Pending": 1, "Running": 3}
-    assert job["summary"].startswith(f"job {JOB}: 3/4 workers Running, 1 Pending: 0 of 1 pods fit at once")
+    assert job["summary"].startswith(
+        f"job {JOB}: 3/4 workers Running, 1 Pending: 0 of 1 pods fit at once"
+    )
     assert "no eligible node has 8 free nvidia.com/gpu" in job["summary"]
     assert "AMD711" in job["rules"] and job["top_finding"]["rule"] in job["rules"]
     json.dumps(jobs)
@@ -47,7 +49,9 @@ def test_queued_job_without_pods_is_listed_with_its_podgroup_finding():
     assert queued["summary"].startswith(f"job {JOB}: queued, no pods yet: 2 of 4 pods fit at once")
     assert queued["top_finding"]["object"]["kind"] == "PodGroup"
     # worst first: the error job before the warning one
-    assert [j["severity"] for j in jobs] == sorted((j["severity"] for j in jobs), key=["error", "warning"].index)
+    assert [j["severity"] for j in jobs] == sorted(
+        (j["severity"] for j in jobs), key=["error", "warning"].index
+    )
 
 
 def test_instance_type_findings_reach_the_workloads_that_use_it():
@@ -66,7 +70,9 @@ def test_findings_of_other_workloads_are_not_attached():
     report = run_rules(snap)
     jobs = group_by_job(snap, report.findings, snap.pods)
     assert [j["id"] for j in jobs] == ["doc-embeddings/blue"]
-    assert "AMD720" not in jobs[0]["rules"]  # the identity proxy's own finding stays with the extension
+    assert (
+        "AMD720" not in jobs[0]["rules"]
+    )  # the identity proxy's own finding stays with the extension
     assert "AMD731" in jobs[0]["rules"]
 
 
@@ -76,7 +82,9 @@ def test_workload_identity_from_labels():
     workload = workload_of(pod)
     assert (workload.kind, workload.id, workload.run_id) == ("job", JOB, "sleepy_kite_7xq2m9p4")
     assert workload.podgroup == f"aml-compute-{JOB}"
-    assert workload_of({"kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}}}) is None
+    assert (
+        workload_of({"kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}}}) is None
+    )
 
 
 def test_explain_job_without_pods():
@@ -84,7 +92,10 @@ def test_explain_job_without_pods():
     result = explain_job(snap, JOB[:8])
     assert result["job"]["id"] == JOB
     assert result["pods"] == [] and result["pods_missing"] == 4
-    assert "Volcano creates the pods only after the PodGroup is enqueued (it is Pending)" in result["pods_missing_reason"]
+    assert (
+        "Volcano creates the pods only after the PodGroup is enqueued (it is Pending)"
+        in result["pods_missing_reason"]
+    )
     assert result["podgroup"]["minMember"] == 4
     assert result["aml_job"]["node_count"] == 4
     assert result["gang_fit"]["placeable"] == 2

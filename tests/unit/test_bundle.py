@@ -18,18 +18,41 @@ CAPTURED = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 
 def _snapshot() -> Snapshot:
     objects = [
-        {"kind": "Pod", "apiVersion": "v1",
-         "metadata": {"name": "b", "namespace": "aml", "uid": "u-b"},
-         "spec": {"containers": [{"name": "c", "env": [
-             {"name": "AZUREML_OBO_CANARY_TOKEN", "value": "tok"}, {"name": "N", "value": "1"}]}]}},
-        {"kind": "Pod", "apiVersion": "v1",
-         "metadata": {"name": "a", "namespace": "aml", "uid": "u-a"}},
+        {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"name": "b", "namespace": "aml", "uid": "u-b"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "env": [
+                            {"name": "AZUREML_OBO_CANARY_TOKEN", "value": "tok"},
+                            {"name": "N", "value": "1"},
+                        ],
+                    }
+                ]
+            },
+        },
+        {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"name": "a", "namespace": "aml", "uid": "u-a"},
+        },
         {"kind": "Job", "apiVersion": "batch/v1", "metadata": {"name": "j", "namespace": "aml"}},
-        {"kind": "Job", "apiVersion": "batch.volcano.sh/v1alpha1",
-         "metadata": {"name": "j", "namespace": "aml"}},
-        {"kind": "Event", "apiVersion": "v1", "metadata": {"name": "e", "namespace": "aml"},
-         "involvedObject": {"kind": "Pod", "name": "a", "namespace": "aml", "uid": "u-a"},
-         "reason": "FailedScheduling", "message": "0/3 nodes are available"},
+        {
+            "kind": "Job",
+            "apiVersion": "batch.volcano.sh/v1alpha1",
+            "metadata": {"name": "j", "namespace": "aml"},
+        },
+        {
+            "kind": "Event",
+            "apiVersion": "v1",
+            "metadata": {"name": "e", "namespace": "aml"},
+            "involvedObject": {"kind": "Pod", "name": "a", "namespace": "aml", "uid": "u-a"},
+            "reason": "FailedScheduling",
+            "message": "0/3 nodes are available",
+        },
     ]
     return Snapshot(
         objects,
@@ -38,8 +61,10 @@ def _snapshot() -> Snapshot:
         captured_at=CAPTURED,
         namespace="aml",
         context="aks",
-        missing=[Missing("Node", "forbidden: nodes is forbidden", None, 403),
-                 Missing("InstanceType", "not installed", None, 404)],
+        missing=[
+            Missing("Node", "forbidden: nodes is forbidden", None, 403),
+            Missing("InstanceType", "not installed", None, 404),
+        ],
         collected_kinds={"Pod", "Job", "Job.batch.volcano.sh", "Event", "PersistentVolumeClaim"},
     )
 
@@ -47,13 +72,22 @@ def _snapshot() -> Snapshot:
 def test_manifest_follows_the_contract():
     m = manifest(_snapshot(), server="https://aks.example:443")
     assert m == {
-        "tool": "amldoctor", "tool_version": m["tool_version"], "format": 1, "context": "aks",
-        "server": "https://aks.example:443", "namespace": "aml", "server_version": "v1.35.2",
+        "tool": "amldoctor",
+        "tool_version": m["tool_version"],
+        "format": 1,
+        "context": "aks",
+        "server": "https://aks.example:443",
+        "namespace": "aml",
+        "server_version": "v1.35.2",
         "captured_at": "2026-11-28T09:00:00Z",
         "collected": ["Event", "Job", "Job.batch.volcano.sh", "PersistentVolumeClaim", "Pod"],
         "missing": [
-            {"kind": "Node", "namespace": None, "reason": "forbidden: nodes is forbidden",
-             "status": 403},
+            {
+                "kind": "Node",
+                "namespace": None,
+                "reason": "forbidden: nodes is forbidden",
+                "status": 403,
+            },
             {"kind": "InstanceType", "namespace": None, "reason": "not installed", "status": 404},
         ],
     }
@@ -62,7 +96,11 @@ def test_manifest_follows_the_contract():
 def test_one_list_file_per_kind_and_group_sorted_and_masked():
     files = bundle_files(_snapshot())
     assert sorted(files) == [
-        "Event.json", "Job.batch.json", "Job.batch.volcano.sh.json", "Pod.json", MANIFEST
+        "Event.json",
+        "Job.batch.json",
+        "Job.batch.volcano.sh.json",
+        "Pod.json",
+        MANIFEST,
     ]
     pods = json.loads(files["Pod.json"])
     assert pods["kind"] == "List"

@@ -32,7 +32,10 @@ SERVER_DATE = "Sat, 28 Nov 2026 09:00:00 GMT"
 # Add-on APIs a plain cluster does not serve (no Volcano, no AML extension, no metrics-server).
 PLURALS = {r.plural for r in (*collect.NAMESPACED, *collect.CLUSTER_SCOPED)}
 UNSERVED_GROUPS = {
-    "scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com", "metrics.k8s.io"
+    "scheduling.volcano.sh",
+    "batch.volcano.sh",
+    "amlarc.azureml.com",
+    "metrics.k8s.io",
 }
 
 
@@ -99,7 +102,11 @@ class FakeCluster:
 
 def _status(code: int, message: str) -> dict:
     return {
-        "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "code": code,
     }
 
 
@@ -152,8 +159,16 @@ def no_sleep(monkeypatch):
     return delays
 
 
-def kubeconfig(tmp_path: Path, server: str, *, token: str = TOKEN, namespace: str | None = "ml",
-               name: str = "kc.yaml", context: str = "fake", current: bool = True) -> Path:
+def kubeconfig(
+    tmp_path: Path,
+    server: str,
+    *,
+    token: str = TOKEN,
+    namespace: str | None = "ml",
+    name: str = "kc.yaml",
+    context: str = "fake",
+    current: bool = True,
+) -> Path:
     ctx = {"cluster": "fake-cluster", "user": "fake-user"}
     if namespace:
         ctx["namespace"] = namespace
@@ -175,8 +190,12 @@ def pod(name: str, ns: str = "ml", node: str | None = "n1", phase: str = "Runnin
     return {
         "kind": "Pod",
         "apiVersion": "v1",
-        "metadata": {"name": name, "namespace": ns, "uid": f"uid-{ns}-{name}",
-                     "managedFields": [{"manager": "kubectl"}]},
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "uid": f"uid-{ns}-{name}",
+            "managedFields": [{"manager": "kubectl"}],
+        },
         "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i", **spec}]},
         "status": {"phase": phase},
     }
@@ -324,8 +343,10 @@ def test_selectors_sent(cluster, tmp_path):
     (ns_pods,) = cluster.queries("/api/v1/namespaces/ml/pods")
     assert ns_pods["labelSelector"] == "app=train"
     (bound,) = cluster.queries("/api/v1/pods")
-    assert bound["fieldSelector"] == BOUND_PODS == (
-        "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+    assert (
+        bound["fieldSelector"]
+        == BOUND_PODS
+        == ("spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")
     )
     assert "labelSelector" not in bound
     assert "labelSelector" not in cluster.queries("/api/v1/namespaces/ml/events")[0]
@@ -359,7 +380,9 @@ def test_secrets_are_listed_by_name_only(cluster, tmp_path):
     snap = collect_live(options(kubeconfig(tmp_path, cluster.url))).snapshot
     (secret,) = snap.of_kind("Secret")
     assert secret == {
-        "kind": "Secret", "apiVersion": "v1", "metadata": {"name": "db", "namespace": "ml"}
+        "kind": "Secret",
+        "apiVersion": "v1",
+        "metadata": {"name": "db", "namespace": "ml"},
     }
     (headers,) = [h for p, _, h in cluster.requests if p == "/api/v1/namespaces/ml/secrets"]
     assert "as=PartialObjectMetadataList" in headers["accept"]
@@ -550,8 +573,16 @@ def test_dump_writes_a_bundle_that_loads_back_masked(cluster, tmp_path, capsys):
     cluster.forced["/api/v1/nodes"] = 403
     kc = kubeconfig(tmp_path, cluster.url)
     for out in (tmp_path / "b.tar.gz", tmp_path / "bundle-dir"):
-        dump(namespace=None, all_namespaces=False, selector=None, output=str(out),
-             kubeconfig=str(kc), context=None, request_timeout=2.0, debug=False)
+        dump(
+            namespace=None,
+            all_namespaces=False,
+            selector=None,
+            output=str(out),
+            kubeconfig=str(kc),
+            context=None,
+            request_timeout=2.0,
+            debug=False,
+        )
         said = capsys.readouterr().err.splitlines()
         assert said[0].startswith(f"wrote {out}: ")
         assert said[1] == (
@@ -569,7 +600,8 @@ def test_dump_writes_a_bundle_that_loads_back_masked(cluster, tmp_path, capsys):
         assert not loaded.collected("Node")
         env = loaded.get("Pod", "ml", "p0000")["spec"]["containers"][0]["env"]
         assert env == [
-            {"name": "AZUREML_RUN_TOKEN", "value": MASK}, {"name": "EPOCHS", "value": "10"}
+            {"name": "AZUREML_RUN_TOKEN", "value": MASK},
+            {"name": "EPOCHS", "value": "10"},
         ]
         assert len(loaded.of_kind("Pod")) == len(live.of_kind("Pod"))
     manifest = json.loads((tmp_path / "bundle-dir" / MANIFEST).read_text())

@@ -45,7 +45,9 @@ def report():
 
 @pytest.mark.parametrize(("prefix", "family"), sorted(EXPECTED.items()))
 def test_each_deliberate_problem_is_explained_by_its_family(report, prefix, family):
-    hits = [f for f in report.findings if f.object.name.startswith(prefix) and f.rule.startswith(family)]
+    hits = [
+        f for f in report.findings if f.object.name.startswith(prefix) and f.rule.startswith(family)
+    ]
     assert hits, f"no {family}xx finding for {prefix}"
     for f in hits:
         assert f.message and f.remediation and f.evidence
@@ -69,7 +71,9 @@ def test_no_rule_crashes_on_the_demo(report):
 
 
 def test_demo_scan_json_matches_golden():
-    result = run_cli("scan", "--snapshot", "fixtures/demo", "-o", "json")  # relative: origin is in the golden file
+    result = run_cli(
+        "scan", "--snapshot", "fixtures/demo", "-o", "json"
+    )  # relative: origin is in the golden file
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     if os.environ.get("UPDATE_GOLDEN"):

@@ -30,10 +30,14 @@ def _meta(check, needs=("Pod",)) -> RuleMeta:
 
 
 def test_rule_is_skipped_with_the_reason_when_its_input_is_missing():
-    snap = Snapshot([{"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}}],
-                    missing=[Missing("Node", "forbidden: cannot list nodes", None, 403)])
+    snap = Snapshot(
+        [{"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}}],
+        missing=[Missing("Node", "forbidden: cannot list nodes", None, 403)],
+    )
     report = run_rules(snap, rules=[_meta(lambda ctx: [], needs=("Pod", "Node"))])
-    assert [(s.rule, s.reason) for s in report.skipped] == [("AMD199", "Node: forbidden: cannot list nodes")]
+    assert [(s.rule, s.reason) for s in report.skipped] == [
+        ("AMD199", "Node: forbidden: cannot list nodes")
+    ]
     assert report.to_dict()["missing"][0]["status"] == 403
 
 
@@ -42,26 +46,38 @@ def test_a_crashing_rule_becomes_a_note_not_a_traceback():
         raise KeyError("spec")
         yield  # pragma: no cover
 
-    report = run_rules(Snapshot([{"kind": "Pod", "metadata": {"name": "p"}}]), rules=[_meta(broken)])
+    report = run_rules(
+        Snapshot([{"kind": "Pod", "metadata": {"name": "p"}}]), rules=[_meta(broken)]
+    )
     assert report.findings == [] and "AMD199" in report.notes[0]
 
 
 def test_ignore_annotation_on_an_owner_silences_its_pods():
     snap = Snapshot.load(DEMO)
-    owner = next(o for o in snap.of_kind("Deployment") if o["metadata"]["name"].startswith("llm-summarizer"))
+    owner = next(
+        o for o in snap.of_kind("Deployment") if o["metadata"]["name"].startswith("llm-summarizer")
+    )
     owner["metadata"].setdefault("annotations", {})["amldoctor.io/ignore"] = "AMD708"
     report = run_rules(snap, only=["AMD708"])
     assert report.findings == [] and report.suppressed == 1
-
-
 
 
 def test_add_ons_a_cluster_lacks_are_said_once():
     from amldoctor.report import missing_notes
 
     missing = [
-        Missing("InstanceType", "not installed: the cluster does not serve instancetypes.amlarc.azureml.com (v1alpha1)", None, 404),
-        Missing("PodGroup", "not installed: the cluster does not serve podgroups.scheduling.volcano.sh (v1beta1)", "ml", 404),
+        Missing(
+            "InstanceType",
+            "not installed: the cluster does not serve instancetypes.amlarc.azureml.com (v1alpha1)",
+            None,
+            404,
+        ),
+        Missing(
+            "PodGroup",
+            "not installed: the cluster does not serve podgroups.scheduling.volcano.sh (v1beta1)",
+            "ml",
+            404,
+        ),
         Missing("Event", "forbidden: events is forbidden", "ml", 403),
     ]
     assert missing_notes(missing) == [
@@ -75,11 +91,25 @@ def test_findings_never_repeat_a_credential_from_a_termination_message():
         "kind": "Pod",
         "metadata": {"name": "etl-0", "namespace": "ml", "uid": "u1"},
         "spec": {"containers": [{"name": "etl", "image": "etl:1"}]},
-        "status": {"phase": "Running", "containerStatuses": [{
-            "name": "etl", "image": "etl:1", "ready": False, "restartCount": 5,
-            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-            "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
-                                         "message": "connect failed: AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0; retry"}}}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "etl",
+                    "image": "etl:1",
+                    "ready": False,
+                    "restartCount": 5,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "message": "connect failed: AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0; retry",
+                        }
+                    },
+                }
+            ],
+        },
     }
     report = run_rules(Snapshot([pod]), only=["AMD401"])
     [finding] = report.findings

@@ -12,15 +12,25 @@ from amldoctor.snapshot import Snapshot
 
 
 def test_core_v1_event_shape():
-    ev = {"message": "Back-off", "count": 7, "firstTimestamp": "2026-11-28T08:00:00Z", "lastTimestamp": "2026-11-28T08:50:00Z"}
+    ev = {
+        "message": "Back-off",
+        "count": 7,
+        "firstTimestamp": "2026-11-28T08:00:00Z",
+        "lastTimestamp": "2026-11-28T08:50:00Z",
+    }
     assert event_count(ev) == 7
     assert event_last_time(ev).isoformat() == "2026-11-28T08:50:00+00:00"
     assert event_message(ev) == "Back-off"
 
 
 def test_events_k8s_io_shape_with_series_and_null_timestamps():
-    ev = {"note": "0/3 nodes are available", "eventTime": "2026-11-28T08:10:00.123456Z", "lastTimestamp": None, "count": None,
-          "series": {"count": 12, "lastObservedTime": "2026-11-28T08:55:00.654321Z"}}
+    ev = {
+        "note": "0/3 nodes are available",
+        "eventTime": "2026-11-28T08:10:00.123456Z",
+        "lastTimestamp": None,
+        "count": None,
+        "series": {"count": 12, "lastObservedTime": "2026-11-28T08:55:00.654321Z"},
+    }
     assert event_count(ev) == 12
     assert event_last_time(ev).minute == 55
     assert event_message(ev) == "0/3 nodes are available"
@@ -33,7 +43,15 @@ def test_event_without_any_timestamp_does_not_crash():
 def _obj(kind, name, uid, owner=None, ns="ns"):
     meta = {"name": name, "namespace": ns, "uid": uid}
     if owner:
-        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "uid": owner[2], "controller": True, "apiVersion": "x"}]
+        meta["ownerReferences"] = [
+            {
+                "kind": owner[0],
+                "name": owner[1],
+                "uid": owner[2],
+                "controller": True,
+                "apiVersion": "x",
+            }
+        ]
     return {"kind": kind, "metadata": meta}
 
 
@@ -49,7 +67,9 @@ def test_owner_chain_pod_replicaset_deployment():
 def test_owner_chain_stops_at_missing_owner_with_a_stub():
     pod = _obj("Pod", "train-0", "p1", ("Job", "train", "j1"))
     chain = owner_chain(Snapshot([pod]), pod)
-    assert chain[0]["_stub"] and chain[0]["kind"] == "Job" and chain[0]["metadata"]["name"] == "train"
+    assert (
+        chain[0]["_stub"] and chain[0]["kind"] == "Job" and chain[0]["metadata"]["name"] == "train"
+    )
 
 
 @pytest.mark.parametrize(

@@ -52,8 +52,16 @@ spec:
 
 def _run(paths, capsys, **kwargs) -> tuple[int, str]:
     options = dict(
-        against=None, against_cluster=False, output="json", fail_on="error", ignore=[], config=None,
-        namespace=None, kubeconfig=None, context=None, request_timeout=5.0,
+        against=None,
+        against_cluster=False,
+        output="json",
+        fail_on="error",
+        ignore=[],
+        config=None,
+        namespace=None,
+        kubeconfig=None,
+        context=None,
+        request_timeout=5.0,
     )
     options.update(kwargs)
     code = run_lint_command(paths=[str(p) for p in paths], **options)
@@ -134,7 +142,10 @@ def test_fail_on_decides_the_exit_code(manifest, capsys):
 
 def test_ignore_annotation_on_the_pod_template(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    text = MANIFEST.replace("  template:\n", "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: AMD811,memory-request-not-limit\n")
+    text = MANIFEST.replace(
+        "  template:\n",
+        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: AMD811,memory-request-not-limit\n",
+    )
     Path("t.yaml").write_text(text)
     data = json.loads(_run(["t.yaml"], capsys)[1])
     rules = {f["rule"] for f in data["findings"]}
@@ -148,7 +159,12 @@ def test_config_file_ignores_globally_and_per_path(tmp_path, monkeypatch, capsys
     Path("charts/legacy/job.yaml").write_text(MANIFEST)
     Path("job.yaml").write_text(MANIFEST)
     Path(".amldoctor.yaml").write_text(
-        yaml.safe_dump({"ignore": ["AMD811"], "per-path-ignores": {"charts/legacy/*": ["AMD807", "gpu-toleration-missing"]}})
+        yaml.safe_dump(
+            {
+                "ignore": ["AMD811"],
+                "per-path-ignores": {"charts/legacy/*": ["AMD807", "gpu-toleration-missing"]},
+            }
+        )
     )
     data = json.loads(_run(["job.yaml", "charts"], capsys)[1])
     rules_by_file: dict[str, set[str]] = {}
@@ -189,7 +205,11 @@ def test_usage_errors(manifest, capsys):
 def test_preflight_against_a_snapshot(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     failing = "fixtures/lint/AMD813/failing.yaml"
-    code, out = _run([failing, "fixtures/lint/AMD813/passing.yaml"], capsys, against=str(FIXTURES / "cluster.yaml"))
+    code, out = _run(
+        [failing, "fixtures/lint/AMD813/passing.yaml"],
+        capsys,
+        against=str(FIXTURES / "cluster.yaml"),
+    )
     data = json.loads(out)
     pending = [f for f in data["findings"] if f["rule"] == "AMD813" and f["severity"] == "error"]
     fits = [f for f in data["findings"] if f["rule"] == "AMD813" and f["severity"] == "info"]
@@ -216,9 +236,15 @@ def test_typer_command_reads_stdin_and_renders_a_table():
 
 @pytest.mark.parametrize(
     ("namespaces", "flag", "expected"),
-    [(["ml"], None, ("ml", False)), (["ml", "serving"], None, (None, True)), (["ml", "serving"], "ml", ("ml", False))],
+    [
+        (["ml"], None, ("ml", False)),
+        (["ml", "serving"], None, (None, True)),
+        (["ml", "serving"], "ml", ("ml", False)),
+    ],
 )
-def test_against_cluster_reads_the_namespaces_the_manifests_use(tmp_path, monkeypatch, capsys, namespaces, flag, expected):
+def test_against_cluster_reads_the_namespaces_the_manifests_use(
+    tmp_path, monkeypatch, capsys, namespaces, flag, expected
+):
     from amldoctor import sources
     from amldoctor.snapshot import Snapshot
 
@@ -232,5 +258,11 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(tmp_path, monkey
         return Snapshot.load(FIXTURES / "cluster.yaml")
 
     monkeypatch.setattr(sources, "open_snapshot", fake_open)
-    _run([f"{ns}.yaml" for ns in namespaces], capsys, against_cluster=True, namespace=flag, context="aks-ml")
+    _run(
+        [f"{ns}.yaml" for ns in namespaces],
+        capsys,
+        against_cluster=True,
+        namespace=flag,
+        context="aks-ml",
+    )
     assert [(t.namespace, t.all_namespaces, t.context) for t in seen] == [(*expected, "aks-ml")]

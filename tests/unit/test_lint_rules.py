@@ -25,8 +25,13 @@ def _node(name: str, gpus: int, taints: list[dict]) -> dict:
     alloc = {"cpu": "16", "memory": "64Gi", "pods": "110"}
     if gpus:
         alloc["nvidia.com/gpu"] = str(gpus)
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {}},
-            "spec": {"taints": taints}, "status": {"allocatable": alloc}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {}},
+        "spec": {"taints": taints},
+        "status": {"allocatable": alloc},
+    }
 
 
 GPU_JOB = """\
@@ -49,7 +54,11 @@ def test_gpu_toleration_uses_the_clusters_taints_when_given():
     untainted = Snapshot([_node("gpu-0", 1, []), _node("cpu-0", 0, [])], source="t")
     assert _lint(GPU_JOB, untainted, "AMD810") == []
     tainted = Snapshot(
-        [_node("gpu-0", 1, [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])],
+        [
+            _node(
+                "gpu-0", 1, [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+            )
+        ],
         source="t",
     )
     found = _lint(GPU_JOB, tainted, "AMD810")
@@ -61,13 +70,19 @@ def test_gpu_toleration_uses_the_clusters_taints_when_given():
 
 
 def test_wildcard_toleration_tolerates_every_gpu_pool():
-    text = GPU_JOB.replace("      containers:", "      tolerations: [{operator: Exists}]\n      containers:")
+    text = GPU_JOB.replace(
+        "      containers:", "      tolerations: [{operator: Exists}]\n      containers:"
+    )
     assert _lint(text, None, "AMD810") == []
 
 
 @pytest.mark.parametrize(
     ("probe", "budget"),
-    [({}, 30), ({"initialDelaySeconds": 60}, 90), ({"periodSeconds": 5, "failureThreshold": 60}, 300)],
+    [
+        ({}, 30),
+        ({"initialDelaySeconds": 60}, 90),
+        ({"periodSeconds": 5, "failureThreshold": 60}, 300),
+    ],
 )
 def test_startup_budget(probe, budget):
     assert startup_budget(probe) == budget
@@ -103,19 +118,28 @@ def test_credential_detection(name, value, flagged):
 
 def test_batch_workloads_are_never_asked_for_probes():
     service = "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ml}\nspec:\n  selector: {app: x}\n  ports: [{port: 80}]\n---\n"
-    job = GPU_JOB.replace("    spec:\n      restartPolicy", "    metadata: {labels: {app: x}}\n    spec:\n      restartPolicy")
-    job = job.replace("        image: img:1\n", "        image: img:1\n        ports: [{containerPort: 80}]\n")
+    job = GPU_JOB.replace(
+        "    spec:\n      restartPolicy",
+        "    metadata: {labels: {app: x}}\n    spec:\n      restartPolicy",
+    )
+    job = job.replace(
+        "        image: img:1\n", "        image: img:1\n        ports: [{containerPort: 80}]\n"
+    )
     assert _lint(service + job, None, "AMD805") == []
-    deployment = job.replace("batch/v1", "apps/v1").replace("kind: Job", "kind: Deployment").replace(
-        "      restartPolicy: Never\n", ""
+    deployment = (
+        job.replace("batch/v1", "apps/v1")
+        .replace("kind: Job", "kind: Deployment")
+        .replace("      restartPolicy: Never\n", "")
     )
     found = _lint(service + deployment, None, "AMD805")
     assert [f.evidence["missing"] for f in found] == [["readinessProbe", "livenessProbe"]]
 
 
 def test_suppression_leaves_the_manifest_untouched():
-    text = GPU_JOB.replace("metadata: {name: train, namespace: ml}",
-                           "metadata: {name: train, namespace: ml, annotations: {amldoctor.io/ignore: all}}")
+    text = GPU_JOB.replace(
+        "metadata: {name: train, namespace: ml}",
+        "metadata: {name: train, namespace: ml, annotations: {amldoctor.io/ignore: all}}",
+    )
     out = ManifestSet()
     parse_text("m.yaml", text, out)
     before = copy.deepcopy(out.documents[0].obj)

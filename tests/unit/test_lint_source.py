@@ -42,7 +42,10 @@ def test_line_of_nested_field_is_the_line_of_its_key():
     assert doc.line(path) == 14
     assert doc.line(("spec", "template", "spec", "containers", 0)) == 10
     # a field that is not written falls back to its nearest written parent
-    assert doc.line(("spec", "template", "spec", "containers", 0, "resources", "requests", "cpu")) == 12
+    assert (
+        doc.line(("spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"))
+        == 12
+    )
 
 
 def test_list_items_keep_their_own_lines():
@@ -51,16 +54,26 @@ def test_list_items_keep_their_own_lines():
     )
     docs = _parse(items).documents
     assert [d.line(("kind",)) for d in docs] == [5, 19]
-    assert docs[1].line(("spec", "template", "spec", "containers", 0, "image")) == 11 + 17  # the second item starts on line 18
+    assert (
+        docs[1].line(("spec", "template", "spec", "containers", 0, "image")) == 11 + 17
+    )  # the second item starts on line 18
 
 
 def test_json_with_tabs_has_lines():
-    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     text = json.dumps(obj, indent="\t")
     doc = _parse(text, "p.json").documents[0]
     assert doc.obj == obj
-    assert text.splitlines()[doc.line(("spec", "containers", 0, "image")) - 1].strip().startswith('"image"')
+    assert (
+        text.splitlines()[doc.line(("spec", "containers", 0, "image")) - 1]
+        .strip()
+        .startswith('"image"')
+    )
 
 
 def test_syntax_error_names_file_and_line_and_keeps_earlier_documents():
@@ -79,11 +92,18 @@ def test_bad_file_does_not_hide_findings_in_the_others(tmp_path):
     rules = sorted({f.rule for f in report.findings})
     assert "AMD816" in rules and "AMD811" in rules
     broken = [f for f in report.findings if f.rule == "AMD816"]
-    assert {f.evidence["file"] for f in broken} == {str(tmp_path / "a-broken.yaml"), str(tmp_path / "c.bin.yaml")}
+    assert {f.evidence["file"] for f in broken} == {
+        str(tmp_path / "a-broken.yaml"),
+        str(tmp_path / "c.bin.yaml"),
+    }
 
 
 def test_non_kubernetes_documents_and_unknown_kinds_are_noted():
-    out = _parse("just a string\n---\nfoo: bar\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n" + "---\n" + JOB)
+    out = _parse(
+        "just a string\n---\nfoo: bar\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        + "---\n"
+        + JOB
+    )
     report = run_lint(out)
     assert any("document 1 is a str" in n for n in report.notes)
     assert any("no apiVersion/kind" in n and "m.yaml:3" in n for n in report.notes)
@@ -96,7 +116,9 @@ def test_empty_input_says_so():
     assert out.files == [STDIN_NAME]
     report = run_lint(out)
     assert report.findings == []
-    assert any("empty" in n for n in report.notes) and any("nothing to lint" in n for n in report.notes)
+    assert any("empty" in n for n in report.notes) and any(
+        "nothing to lint" in n for n in report.notes
+    )
 
 
 def test_missing_path_is_an_input_error(tmp_path):

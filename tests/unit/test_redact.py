@@ -17,9 +17,19 @@ STORAGE_KEY = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFla0
 
 @pytest.mark.parametrize(
     "name",
-    ["AZUREML_OBO_CANARY_TOKEN", "MLFLOW_TRACKING_TOKEN", "DB_PASSWORD", "client_secret",
-     "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_CONNECTION_STRING", "storageSasToken",
-     "AWS_SECRET_ACCESS_KEY", "API_KEY", "registry-password", "AZURE_CREDENTIAL_FILE"],
+    [
+        "AZUREML_OBO_CANARY_TOKEN",
+        "MLFLOW_TRACKING_TOKEN",
+        "DB_PASSWORD",
+        "client_secret",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "storageSasToken",
+        "AWS_SECRET_ACCESS_KEY",
+        "API_KEY",
+        "registry-password",
+        "AZURE_CREDENTIAL_FILE",
+    ],
 )
 def test_sensitive_names_mask_any_value(name):
     assert is_sensitive_name(name)
@@ -55,9 +65,15 @@ def test_credential_shaped_values_mask_under_any_name(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "10", "/usr/local/nvidia/lib64:/usr/local/cuda/lib64", "0123456789abcdef0123456789abcdef",
-     "https://pypi.org/simple", "aml-compute-0123456789abcdef0123456789abcdef-worker-0",
-     "/mnt/azureml/cr/j/0123456789abcdef0123456789abcdef/exe/wd"],
+    [
+        "",
+        "10",
+        "/usr/local/nvidia/lib64:/usr/local/cuda/lib64",
+        "0123456789abcdef0123456789abcdef",
+        "https://pypi.org/simple",
+        "aml-compute-0123456789abcdef0123456789abcdef-worker-0",
+        "/mnt/azureml/cr/j/0123456789abcdef0123456789abcdef/exe/wd",
+    ],
 )
 def test_ordinary_values_are_kept(value):
     # A 32-hex AML job id is an identifier the user needs, not a key.
@@ -80,8 +96,10 @@ def _pod() -> dict:
             "namespace": "aml",
             "annotations": {
                 "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
-                    {"kind": "Pod",
-                     "spec": {"containers": [{"env": [{"name": "TOKEN", "value": "abc"}]}]}}
+                    {
+                        "kind": "Pod",
+                        "spec": {"containers": [{"env": [{"name": "TOKEN", "value": "abc"}]}]},
+                    }
                 ),
                 "checksum/config": "a" * 64,
                 "volcano.sh/job-name": "ml-job",
@@ -96,8 +114,10 @@ def _pod() -> dict:
                         {"name": "AZUREML_RUN_TOKEN", "value": "t0k"},
                         {"name": "EPOCHS", "value": "10"},
                         {"name": "CALLBACK", "value": JWT},
-                        {"name": "DB_PASSWORD",
-                         "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                        {
+                            "name": "DB_PASSWORD",
+                            "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+                        },
                     ],
                 }
             ]
@@ -122,12 +142,29 @@ def test_redact_pod_env_args_and_annotations():
 
 
 def test_redact_pod_templates_and_aml_job_specs():
-    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
-        {"name": "c", "env": [{"name": "MLFLOW_TRACKING_TOKEN", "value": "x"}]}]}}}}
-    aml_job = {"kind": "AmlJob", "spec": {"job": {"options": {
-        "envs": {"AZUREML_NODE_COUNT": "2", "AZUREML_RUN_TOKEN": "secret"},
-        "commonRuntimeJobSpec": "eyJpbWFnZSI6ICJ4In0=",
-    }}}}
+    deployment = {
+        "kind": "Deployment",
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "c", "env": [{"name": "MLFLOW_TRACKING_TOKEN", "value": "x"}]}
+                    ]
+                }
+            }
+        },
+    }
+    aml_job = {
+        "kind": "AmlJob",
+        "spec": {
+            "job": {
+                "options": {
+                    "envs": {"AZUREML_NODE_COUNT": "2", "AZUREML_RUN_TOKEN": "secret"},
+                    "commonRuntimeJobSpec": "eyJpbWFnZSI6ICJ4In0=",
+                }
+            }
+        },
+    }
     template = redact_object(deployment)["spec"]["template"]
     assert template["spec"]["containers"][0]["env"][0]["value"] == MASK
     options = redact_object(aml_job)["spec"]["job"]["options"]
@@ -136,11 +173,16 @@ def test_redact_pod_templates_and_aml_job_specs():
 
 
 def test_config_maps_keep_keys_and_secrets_lose_values():
-    cm = {"kind": "ConfigMap", "metadata": {"name": "cfg"},
-          "data": {"hostfile": "worker-0 slots=1", "storage_key": "abc", "conn": f"Bearer {JWT}"}}
+    cm = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg"},
+        "data": {"hostfile": "worker-0 slots=1", "storage_key": "abc", "conn": f"Bearer {JWT}"},
+    }
     out = redact_object(cm)
     assert out["data"] == {
-        "hostfile": "worker-0 slots=1", "storage_key": MASK, "conn": f"Bearer {MASK}"
+        "hostfile": "worker-0 slots=1",
+        "storage_key": MASK,
+        "conn": f"Bearer {MASK}",
     }
     secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"user": "YQ==", "pw": "Yg=="}}
     assert redact_object(secret)["data"] == {"user": MASK, "pw": MASK}

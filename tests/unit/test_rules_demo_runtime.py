@@ -39,15 +39,25 @@ def demo_findings():
     if not (DEMO / "manifest.json").exists():
         pytest.skip("demo snapshot not present")
     load_all()
-    rules = [r for code, r in sorted(REGISTRY.items()) if code.startswith(RUNTIME_FAMILIES) and r.scope == "scan"]
+    rules = [
+        r
+        for code, r in sorted(REGISTRY.items())
+        if code.startswith(RUNTIME_FAMILIES) and r.scope == "scan"
+    ]
     report = run_rules(Snapshot.load(DEMO), rules=rules)
     assert not [n for n in report.notes if "failed on this snapshot" in n]
     return report.findings
 
 
-@pytest.mark.parametrize(("code", "kind", "name"), EXPECTED, ids=[f"{c}-{n[:20]}" for c, _, n in EXPECTED])
+@pytest.mark.parametrize(
+    ("code", "kind", "name"), EXPECTED, ids=[f"{c}-{n[:20]}" for c, _, n in EXPECTED]
+)
 def test_broken_workload_gets_its_finding(demo_findings, code, kind, name):
-    hits = [f for f in demo_findings if f.rule == code and f.object.kind == kind and f.object.name == name]
+    hits = [
+        f
+        for f in demo_findings
+        if f.rule == code and f.object.kind == kind and f.object.name == name
+    ]
     assert hits, f"{code} did not report {kind} {name}"
 
 
@@ -60,10 +70,16 @@ def test_one_runtime_error_per_broken_pod(demo_findings):
 
 def test_healthy_pods_get_no_error_or_warning(demo_findings):
     noisy = [
-        (f.rule, f.object.name) for f in demo_findings
-        if f.object.kind == "Pod" and f.object.name.startswith(HEALTHY_PREFIXES) and f.severity.label != "info"
+        (f.rule, f.object.name)
+        for f in demo_findings
+        if f.object.kind == "Pod"
+        and f.object.name.startswith(HEALTHY_PREFIXES)
+        and f.severity.label != "info"
     ]
     assert noisy == []
-    system = [(f.rule, f.object.name) for f in demo_findings
-              if f.object.namespace in ("kube-system", "azureml") and f.severity.label == "error"]
+    system = [
+        (f.rule, f.object.name)
+        for f in demo_findings
+        if f.object.namespace in ("kube-system", "azureml") and f.severity.label == "error"
+    ]
     assert system == []

@@ -5,36 +5,76 @@ from __future__ import annotations
 from runtime_helpers import event, findings, pod
 
 
-def _node(name: str, *, conditions=(), labels=None, allocatable=None, capacity=None, **spec) -> dict:
-    return {"kind": "Node", "metadata": {"name": name, "labels": labels or {}}, "spec": spec,
-            "status": {"conditions": [{"type": t, "status": s} for t, s in conditions],
-                       "allocatable": allocatable or {}, "capacity": capacity or allocatable or {}}}
+def _node(
+    name: str, *, conditions=(), labels=None, allocatable=None, capacity=None, **spec
+) -> dict:
+    return {
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": spec,
+        "status": {
+            "conditions": [{"type": t, "status": s} for t, s in conditions],
+            "allocatable": allocatable or {},
+            "capacity": capacity or allocatable or {},
+        },
+    }
 
 
 def test_condition_polarity():
-    healthy = _node("ok", conditions=[("Ready", "True"), ("MemoryPressure", "False"), ("KernelDeadlock", "False"),
-                                      ("UnhealthyNvidiaDevicePlugin", "False"), ("NvidiaGPUReady", "True")])
-    bad = _node("bad", conditions=[("Ready", "False"), ("MemoryPressure", "True"), ("KernelDeadlock", "True"),
-                                   ("UnhealthyNvidiaDevicePlugin", "True")])
+    healthy = _node(
+        "ok",
+        conditions=[
+            ("Ready", "True"),
+            ("MemoryPressure", "False"),
+            ("KernelDeadlock", "False"),
+            ("UnhealthyNvidiaDevicePlugin", "False"),
+            ("NvidiaGPUReady", "True"),
+        ],
+    )
+    bad = _node(
+        "bad",
+        conditions=[
+            ("Ready", "False"),
+            ("MemoryPressure", "True"),
+            ("KernelDeadlock", "True"),
+            ("UnhealthyNvidiaDevicePlugin", "True"),
+        ],
+    )
     found = findings([healthy, bad], "AMD601", "AMD602", "AMD603", "AMD608")
     assert {f.object.name for f in found} == {"bad"}
     assert sorted(f.rule for f in found) == ["AMD601", "AMD602", "AMD603", "AMD608"]
 
 
 def test_gpu_inventory_counts_running_pods_only():
-    node = _node("gpu", labels={"kubernetes.azure.com/accelerator": "nvidia"},
-                 capacity={"nvidia.com/gpu": "2"}, allocatable={"nvidia.com/gpu": "2"})
-    running = pod("a", node="gpu", containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}])
-    done = pod("b", node="gpu", phase="Succeeded",
-               containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}])
+    node = _node(
+        "gpu",
+        labels={"kubernetes.azure.com/accelerator": "nvidia"},
+        capacity={"nvidia.com/gpu": "2"},
+        allocatable={"nvidia.com/gpu": "2"},
+    )
+    running = pod(
+        "a",
+        node="gpu",
+        containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+    )
+    done = pod(
+        "b",
+        node="gpu",
+        phase="Succeeded",
+        containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+    )
     found = findings([node, running, done], "AMD605")
     assert found[0].evidence["requested_by"] == {"ml/a": {"nvidia.com/gpu": 1}}
     assert "free 1" in found[0].message and found[0].severity.label == "info"
 
 
 def test_device_plugin_missing_versus_empty_pool():
-    gpu_pod = pod("train", node=None, phase="Pending",
-                  containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}])
+    gpu_pod = pod(
+        "train",
+        node=None,
+        phase="Pending",
+        containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+    )
     cpu = _node("cpu", allocatable={"cpu": "8"})
     no_plugin = _node("gpu", labels={"kubernetes.azure.com/accelerator": "nvidia"})
     # a labelled GPU node without the plugin: the node rule explains it, not the pod rule
@@ -50,12 +90,20 @@ def _pvc(name: str, *, phase="Pending", modes=("ReadWriteOnce",), sc=None) -> di
     spec = {"accessModes": list(modes), "resources": {"requests": {"storage": "10Gi"}}}
     if sc is not None:
         spec["storageClassName"] = sc
-    return {"kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": "ml", "uid": f"pvc-{name}"},
-            "spec": spec, "status": {"phase": phase}}
+    return {
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": "ml", "uid": f"pvc-{name}"},
+        "spec": spec,
+        "status": {"phase": phase},
+    }
 
 
 def test_wait_for_first_consumer_without_consumer_is_only_info():
-    sc = {"kind": "StorageClass", "metadata": {"name": "disk"}, "volumeBindingMode": "WaitForFirstConsumer"}
+    sc = {
+        "kind": "StorageClass",
+        "metadata": {"name": "disk"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
     found = findings([sc, _pvc("idle", sc="disk")], "AMD503")
     assert found[0].severity.label == "info"
     assert "expected" in found[0].message
@@ -69,7 +117,11 @@ def test_pending_claim_without_events_or_classes_is_honest():
 
 def test_multi_attach_names_the_holder():
     p = pod("w1", statuses=[{"name": "c", "state": {"waiting": {"reason": "ContainerCreating"}}}])
-    ev = event(p, "FailedAttachVolume", 'Multi-Attach error for volume "pvc-1" Volume is already used by pod(s) w0')
+    ev = event(
+        p,
+        "FailedAttachVolume",
+        'Multi-Attach error for volume "pvc-1" Volume is already used by pod(s) w0',
+    )
     found = findings([p, ev], "AMD502", "AMD501")
     assert [f.rule for f in found] == ["AMD502"]
     assert found[0].evidence["used_by"] == "w0"
@@ -77,8 +129,18 @@ def test_multi_attach_names_the_holder():
 
 def test_rwo_claim_on_two_nodes():
     claim = _pvc("ckpt", phase="Bound")
-    a = pod("a", node="n1", containers=[{"name": "c"}], volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "ckpt"}}])
-    b = pod("b", node="n2", containers=[{"name": "c"}], volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "ckpt"}}])
+    a = pod(
+        "a",
+        node="n1",
+        containers=[{"name": "c"}],
+        volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "ckpt"}}],
+    )
+    b = pod(
+        "b",
+        node="n2",
+        containers=[{"name": "c"}],
+        volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": "ckpt"}}],
+    )
     found = findings([claim, a, b], "AMD505")
     assert found[0].evidence["nodes"] == ["n1", "n2"]
     assert findings([claim, a], "AMD505") == []

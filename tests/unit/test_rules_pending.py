@@ -16,16 +16,31 @@ def _snapshot(message: str) -> Snapshot:
         "kind": "Pod",
         "metadata": {"name": "train-0", "namespace": "ml", "uid": "u1"},
         "spec": {"containers": [{"name": "t"}]},
-        "status": {"phase": "Pending", "conditions": [
-            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                }
+            ],
+        },
     }
-    return Snapshot([pod], missing=[Missing("Node", "forbidden: nodes is forbidden", None, 403)],
-                    collected_kinds={"Pod", "Event"})
+    return Snapshot(
+        [pod],
+        missing=[Missing("Node", "forbidden: nodes is forbidden", None, 403)],
+        collected_kinds={"Pod", "Event"},
+    )
 
 
 def test_limited_view_parses_the_message_and_names_the_taint_from_legacy_wording():
     [finding] = run_rules(_snapshot(LEGACY), only=["AMD101"]).findings
-    assert "0/12 nodes fit (3 Insufficient nvidia.com/gpu; 9 node(s) had untolerated taint {sku: gpu})" in finding.message
+    assert (
+        "0/12 nodes fit (3 Insufficient nvidia.com/gpu; 9 node(s) had untolerated taint {sku: gpu})"
+        in finding.message
+    )
     assert finding.evidence["node_analysis"] == "skipped: forbidden: nodes is forbidden"
     assert "key: sku" in finding.remediation and "value: gpu" in finding.remediation
     assert "3 node(s) lack nvidia.com/gpu" in finding.remediation

@@ -131,17 +131,25 @@ def _print_summary():
 
 
 def _one_node_snapshot(pod_spec: dict, extra: tuple = ()) -> tuple[Snapshot, dict]:
-    node = {"kind": "Node", "metadata": {"name": "cpu-1"},
-            "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}}
-    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}, "spec": pod_spec,
-           "status": {"phase": "Pending"}}
+    node = {
+        "kind": "Node",
+        "metadata": {"name": "cpu-1"},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}},
+    }
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": pod_spec,
+        "status": {"phase": "Pending"},
+    }
     return Snapshot([node, pod, *extra], server_version="v1.35.4"), pod
 
 
 def test_dynamic_resources_postfilter_precedes_preemption_from_v1_34() -> None:
     """Seen verbatim from kube-scheduler v1.35.4 in the e2e suite."""
     snap, pod = _one_node_snapshot(
-        {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]})
+        {"containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}
+    )
     assert analyze(snap, pod)["scheduler_message"] == (
         "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. no new claims to deallocate, "
         "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
@@ -154,8 +162,11 @@ def test_prefilter_rejection_leaves_dynamic_resources_without_state() -> None:
     """An unresolvable PreFilter stops before DynamicResources' PreFilter writes its state: its
     PostFilter fails with "not found" and preemption never runs."""
     snap, pod = _one_node_snapshot(
-        {"containers": [{"name": "c"}],
-         "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "missing"}}]})
+        {
+            "containers": [{"name": "c"}],
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "missing"}}],
+        }
+    )
     assert analyze(snap, pod)["scheduler_message"] == (
         '0/1 nodes are available: persistentvolumeclaim "missing" not found. not found'
     )

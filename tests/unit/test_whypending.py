@@ -207,7 +207,10 @@ def test_many_nodes_are_grouped_by_pool() -> None:
             ("-f", str(FIXTURES / "not-a-workload.yaml"), "-s", str(FIXTURES / "gpus-busy.yaml")),
             "found: ConfigMap",
         ),
-        (("-s", str(FIXTURES / "gpus-busy.yaml")), "give exactly one of: a pod name, -f MANIFEST, or --job ID"),
+        (
+            ("-s", str(FIXTURES / "gpus-busy.yaml")),
+            "give exactly one of: a pod name, -f MANIFEST, or --job ID",
+        ),
         (
             ("train-busy", "-s", str(FIXTURES / "gpus-busy.yaml"), "-o", "xml"),
             "unknown output format",
