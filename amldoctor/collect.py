@@ -89,6 +89,7 @@ SECRET = Resource("Secret", "v1", "secrets", metadata_only=True)
 REPLICA_SET = Resource("ReplicaSet", "apps/v1", "replicasets")
 DEPLOYMENT = Resource("Deployment", "apps/v1", "deployments")
 STATEFUL_SET = Resource("StatefulSet", "apps/v1", "statefulsets")
+DAEMON_SET = Resource("DaemonSet", "apps/v1", "daemonsets")
 JOB = Resource("Job", "batch/v1", "jobs")
 POD_GROUP = Resource("PodGroup", "scheduling.volcano.sh/v1beta1", "podgroups")
 VOLCANO_JOB = Resource("Job", "batch.volcano.sh/v1alpha1", "jobs", label="Job.batch.volcano.sh")
@@ -103,18 +104,25 @@ INSTANCE_TYPE = Resource(
 )
 QUEUE = Resource("Queue", "scheduling.volcano.sh/v1beta1", "queues", namespaced=False)
 NAMESPACE = Resource("Namespace", "v1", "namespaces", namespaced=False)
+# Karpenter (AKS node auto-provisioning): what it provisions and why it could not.
+NODE_POOL = Resource("NodePool", "karpenter.sh/v1", "nodepools", namespaced=False)
+NODE_CLAIM = Resource("NodeClaim", "karpenter.sh/v1", "nodeclaims", namespaced=False)
 
 NAMESPACED = (
     POD, EVENT, PVC, RESOURCE_QUOTA, LIMIT_RANGE, SERVICE, CONFIG_MAP, SECRET, REPLICA_SET,
-    DEPLOYMENT, STATEFUL_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS,
+    DEPLOYMENT, STATEFUL_SET, DAEMON_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS,
 )  # fmt: skip
 # Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
-CLUSTER_SCOPED = (NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE)
+CLUSTER_SCOPED = (
+    NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, NODE_POOL, NODE_CLAIM,
+)  # fmt: skip
 # Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
 EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
 ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS
 # Resources served only when an add-on is installed: a 404 means "not installed".
-OPTIONAL_APIS = frozenset({"scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com"})
+OPTIONAL_APIS = frozenset(
+    {"scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com", "karpenter.sh"}
+)
 
 
 @dataclass(frozen=True)
@@ -448,6 +456,14 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
 
 
 BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
+# The cluster autoscaler's status (kube-system/cluster-autoscaler-status): read by name, since a
+# namespace-scoped scan would not otherwise see kube-system.
+AUTOSCALER_STATUS = ListRequest(
+    CONFIG_MAP,
+    "kube-system",
+    (("fieldSelector", "metadata.name=cluster-autoscaler-status"),),
+    extra=True,
+)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -642,6 +658,8 @@ def collect_live(opts: LiveOptions) -> LiveResult:
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
+        if ns != AUTOSCALER_STATUS.namespace:
+            requests.append(AUTOSCALER_STATUS)
     results = c.run(requests)
 
     if exists is None and ns is not None:
@@ -733,6 +751,7 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
         BOUND_PODS_REQUEST,
         ListRequest(PVC, ns),
         ListRequest(POD_GROUP, ns),
+        AUTOSCALER_STATUS,
         *(ListRequest(res) for res in CLUSTER_SCOPED),
     ]
     annotations = pod["metadata"].get("annotations") or {}
