@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from amldoctor.capacity.newnode import new_node_section
 from amldoctor.errors import InputError
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
 from amldoctor.k8s.quantity import QuantityError, format_amount
@@ -180,6 +181,7 @@ def analyze(
         "fixes": [],
         "not_modelled": [],
         "limited_view": None,
+        "new_nodes": None,
         "findings": [],
     }
     if pod_state.key in (state.NOT_PENDING, state.TERMINATING):
@@ -245,6 +247,9 @@ def analyze(
                 lambda: remediation.all_fixes(result, cluster, request),
             )
         )
+        if pod_state.key == state.UNSCHEDULABLE or what_if:
+            # After the node-by-node verdict: would a new node of some pool help?
+            doc["new_nodes"] = new_node_section(snap, dict(pod), result.profile)
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
     if pod_state.key == state.BOUND:
         doc["findings"] += _kubelet_side_findings(snap, pod)

@@ -129,8 +129,27 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
             for line in (f.get("yaml") or "").splitlines():
                 console.print(Text(f"      {line}"))
         console.print()
+    if doc.get("new_nodes"):
+        _new_nodes_console(console, doc["new_nodes"])
     for note in doc["not_modelled"]:
         console.print(Text(f"not modelled: {note}", style="yellow"))
+
+
+def _new_nodes_console(console: Console, section: dict) -> None:
+    console.print(Text("would a new node help?", style="bold"))
+    console.print(Text(f"  {section['summary']}"))
+    for pool in section["pools"]:
+        console.print(Text(f"  • {pool['text']}", style="dim"))
+    auto = section["autoscaler"]
+    if auto.get("latest_event"):
+        console.print(Text(f"  cluster autoscaler said: {auto['latest_event']}", style="dim"))
+    if auto.get("stale"):
+        console.print(
+            Text(f"  cluster autoscaler status is stale (last {auto['last_updated']})", "yellow")
+        )
+    for note in section["provisioning"]:
+        console.print(Text(f"  {note}", style="dim"))
+    console.print()
 
 
 def _messages(console: Console, doc: dict) -> None:
@@ -225,6 +244,13 @@ def render_markdown(doc: dict) -> str:
                     *[f"  {line}" for line in f["yaml"].splitlines()],
                     "  ```",
                 ]
+    if doc.get("new_nodes"):
+        section = doc["new_nodes"]
+        lines += ["", "### Would a new node help?", "", f"{_cell(section['summary'])}", ""]
+        lines += [f"- {_cell(p['text'])}" for p in section["pools"]]
+        if section["autoscaler"].get("latest_event"):
+            lines.append(f"- cluster autoscaler said: `{section['autoscaler']['latest_event']}`")
+        lines += [f"- {_cell(n)}" for n in section["provisioning"]]
     for note in doc["not_modelled"]:
         lines.append(f"- _Not modelled:_ {note}")
     return "\n".join(lines) + "\n"
