@@ -84,6 +84,6 @@ def test_demo_scan_json_matches_golden():
 def test_pending_pods_agree_with_the_recorded_scheduler_messages(report):
     """The demo's FailedScheduling texts were derived by hand; the simulator must reproduce them."""
     pending = [f for f in report.findings if f.rule == "AMD101"]
-    assert len(pending) == 5  # four in aml-compute, the third azureml-fe replica in azureml
+    assert len(pending) == 6  # five in aml-compute, the third azureml-fe replica in azureml
     for f in pending:
         assert f.evidence["agrees_with_scheduler"] is True, (f.object.name, f.evidence)
