@@ -26,6 +26,7 @@ from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.framework import simulate
+from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot, meta
 
@@ -114,6 +115,11 @@ def template_node(snap: Snapshot, source: dict, name: str) -> tuple[dict, list[d
     return node, pods
 
 
+def _flatten(made: tuple[dict, list[dict]]) -> list[dict]:
+    node, pods = made
+    return [node, *pods]
+
+
 def _with_objects(snap: Snapshot, extra: list[dict]) -> Snapshot:
     return Snapshot(
         [*snap.objects, *extra],
@@ -157,9 +163,17 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
         if nodes:
             source = next((n for n in nodes if _ready(n)), nodes[0])
             name = f"{pool}-new-node"
-            node, pods = template_node(snap, source, name)
             answer.template_node = meta(source).get("name")
-            result = simulate(_with_objects(snap, [node, *pods]), pod, profile)
+            # One augmented snapshot per pool, shared by every pod asked about: the simulation
+            # itself is memoized on it per scheduling signature.
+            augmented = memo_on(
+                snap,
+                ("new-node", pool),
+                lambda source=source, name=name: _with_objects(
+                    snap, list(_flatten(template_node(snap, source, name)))
+                ),
+            )
+            result = simulate(augmented, pod, profile)
             verdict = result.verdict(name)
             if verdict is not None:
                 answer.fits = verdict.fits

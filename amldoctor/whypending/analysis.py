@@ -4,7 +4,8 @@
 it with what the scheduler said (FailedScheduling event / PodScheduled condition), and returns
 the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
 `observed_message`, `agrees_with_scheduler`, `nodes`, `findings`) plus `funnel`,
-`closest_nodes`, `fixes`, `not_modelled`, `limited_view` and `observed`.
+`closest_nodes`, `fixes`, `not_modelled`, `limited_view`, `observed` and `new_nodes` (would an
+empty node of each pool fit; only with node rows, i.e. for the why-pending command).
 """
 
 from __future__ import annotations
@@ -247,8 +248,9 @@ def analyze(
                 lambda: remediation.all_fixes(result, cluster, request),
             )
         )
-        if pod_state.key == state.UNSCHEDULABLE or what_if:
-            # After the node-by-node verdict: would a new node of some pool help?
+        if node_rows and (pod_state.key == state.UNSCHEDULABLE or what_if):
+            # After the node-by-node verdict: would a new node of some pool help? (why-pending
+            # only: scan's AMD101 asks for no node rows, and AMD106 asks this itself.)
             doc["new_nodes"] = new_node_section(snap, dict(pod), result.profile)
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
     if pod_state.key == state.BOUND:
