@@ -24,7 +24,7 @@ from amldoctor.capacity.pools import nodes_by_pool, pool_groups
 from amldoctor.k8s.owners import controller_ref
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
-from amldoctor.scheduling.cluster import NodeInfo
+from amldoctor.scheduling.cluster import NodeInfo, anti_affinity_pods
 from amldoctor.scheduling.framework import simulate
 from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.profile import Profile
@@ -115,14 +115,41 @@ def template_node(snap: Snapshot, source: dict, name: str) -> tuple[dict, list[d
     return node, pods
 
 
-def _flatten(made: tuple[dict, list[dict]]) -> list[dict]:
+# What the filters read besides nodes and pods (volume binding, namespace selectors).
+_CONTEXT_KINDS = (
+    "Namespace",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "CSINode",
+)
+
+
+def _needs_whole_cluster(snap: Snapshot, pod: dict) -> bool:
+    """Whether the template node's verdict depends on the other nodes' pods.
+
+    Only inter-pod affinity and topology spread look beyond the node itself: the pod's own
+    (anti-)affinity and spread constraints, or another pod's required anti-affinity. Without
+    them, the template node alone (plus volumes and namespaces) gives the same verdict at a
+    fraction of the cost on a large cluster.
+    """
+    spec = pod.get("spec") or {}
+    affinity = spec.get("affinity") or {}
+    if affinity.get("podAffinity") or affinity.get("podAntiAffinity"):
+        return True
+    if spec.get("topologySpreadConstraints"):
+        return True
+    return bool(anti_affinity_pods(snap))
+
+
+def _augmented(snap: Snapshot, made: tuple[dict, list[dict]], whole: bool) -> Snapshot:
     node, pods = made
-    return [node, *pods]
-
-
-def _with_objects(snap: Snapshot, extra: list[dict]) -> Snapshot:
+    if whole:
+        objects = [*snap.objects, node, *pods]
+    else:
+        objects = [node, *pods, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
     return Snapshot(
-        [*snap.objects, *extra],
+        objects,
         source=snap.source,
         server_version=snap.server_version,
         captured_at=snap.captured_at,
@@ -166,11 +193,12 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
             answer.template_node = meta(source).get("name")
             # One augmented snapshot per pool, shared by every pod asked about: the simulation
             # itself is memoized on it per scheduling signature.
+            whole = _needs_whole_cluster(snap, pod)
             augmented = memo_on(
                 snap,
-                ("new-node", pool),
-                lambda source=source, name=name: _with_objects(
-                    snap, list(_flatten(template_node(snap, source, name)))
+                ("new-node", pool, whole),
+                lambda source=source, name=name, whole=whole: _augmented(
+                    snap, template_node(snap, source, name), whole
                 ),
             )
             result = simulate(augmented, pod, profile)

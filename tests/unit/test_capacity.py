@@ -516,3 +516,30 @@ def test_no_pool_fits_names_the_shortfall() -> None:
         "no pool's new node fits: the pod asks for 8 nvidia.com/gpu and the largest node "
         "(pool gpupool) has 4 allocatable"
     )
+
+
+def test_existing_pods_anti_affinity_reaches_the_new_node() -> None:
+    """Another pod's required anti-affinity over the zone blocks a new node in that zone too:
+    the simulation must then see the whole cluster, not the template node alone."""
+    node = _node("g0", "gpupool", None, gpus=4)
+    node["metadata"]["labels"]["topology.kubernetes.io/zone"] = "westeurope-1"
+    guard = _pod("guard", "g0", gpus=0)
+    guard["spec"]["affinity"] = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": "train"}},
+                    "topologyKey": "topology.kubernetes.io/zone",
+                }
+            ]
+        }
+    }
+    train = _pod("train", None, gpus=1)
+    train["metadata"]["labels"] = {"app": "train"}
+    other = _pod("other", None, gpus=1)
+    snap = Snapshot([node, guard, train, other])
+    (blocked,) = new_node_answers(snap, train)
+    assert blocked.fits is False
+    assert blocked.reasons == ["node(s) didn't satisfy existing pods anti-affinity rules"]
+    (free,) = new_node_answers(snap, other)
+    assert free.fits is True
