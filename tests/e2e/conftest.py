@@ -4,6 +4,8 @@
 `cluster` (test): a unique namespace plus helpers; cleans up the test's pods and Nodes.
 `scheduling_cluster` (test): `cluster` after deleting every Node and pod, for scenarios whose
 outcome depends on the whole node set.
+`controller_cluster` (test): `cluster` with kube-controller-manager running (started on first
+use, then kept for the session); the test's workloads are deleted before its pods at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from cluster import Cluster, clear_cluster, create_namespace
 from harness import ControlPlane, ControlPlaneError, binaries_dir
 
 _running: list[ControlPlane] = []
+WORKLOADS = (
+    "apps/v1/namespaces/{ns}/deployments",
+    "apps/v1/namespaces/{ns}/replicasets",
+    "apps/v1/namespaces/{ns}/statefulsets",
+    "apps/v1/namespaces/{ns}/daemonsets",
+    "batch/v1/namespaces/{ns}/jobs",
+)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +80,19 @@ def scheduling_cluster(control_plane: ControlPlane, cluster: Cluster) -> Cluster
     clear_cluster(cluster.kube)
     cluster.wait_scheduler_sees(nodes=0, pods=0)
     return cluster
+
+
+@pytest.fixture
+def controller_cluster(control_plane: ControlPlane, cluster: Cluster) -> Iterator[Cluster]:
+    try:
+        control_plane.start_controller_manager()
+    except ControlPlaneError as err:
+        pytest.fail(f"cannot start kube-controller-manager: {err}", pytrace=False)
+    yield cluster
+    # Controllers would re-create the pods `cluster` deletes, and no garbage collector runs:
+    # remove the owners first, top-down.
+    for path in WORKLOADS:
+        cluster.kube.delete(f"/apis/{path.format(ns=cluster.namespace)}")
 
 
 @pytest.hookimpl(wrapper=True)

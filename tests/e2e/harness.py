@@ -1,7 +1,10 @@
 """Start and stop a real etcd + kube-apiserver + kube-scheduler for amldoctor's e2e tests.
 
-There is no kube-controller-manager and no kubelet: tests write Nodes (with status), pods, pod
-statuses and events themselves, and the real scheduler places pods or explains why it cannot.
+There is no kubelet: tests write Nodes (with status), pods, pod statuses and events themselves, and
+the real scheduler places pods or explains why it cannot. The kube-controller-manager is started
+only by the tests that need controllers (`ControlPlane.start_controller_manager`), with a fixed set
+of controllers that make and refuse pods (no garbage collector or node lifecycle controller, which
+would delete the other tests' hand-made pods or taint their Nodes).
 The binaries come from `scripts/build-control-plane.sh` (built once per machine and version into
 a cache outside the checkout, or supplied through KUBEBUILDER_ASSETS).
 """
@@ -39,6 +42,17 @@ NO_EVENTS = "no-events"
 # read-only tests run amldoctor as, so its audit trail holds amldoctor's requests alone.
 READER = "reader"
 SCHEDULER = "system:kube-scheduler"
+CONTROLLER_MANAGER = "system:kube-controller-manager"
+# Controllers that create pods and keep quota usage: what the "pods never created" scenarios need.
+CONTROLLERS = (
+    "replicaset",
+    "deployment",
+    "job",
+    "statefulset",
+    "daemonset",
+    "resourcequota",
+    "serviceaccount",
+)
 
 NAMESPACE_READER_ROLE = "amldoctor-e2e:namespace-reader"
 
@@ -84,14 +98,15 @@ class ControlPlaneError(RuntimeError):
 
 
 def binaries_dir() -> Path:
-    """Directory holding etcd, kube-apiserver and kube-scheduler, building them if missing."""
+    """Directory holding etcd, kube-apiserver, kube-scheduler and kube-controller-manager,
+    building them if missing."""
     proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ControlPlaneError(
             f"{BUILD_SCRIPT.name} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
         )
     path = Path(proc.stdout.strip().splitlines()[-1])
-    for name in ("etcd", "kube-apiserver", "kube-scheduler"):
+    for name in ("etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"):
         if not os.access(path / name, os.X_OK):
             raise ControlPlaneError(f"{path} has no executable {name}")
     return path
@@ -268,7 +283,7 @@ class ControlPlane:
         etcd_port, peer_port, api_port, sched_port = free_ports(4)
         self.api_url = f"https://127.0.0.1:{api_port}"
         self.scheduler_url = f"https://127.0.0.1:{sched_port}"
-        users = (NS_READER, NO_NODES, NO_EVENTS, READER, SCHEDULER)
+        users = (NS_READER, NO_NODES, NO_EVENTS, READER, SCHEDULER, CONTROLLER_MANAGER)
         self.tokens = {u: secrets.token_hex(16) for u in users}
         self._write_auth_files()
 
@@ -346,12 +361,48 @@ class ControlPlane:
         self._install_rbac()
         self.startup_seconds["total"] = time.monotonic() - t0
 
+    def start_controller_manager(self) -> None:
+        """Start kube-controller-manager with `CONTROLLERS` (once; later calls do nothing).
+
+        It signs nothing for pods here (no kubelet mounts tokens) but the serviceaccount-token
+        machinery wants the service-account key and the cluster CA, as on a real cluster.
+        """
+        if any(p.name == "kube-controller-manager" for p in self.processes):
+            return
+        t0 = time.monotonic()
+        (port,) = free_ports(1)
+        kubeconfig = self.kubeconfig(CONTROLLER_MANAGER)
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--service-account-private-key-file={self.pki / 'sa.key'}",
+                f"--root-ca-file={self.pki / 'ca.crt'}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'kcm-certs'}",
+                "--v=2",
+            ],
+        )
+        self._wait(
+            "kube-controller-manager",
+            lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", b"ok", _unverified_tls()),
+            90,
+        )
+        self.startup_seconds["kube-controller-manager"] = time.monotonic() - t0
+
     def _write_auth_files(self) -> None:
-        # The scheduler's own identity is a system:masters member: its RBAC is not under test,
-        # and its own username keeps its requests apart in the audit log.
+        # The scheduler's and controller-manager's identities are system:masters members: their
+        # RBAC is not under test, and their own usernames keep their requests apart in the
+        # audit log.
         rows = [
             f'{self.tokens[u]},{u},uid-{u},"system:masters"'
-            if u == SCHEDULER
+            if u in (SCHEDULER, CONTROLLER_MANAGER)
             else f"{self.tokens[u]},{u},uid-{u}"
             for u in self.tokens
         ]
