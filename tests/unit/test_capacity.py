@@ -543,3 +543,54 @@ def test_existing_pods_anti_affinity_reaches_the_new_node() -> None:
     assert blocked.reasons == ["node(s) didn't satisfy existing pods anti-affinity rules"]
     (free,) = new_node_answers(snap, other)
     assert free.fits is True
+
+
+def test_karpenter_notes() -> None:
+    from amldoctor.capacity.karpenter import provisioning_notes
+
+    pool = {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": "gpu"},
+        "spec": {"limits": {"nvidia.com/gpu": "8", "cpu": "1000"}},
+        "status": {
+            "resources": {"nvidia.com/gpu": "8", "cpu": "96"},
+            "conditions": [
+                {"type": "Ready", "status": "False", "message": "NodeClassReady=False"},
+                {"type": "ValidDefinition", "status": "True"},
+            ],
+        },
+    }
+    claim = {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodeClaim",
+        "metadata": {"name": "gpu-x7k2p"},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Launched",
+                    "status": "False",
+                    "reason": "InsufficientCapacity",
+                    "message": "all requested instance types were unavailable during launch",
+                }
+            ]
+        },
+    }
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ml", "uid": "p1"}}
+    event = {
+        "kind": "Event",
+        "metadata": {"name": "p.k", "namespace": "ml"},
+        "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ml", "uid": "p1"},
+        "reason": "FailedScheduling",
+        "source": {"component": "karpenter"},
+        "message": "Failed to schedule pod, all available instance types exceed limits for nodepool",
+        "lastTimestamp": "2026-11-28T08:00:00Z",
+    }
+    assert provisioning_notes(Snapshot([pool, claim, pod, event]), pod) == [
+        "NodePool gpu: Ready=False (NodeClassReady=False)",
+        "NodePool gpu is at its limits: nvidia.com/gpu 8 of limit 8",
+        "NodeClaim gpu-x7k2p: Launched=False (all requested instance types were unavailable "
+        "during launch)",
+        "karpenter on the pod (FailedScheduling): Failed to schedule pod, all available instance "
+        "types exceed limits for nodepool",
+    ]
