@@ -38,9 +38,7 @@ import yaml
 from amldoctor import __version__
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import long_lived_objects
-from amldoctor.report import NOT_INSTALLED
-from amldoctor.snapshot import Missing, Snapshot
-from amldoctor.sources import LiveOptions
+from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
 
 PAGE_SIZE = 500
 MAX_RETRIES = 4  # per request, on 429 and 5xx
@@ -54,6 +52,19 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass
+class LiveOptions:
+    """How to reach the cluster and what to read; mirrors kubectl's flags."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    request_timeout: float = 5.0
+    progress: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from amldoctor.aml.nodes import (
 )
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.tolerations import format_taint
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 # Tolerations every pod gets from admission; they say nothing about what AML adds.

@@ -48,7 +48,7 @@ def dump(
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
     from amldoctor.collect import LiveOptions, collect_live
-    from amldoctor.report import NOT_INSTALLED
+    from amldoctor.snapshot import NOT_INSTALLED
 
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"

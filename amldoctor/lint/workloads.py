@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from amldoctor.engine.report import ObjectRef
 from amldoctor.lint.source import Document, FieldPath
-from amldoctor.report import ObjectRef
 
 SERVING = "serving"  # long-running replicas behind a Service: Deployment, StatefulSet...
 BATCH = "batch"  # runs to completion: Job, CronJob, Volcano and Kubeflow jobs

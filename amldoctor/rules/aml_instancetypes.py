@@ -22,10 +22,10 @@ from amldoctor.aml.remedy import (
     az_nodepool_taints,
     workload_toleration_settings,
 )
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.labels import format_labels
 from amldoctor.k8s.tolerations import format_taint
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import parse_time
 from amldoctor.rules._runtime import when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 # node-problem-detector GPU conditions on AKS (True = problem); names ending in Ready/Healthy are

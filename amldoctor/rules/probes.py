@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
@@ -21,10 +22,9 @@ from amldoctor.k8s.containers import (
     pod_label,
     run_seconds,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.probes import ProbeSettings, container_ports, settings
 from amldoctor.rules._runtime import EVENTS_EXPIRE, probe_failures, probe_kills, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo, anti_affinity_pods, pod_priority
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status

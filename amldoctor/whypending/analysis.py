@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.errors import InputError
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.k8s.timeutil import format_time
-from amldoctor.report import Finding, ObjectRef, Severity
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import ClusterView
 from amldoctor.scheduling.framework import SchedulingResult, simulate
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
@@ -246,29 +246,7 @@ def analyze(
             )
         )
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
-    if pod_state.key == state.BOUND:
-        doc["findings"] += _kubelet_side_findings(snap, pod)
     return doc
-
-
-def _kubelet_side_findings(snap: Any, pod: Mapping) -> list[dict]:
-    """For a bound pod the answer is in the image, volume and config rules: run them on it."""
-    from amldoctor.rules.engine import run_rules
-
-    meta = pod.get("metadata") or {}
-    key = (meta.get("namespace") or "default", meta.get("name"))
-
-    def this_pod(obj: Mapping) -> bool:
-        m = obj.get("metadata") or {}
-        return (m.get("namespace") or "default", m.get("name")) == key
-
-    report = run_rules(snap, namespaces=[key[0]], selector=this_pod)
-    mine = [
-        f
-        for f in report.findings
-        if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
-    ]
-    return [f.to_dict() for f in mine]
 
 
 def _limited_view(reason: str, observed: str | None) -> dict:

@@ -19,9 +19,9 @@ import yaml
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import PODS, is_extended_resource
 from amldoctor.k8s.tolerations import format_taint, toleration_for
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_key
 from amldoctor.scheduling.framework import NodeVerdict, SchedulingResult
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import ParsedFitError
 
 # The funnel reads in the order a user narrows nodes down, not the scheduler's plugin order:

@@ -24,8 +24,8 @@ from amldoctor import collect
 from amldoctor.bundle import MANIFEST
 from amldoctor.collect import BOUND_PODS, LiveOptions, collect_for_pod, collect_live
 from amldoctor.errors import ClusterError, InputError
+from amldoctor.load import load_snapshot
 from amldoctor.redact import MASK
-from amldoctor.snapshot import Snapshot
 
 TOKEN = "good-token"
 SERVER_DATE = "Sat, 28 Nov 2026 09:00:00 GMT"
@@ -591,7 +591,7 @@ def test_dump_writes_a_bundle_that_loads_back_masked(cluster, tmp_path, capsys):
         )
         assert said[2].startswith("  not read: Node: forbidden: ")
         live = collect_live(options(kc)).snapshot
-        loaded = Snapshot.load(out)
+        loaded = load_snapshot(out)
         assert loaded.namespace == "ml" and loaded.context == "fake"
         assert loaded.server_version == "v1.35.2"
         assert loaded.captured_at == live.captured_at
