@@ -25,11 +25,11 @@ def open_snapshot(target: Target, *, pod: str | None = None) -> Snapshot:
     """Load the snapshot file, or collect from the cluster (only what one pod needs, if `pod`)."""
     if target.snapshot:
         return load_snapshot(target.snapshot)
-    from amldoctor import collect
+    from amldoctor.collect import collector
 
     if pod is not None:
-        return collect.collect_for_pod(target, pod)
-    return collect.collect(target)
+        return collector.collect_for_pod(target, pod)
+    return collector.collect(target)
 
 
 def resolve_namespaces(snap: Snapshot, target: Target) -> list[str] | None:

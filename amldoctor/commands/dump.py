@@ -47,7 +47,8 @@ def dump(
 ) -> None:
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
-    from amldoctor.collect import LiveOptions, collect_live
+    from amldoctor.collect import LiveOptions
+    from amldoctor.collect.collector import collect_live
     from amldoctor.snapshot import NOT_INSTALLED
 
     if debug:
