@@ -301,14 +301,6 @@ def is_batch_pod(snap: ObjectIndex, pod: dict) -> bool:
     return False
 
 
-def is_aml_pod(pod: dict) -> bool:
-    """Pods that the AzureML extension created (training or inference)."""
-    labels = meta(pod).get("labels") or {}
-    return labels.get("isazuremlapp") == "true" or any(
-        str(k).startswith("ml.azure.com/") for k in labels
-    )
-
-
 def iter_terminations(view: ContainerView) -> Iterator[tuple[str, dict]]:
     """('state', record) and ('lastState', record) for each termination the status holds."""
     if view.terminated:

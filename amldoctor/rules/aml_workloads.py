@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_namespace, extension_pods, pod_problem
-from amldoctor.aml.fit import node_pool
 from amldoctor.aml.instancetypes import (
     DEFAULT_MEMORY_LIMITS,
     DEFAULT_NAME,
@@ -27,6 +26,7 @@ from amldoctor.aml.nodes import Capacity, is_schedulable
 from amldoctor.engine.registry import Context, rule
 from amldoctor.engine.report import Finding
 from amldoctor.k8s.containers import containers, iter_terminations, run_seconds
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.probes import settings
 from amldoctor.k8s.quantity import format_bytes
 from amldoctor.rules._runtime import probe_failures, probe_kills

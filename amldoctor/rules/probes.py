@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 
+from amldoctor.aml.model import is_aml_pod
 from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
     containers,
-    is_aml_pod,
     is_batch_pod,
     is_terminal,
     pod_label,

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from amldoctor.aml.model import is_aml_pod
 from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.errors import InputError
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.nodepools import pool_of_labels
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.k8s.timeutil import format_time
@@ -25,20 +27,6 @@ from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
 from amldoctor.whypending import remediation, state
-
-POOL_LABELS = (
-    "kubernetes.azure.com/agentpool",
-    "agentpool",
-    "eks.amazonaws.com/nodegroup",
-    "cloud.google.com/gke-nodepool",
-)
-
-
-def node_pool(labels: Mapping[str, str]) -> str | None:
-    for key in POOL_LABELS:
-        if labels.get(key):
-            return labels[key]
-    return None
 
 
 def observed_verdict(snap: Any, pod: Mapping) -> tuple[str | None, dict]:
@@ -127,7 +115,7 @@ def _node_rows(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     rows = []
     for v in sorted(result.verdicts, key=lambda v: v.name):
         row = v.to_dict()
-        row["pool"] = node_pool(cluster.node_by_name[v.name].labels)
+        row["pool"] = pool_of_labels(cluster.node_by_name[v.name].labels)
         rows.append(row)
     return rows
 
@@ -241,7 +229,7 @@ def analyze(
         doc["fixes"] = list(
             memo_on(
                 result,
-                ("fixes", remediation.is_aml_pod(pod)),
+                ("fixes", is_aml_pod(pod)),
                 lambda: remediation.all_fixes(result, cluster, request),
             )
         )

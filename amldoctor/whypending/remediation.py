@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from amldoctor.aml.model import is_aml_pod
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import PODS, is_extended_resource
 from amldoctor.k8s.tolerations import format_taint, toleration_for
@@ -41,7 +42,6 @@ FUNNEL_ORDER = (
     ("NodeResourcesFit", "have room for the requests"),
 )
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
-AML_LABEL_PREFIX = "ml.azure.com/"
 
 
 def failing_plugins(v: NodeVerdict) -> set[str]:
@@ -150,14 +150,6 @@ def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
 
 def _fix(kind: str, text: str, **extra: Any) -> dict:
     return {"kind": kind, "text": text, **extra}
-
-
-def is_aml_pod(pod: Mapping) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return (
-        any(k.startswith(AML_LABEL_PREFIX) for k in labels)
-        or labels.get("controller") == "aml-operator"
-    )
 
 
 # Taints that mark nodes no workload should be steered onto: cordons and node conditions
