@@ -3,7 +3,7 @@
 A bundle is a directory or a `.tar.gz` holding one JSON `List` file per kind (exactly what
 `kubectl get KIND -o json` prints, so other tools read it too) and `manifest.json` (tool version,
 context, server, namespace, server version, capture time, the kinds read and those that could not
-be, with why). `Snapshot.load` reads it back into the same snapshot. Every object goes through
+be, with why). `load.load_snapshot` reads it back into the same snapshot. Every object goes through
 `redact_object` first: credential-like env values never leave the machine.
 """
 

@@ -40,16 +40,16 @@ data = [json.load(open(f, "rb")) for f in sorted(Path(sys.argv[1]).glob("*.json"
 BASELINE_GC_OFF = "import gc; gc.disable()" + BASELINE  # the parser's own cost
 LOAD = """
 import sys
-from amldoctor.snapshot import Snapshot
-Snapshot.load(sys.argv[1])
+from amldoctor.load import load_snapshot
+load_snapshot(sys.argv[1])
 """
 # From a loaded snapshot to the verdict, lazily built indexes included: what why-pending adds
 # on top of reading the bundle. Prints its own time; profiles just that part if given a path.
 ANALYSIS = """
 import sys, time
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 from amldoctor.whypending import analyze
-snap = Snapshot.load(sys.argv[1])
+snap = load_snapshot(sys.argv[1])
 pod = snap.get("Pod", sys.argv[2], sys.argv[3])
 if len(sys.argv) > 4:
     import cProfile

@@ -20,7 +20,7 @@ from amldoctor.aml.model import (
 )
 from amldoctor.k8s.containers import containers
 from amldoctor.k8s.owners import top_owner
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 _BAD_WAITING = frozenset(

@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from amldoctor.scheduling.memo import memo_on
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.k8s.objects import meta
+from amldoctor.memo import memo_on
+from amldoctor.snapshot import Snapshot
 
 AML_GROUP = "amlarc.azureml.com"
 VOLCANO_BATCH_GROUP = "batch.volcano.sh"

@@ -102,8 +102,8 @@ def classify(message: str) -> Refusal:
         must: set[str] = set()
         containers: set[str] = set()
         for part in m.group("what").split(";"):
-            resources, _, names = part.partition(" for: ")
-            must.update(r.strip() for r in resources.split(",") if r.strip())
+            declared, _, names = part.partition(" for: ")
+            must.update(r.strip() for r in declared.split(",") if r.strip())
             containers.update(n.strip() for n in names.split(",") if n.strip())
         return Refusal(
             QUOTA_UNSPECIFIED,

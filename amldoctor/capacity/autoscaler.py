@@ -25,8 +25,9 @@ from typing import Any
 import yaml
 
 from amldoctor.k8s.events import event_last_time, event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import parse_time
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 STATUS_NAMESPACE = "kube-system"
 STATUS_NAME = "cluster-autoscaler-status"

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from amldoctor.capacity.admission import Refusal, classify
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import parse_time
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 CONTROLLER_KINDS = ("ReplicaSet", "Job", "StatefulSet", "DaemonSet")
 

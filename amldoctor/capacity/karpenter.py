@@ -10,8 +10,9 @@ cloud's message, and Karpenter's own events on the pod (source `karpenter`).
 from __future__ import annotations
 
 from amldoctor.k8s.events import event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 NODEPOOL_CONDITIONS = ("Ready", "ValidDefinition", "NodeClassReady")
 NODECLAIM_CONDITIONS = ("Launched", "Registered", "Initialized")

@@ -17,18 +17,20 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from amldoctor.capacity import autoscaler
 from amldoctor.capacity.pools import nodes_by_pool, pool_groups
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import controller_ref
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import NodeInfo, anti_affinity_pods
 from amldoctor.scheduling.framework import simulate
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.profile import Profile
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 # Taints a node carries for a while of its life, which a fresh node of the pool would not.
 _LIFECYCLE_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
@@ -142,8 +144,8 @@ def _needs_whole_cluster(snap: Snapshot, pod: dict) -> bool:
     return bool(anti_affinity_pods(snap))
 
 
-def _augmented(snap: Snapshot, made: tuple[dict, list[dict]], whole: bool) -> Snapshot:
-    node, pods = made
+def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot:
+    node, pods = template_node(snap, source, name)
     if whole:
         objects = [*snap.objects, node, *pods]
     else:
@@ -197,9 +199,7 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
             augmented = memo_on(
                 snap,
                 ("new-node", pool, whole),
-                lambda source=source, name=name, whole=whole: _augmented(
-                    snap, template_node(snap, source, name), whole
-                ),
+                partial(_augmented, snap, source, name, whole),
             )
             result = simulate(augmented, pod, profile)
             verdict = result.verdict(name)

@@ -11,33 +11,20 @@ scaled to zero, which have no node to read.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.k8s.nodepools import pool_of_labels
+from amldoctor.k8s.objects import meta
+from amldoctor.snapshot import Snapshot
 
-POOL_LABELS = (
-    "kubernetes.azure.com/agentpool",
-    "agentpool",
-    "karpenter.sh/nodepool",
-    "eks.amazonaws.com/nodegroup",
-    "cloud.google.com/gke-nodepool",
-)
 _VMSS_IN_PROVIDER_ID = re.compile(r"/virtualMachineScaleSets/(?P<vmss>[^/]+)", re.I)
 _AKS_VMSS_NAME = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-\d+-vmss$")
-
-
-def node_pool(labels: Mapping[str, str]) -> str | None:
-    for key in POOL_LABELS:
-        if labels.get(key):
-            return labels[key]
-    return None
 
 
 def nodes_by_pool(snap: Snapshot) -> dict[str, list[dict]]:
     """Pool name -> its nodes, sorted by name; nodes without a pool label are left out."""
     out: dict[str, list[dict]] = {}
     for node in snap.nodes:
-        pool = node_pool(meta(node).get("labels") or {})
+        pool = pool_of_labels(meta(node).get("labels") or {})
         if pool:
             out.setdefault(pool, []).append(node)
     return {p: sorted(ns, key=lambda n: meta(n).get("name") or "") for p, ns in sorted(out.items())}
@@ -53,7 +40,7 @@ def group_pool(snap: Snapshot, group: str) -> str | None:
     wanted = group.rsplit("/", 1)[-1].lower()
     for node in snap.nodes:
         if node_vmss(node) == wanted:
-            return node_pool(meta(node).get("labels") or {})
+            return pool_of_labels(meta(node).get("labels") or {})
     found = _AKS_VMSS_NAME.match(wanted)
     return found.group("pool") if found else None
 

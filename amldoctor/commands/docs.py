@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from amldoctor.engine.registry import REGISTRY, find_rule, load_all
 from amldoctor.errors import InputError
 from amldoctor.render import check_format, make_console
-from amldoctor.rules.base import REGISTRY, find_rule, load_all
 
 
 def _all_rules():

@@ -47,8 +47,9 @@ def dump(
 ) -> None:
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
-    from amldoctor.collect import LiveOptions, collect_live
-    from amldoctor.report import NOT_INSTALLED
+    from amldoctor.collect import LiveOptions
+    from amldoctor.collect.collector import collect_live
+    from amldoctor.snapshot import NOT_INSTALLED
 
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"

@@ -24,6 +24,7 @@ from amldoctor.commands.options import (
     split_codes,
 )
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 
 LINT_FORMATS = ("table", "json", "yaml", "markdown", "sarif", "junit")
 
@@ -100,11 +101,11 @@ def run_lint_command(
     context: str | None,
     request_timeout: float,
 ) -> int:
+    from amldoctor.engine.registry import find_rule, load_all
     from amldoctor.lint.config import load_config
     from amldoctor.lint.engine import run_lint
     from amldoctor.lint.source import read_manifests
     from amldoctor.render import check_format
-    from amldoctor.rules.base import find_rule, load_all
 
     fmt = check_format(output, LINT_FORMATS)
     fail_on = check_fail_on(fail_on)
@@ -123,9 +124,7 @@ def run_lint_command(
     manifests = read_manifests(paths)
     snapshot = None
     if against:
-        from amldoctor.snapshot import Snapshot
-
-        snapshot = Snapshot.load(against)
+        snapshot = load_snapshot(against)
     elif against_cluster:
         snapshot = _live_snapshot(manifests, namespace, kubeconfig, context, request_timeout, fmt)
     report = run_lint(

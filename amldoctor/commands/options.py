@@ -66,8 +66,8 @@ def split_codes(values: list[str] | None) -> list[str]:
 
 
 def check_fail_on(value: str) -> str:
+    from amldoctor.engine.report import FAIL_ON_CHOICES
     from amldoctor.errors import InputError
-    from amldoctor.report import FAIL_ON_CHOICES
 
     value = value.lower()
     if value not in FAIL_ON_CHOICES:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from amldoctor.aml.jobview import group_by_job
+from amldoctor.commands.jobview import group_by_job
 from amldoctor.commands.options import check_fail_on, split_codes
+from amldoctor.engine.registry import find_rule
+from amldoctor.engine.runner import run_rules
 from amldoctor.errors import InputError
 from amldoctor.k8s.selectors import parse_selector
 from amldoctor.render import check_format, make_console
-from amldoctor.rules.base import find_rule
-from amldoctor.rules.engine import run_rules
 from amldoctor.sources import Target, open_snapshot, resolve_namespaces
 
 

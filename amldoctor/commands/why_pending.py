@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +19,12 @@ from amldoctor.commands.options import (
     SnapshotOpt,
     check_fail_on,
 )
+from amldoctor.engine.report import exit_code_for
 from amldoctor.errors import InputError
-from amldoctor.report import exit_code_for
+
+if TYPE_CHECKING:
+    from amldoctor.scheduling.profile import Profile
+    from amldoctor.snapshot import Snapshot
 
 PodArg = Annotated[
     str | None,
@@ -103,7 +108,6 @@ def why_pending(
     from amldoctor.render import check_format
     from amldoctor.scheduling.profile import Profile
     from amldoctor.sources import Target, open_snapshot
-    from amldoctor.whypending import analyze
     from amldoctor.whypending.manifest import pod_from_manifest
 
     fmt = check_format(output)
@@ -123,16 +127,50 @@ def why_pending(
     )
     snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
     if job:
-        from amldoctor.aml.jobview import explain_job
+        from amldoctor.commands.jobview import explain_job
 
         result = explain_job(snap, job)
         emit_job(result, fmt)
         raise typer.Exit(exit_code_for(result["findings"], fail_on))
     subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
     profile = Profile.for_server(server_version or snap.server_version)
-    doc = analyze(snap, subject, profile=profile, what_if=what_if is not None)
+    doc = explain_pod(snap, subject, profile=profile, what_if=what_if is not None)
     emit(doc, fmt, source=snap.source)
     raise typer.Exit(exit_code_for(doc["findings"], fail_on))
+
+
+def explain_pod(
+    snap: Snapshot, pod: Mapping, *, profile: Profile | None = None, what_if: bool = False
+) -> dict:
+    """why-pending's document for one pod: the scheduler's side (`whypending.analyze`) and, for
+    a pod already bound to a node, the kubelet's side from the scan rules run on that pod."""
+    from amldoctor.whypending import analyze
+    from amldoctor.whypending.state import BOUND
+
+    doc = analyze(snap, pod, profile=profile, what_if=what_if)
+    if doc["status"]["state"] == BOUND:
+        doc["findings"] += kubelet_side_findings(snap, pod)
+    return doc
+
+
+def kubelet_side_findings(snap: Snapshot, pod: Mapping) -> list[dict]:
+    """For a bound pod the answer is in the image, volume and config rules: run them on it."""
+    from amldoctor.engine.runner import run_rules
+
+    meta = pod.get("metadata") or {}
+    key = (meta.get("namespace") or "default", meta.get("name"))
+
+    def this_pod(obj: Mapping) -> bool:
+        m = obj.get("metadata") or {}
+        return (m.get("namespace") or "default", m.get("name")) == key
+
+    report = run_rules(snap, namespaces=[key[0]], selector=this_pod)
+    mine = [
+        f
+        for f in report.findings
+        if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
+    ]
+    return [f.to_dict() for f in mine]
 
 
 def emit(doc: dict, fmt: str, source: str = "") -> None:

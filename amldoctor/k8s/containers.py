@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from amldoctor.k8s.objects import ObjectIndex, meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.timeutil import parse_time
-from amldoctor.snapshot import Snapshot, meta
 
 # Linux signal numbers: exit code 128+N means "killed by signal N".
 SIGNALS = {
@@ -273,7 +273,7 @@ _BATCH_OWNER_KINDS = frozenset(
 _BATCH_LABELS = ("volcano.sh/job-name", "job-name", "batch.kubernetes.io/job-name", "jobId")
 
 
-def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
+def is_batch_pod(snap: ObjectIndex, pod: dict) -> bool:
     """Does this pod run to completion (Job, Volcano job, AML training run) rather than serve?
 
     Batch pods have no traffic to gate and nothing to restart into health, so probe-presence
@@ -299,14 +299,6 @@ def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
         ):
             return True
     return False
-
-
-def is_aml_pod(pod: dict) -> bool:
-    """Pods that the AzureML extension created (training or inference)."""
-    labels = meta(pod).get("labels") or {}
-    return labels.get("isazuremlapp") == "true" or any(
-        str(k).startswith("ml.azure.com/") for k in labels
-    )
 
 
 def iter_terminations(view: ContainerView) -> Iterator[tuple[str, dict]]:

@@ -12,23 +12,29 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from amldoctor.engine.report import ObjectRef
+from amldoctor.k8s.templates import POD_TEMPLATE_PATHS
 from amldoctor.lint.source import Document, FieldPath
-from amldoctor.report import ObjectRef
 
 SERVING = "serving"  # long-running replicas behind a Service: Deployment, StatefulSet...
 BATCH = "batch"  # runs to completion: Job, CronJob, Volcano and Kubeflow jobs
 DAEMON = "daemon"
 BARE_POD = "pod"
 
+# The kinds lint checks, by how their pods live; where each keeps its template is
+# `k8s.templates.POD_TEMPLATE_PATHS`.
+_CATEGORIES = {
+    "Deployment": SERVING,
+    "StatefulSet": SERVING,
+    "ReplicaSet": SERVING,
+    "ReplicationController": SERVING,
+    "DaemonSet": DAEMON,
+    "Job": BATCH,
+    "CronJob": BATCH,
+    "Pod": BARE_POD,
+}
 _TEMPLATE_KINDS: dict[str, tuple[str, FieldPath]] = {
-    "Deployment": (SERVING, ("spec", "template")),
-    "StatefulSet": (SERVING, ("spec", "template")),
-    "ReplicaSet": (SERVING, ("spec", "template")),
-    "ReplicationController": (SERVING, ("spec", "template")),
-    "DaemonSet": (DAEMON, ("spec", "template")),
-    "Job": (BATCH, ("spec", "template")),
-    "CronJob": (BATCH, ("spec", "jobTemplate", "spec", "template")),
-    "Pod": (BARE_POD, ()),
+    kind: (category, POD_TEMPLATE_PATHS[kind]) for kind, category in _CATEGORIES.items()
 }
 _KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
 

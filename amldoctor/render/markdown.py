@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from amldoctor.report import Report, Severity, missing_notes
+from amldoctor.engine.report import Report, Severity, missing_notes
 
 
 def _cell(text: str) -> str:

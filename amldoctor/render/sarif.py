@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from amldoctor import __version__
-from amldoctor.report import Finding, Severity
-from amldoctor.rules.base import RuleMeta, iter_rules
+from amldoctor.engine.registry import RuleMeta, iter_rules
+from amldoctor.engine.report import Finding, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from amldoctor.k8s.containers import ContainerView, dicts
-from amldoctor.snapshot import meta
+from amldoctor.k8s.objects import meta
 
 _MISSING_ENV = re.compile(r"KeyError: '([A-Za-z_][A-Za-z0-9_]*)'")
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")

@@ -12,10 +12,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from amldoctor.k8s.containers import ContainerView, as_dict, dicts, is_aml_pod
+from amldoctor.aml.model import is_aml_pod
+from amldoctor.k8s.containers import ContainerView, as_dict, dicts
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, format_bytes, parse_quantity
 from amldoctor.rules._runtime import owner_kind_name
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30
 MI = 1 << 20

@@ -26,9 +26,10 @@ from amldoctor.k8s.events import (
     event_reason,
     involved_object,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.timeutil import format_age, format_time, parse_time
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 EVENTS_EXPIRE = (
     "no events were found for this pod: events expire (about an hour by default), so this rests "

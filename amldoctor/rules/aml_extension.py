@@ -24,8 +24,8 @@ from amldoctor.aml.extension import (
 )
 from amldoctor.aml.model import AML_GROUP, as_dict, is_aml_pod, name_of
 from amldoctor.aml.remedy import az_extension_update
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.snapshot import Snapshot
 
 _WARNING_AREAS = frozenset({"metrics", "logs"})

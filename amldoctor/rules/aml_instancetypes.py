@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_node_selector
-from amldoctor.aml.fit import InstanceTypeFit, analyze, gpu_advertisement, label_values, node_pool
+from amldoctor.aml.fit import InstanceTypeFit, analyze, gpu_advertisement, label_values
 from amldoctor.aml.instancetypes import InstanceType, instance_type_yaml, parse_instance_type
 from amldoctor.aml.model import AML_GROUP, api_group, labels_of, name_of
 from amldoctor.aml.nodes import GPU, Capacity, is_ready, looks_like_gpu_node
@@ -22,10 +22,11 @@ from amldoctor.aml.remedy import (
     az_nodepool_taints,
     workload_toleration_settings,
 )
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.labels import format_labels
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.tolerations import format_taint
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30

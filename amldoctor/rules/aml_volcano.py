@@ -32,12 +32,12 @@ from amldoctor.aml.model import (
 )
 from amldoctor.aml.nodes import Capacity
 from amldoctor.aml.remedy import az_extension_update
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.events import event_message, event_reason, event_type
 from amldoctor.k8s.quantity import QuantityError, format_amount, parse_quantity
 from amldoctor.k8s.resources import to_scheduler_units
 from amldoctor.k8s.timeutil import format_age
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
 
 WAITING = ("Pending", "Inqueue", "")

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_namespace, extension_pods, pod_problem
-from amldoctor.aml.fit import node_pool
 from amldoctor.aml.instancetypes import (
     DEFAULT_MEMORY_LIMITS,
     DEFAULT_NAME,
@@ -24,12 +23,13 @@ from amldoctor.aml.instancetypes import (
 )
 from amldoctor.aml.model import Workload, is_inference_pod, name_of, namespace_of, workload_of
 from amldoctor.aml.nodes import Capacity, is_schedulable
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.containers import containers, iter_terminations, run_seconds
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.probes import settings
 from amldoctor.k8s.quantity import format_bytes
-from amldoctor.report import Finding
 from amldoctor.rules._runtime import probe_failures, probe_kills
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from amldoctor.capacity import admission
 from amldoctor.capacity.controllers import CONTROLLER_KINDS, CreateFailure, create_failures
 from amldoctor.capacity.quota import exhausted_lines
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.timeutil import format_time
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 
 def _name(obj: dict) -> str:

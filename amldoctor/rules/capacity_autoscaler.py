@@ -13,11 +13,11 @@ from amldoctor.capacity import autoscaler
 from amldoctor.capacity.azure import quota_error
 from amldoctor.capacity.newnode import new_node_answers
 from amldoctor.capacity.pools import aks_cluster, group_pool
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import format_age, format_time
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.rules.scheduling import is_waiting_for_node
-from amldoctor.snapshot import meta
 
 NODEPOOL_UPDATE = (
     "az aks nodepool update --resource-group {rg} --cluster-name {cluster} --name {pool} "

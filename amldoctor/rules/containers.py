@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
@@ -20,6 +21,7 @@ from amldoctor.k8s.containers import (
 )
 from amldoctor.k8s.events import event_message
 from amldoctor.k8s.images import CATEGORY_TEXT, classify_pull_failure, parse_image
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import (
     PULL_REASONS,
     exit_fix,
@@ -30,8 +32,6 @@ from amldoctor.rules._exits import (
 )
 from amldoctor.rules._pullfix import pull_fix
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 
 @rule("AMD401", "crash-loop-backoff", severity="error", needs=("Pod",))

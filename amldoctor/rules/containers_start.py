@@ -5,6 +5,7 @@ Split from `containers.py` to keep each module readable; the same conventions ap
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import ContainerView, as_dict, containers, explain_exit, pod_label
 from amldoctor.k8s.events import event_message
 from amldoctor.rules._exits import (
@@ -18,7 +19,6 @@ from amldoctor.rules._exits import (
     termination_summary,
 )
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
-from amldoctor.rules.base import Context, rule
 
 RUN_REASONS = frozenset({"RunContainerError", "CreateContainerError", *START_FAILURES})
 _START_HINTS = (

@@ -9,6 +9,7 @@ an OOM.
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     as_dict,
     containers,
@@ -19,11 +20,10 @@ from amldoctor.k8s.containers import (
     pod_label,
 )
 from amldoctor.k8s.events import event_count, event_reason, involved_object
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import format_bytes
 from amldoctor.rules._memfix import bytes_of, limit_source, memory_fix, pod_usage, suggest_limit
 from amldoctor.rules._runtime import when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 # Small helper containers (sidecars, AML capability containers) are not what runs out of memory.

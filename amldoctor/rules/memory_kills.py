@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     as_dict,
     containers,
@@ -17,7 +18,6 @@ from amldoctor.k8s.containers import (
     pod_label,
 )
 from amldoctor.rules._runtime import sigkill_cause, when
-from amldoctor.rules.base import Context, rule
 
 _EVICTION = re.compile(r"low on resource: ([A-Za-z0-9-]+)")
 _THRESHOLD = re.compile(r"Threshold quantity: ([^,]+), available: ([^.]+?)\.")

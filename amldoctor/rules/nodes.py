@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts
+from amldoctor.k8s.nodepools import node_pool
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import parse_time
 from amldoctor.rules._runtime import when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 # node-problem-detector GPU conditions on AKS (True = problem); names ending in Ready/Healthy are
@@ -40,11 +41,6 @@ def _detail(cond: dict) -> str:
 
 def _pods(n: int) -> str:
     return f"{n} pod{'' if n == 1 else 's'}"
-
-
-def node_pool(node: dict) -> str | None:
-    labels = meta(node).get("labels") or {}
-    return labels.get("kubernetes.azure.com/agentpool") or labels.get("agentpool")
 
 
 def _restart_hint(name: str, node: dict) -> str:

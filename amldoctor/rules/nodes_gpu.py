@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, is_terminal, pod_label
+from amldoctor.k8s.nodepools import node_pool
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import pod_requests
-from amldoctor.rules.base import Context, rule
-from amldoctor.rules.nodes import node_pool
-from amldoctor.snapshot import meta
 
 GPU = "nvidia.com/gpu"
 _GPU_LABELS = (

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import math
 
+from amldoctor.aml.model import is_aml_pod
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
     containers,
-    is_aml_pod,
     is_batch_pod,
     is_terminal,
     pod_label,
     run_seconds,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.probes import ProbeSettings, container_ports, settings
 from amldoctor.rules._runtime import EVENTS_EXPIRE, probe_failures, probe_kills, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import format_age, parse_time
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.scheduling.message import parse_fit_error
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 from amldoctor.whypending.analysis import observed_verdict
 from amldoctor.whypending.remediation import fixes_from_message
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, containers, dicts, is_terminal, pod_label
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import short_text
 from amldoctor.rules._runtime import EVENTS_EXPIRE, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 MOUNT_REASONS = frozenset({"FailedMount", "FailedAttachVolume"})
 _MULTI_ATTACH = "multi-attach error"

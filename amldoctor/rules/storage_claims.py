@@ -7,12 +7,12 @@ so a Pending claim is sometimes normal: the rule says which case applies.
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts, is_terminal, pod_label, strings
 from amldoctor.k8s.events import event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import short_text
 from amldoctor.rules._memfix import bytes_of
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",

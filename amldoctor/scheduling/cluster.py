@@ -14,7 +14,7 @@ from typing import Any
 
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo, anti_affinity_pods, pod_priority
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status
@@ -218,14 +219,14 @@ def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) 
             node_sets[plugin.name] = outcome.node_names
             merged = outcome.node_names if merged is None else merged & outcome.node_names
             if not merged:
-                names = sorted(node_sets)  # sets.List: sorted plugin names
+                plugin_names = sorted(node_sets)  # sets.List: sorted plugin names
                 text = (
-                    f"node(s) didn't satisfy plugin {names[0]}"
-                    if len(names) == 1
-                    else f"node(s) didn't satisfy plugin(s) [{' '.join(names)}] simultaneously"
+                    f"node(s) didn't satisfy plugin {plugin_names[0]}"
+                    if len(plugin_names) == 1
+                    else f"node(s) didn't satisfy plugin(s) [{' '.join(plugin_names)}] simultaneously"
                 )
                 rejection = Status(
-                    "framework", Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
+                    names.FRAMEWORK, Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
                 )
     rejection = rejection or unschedulable
 
@@ -237,7 +238,7 @@ def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) 
             else msg.PREFILTER_FILTERED_OUT
         )
         absent_status = Status(
-            "framework",
+            names.FRAMEWORK,
             Code.UNRESOLVABLE,
             (
                 Reason(

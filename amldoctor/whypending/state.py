@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amldoctor.k8s.events import event_message, event_reason
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 
 DEFAULT_SCHEDULER = "default-scheduler"
 

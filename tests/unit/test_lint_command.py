@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from amldoctor.commands.lint import LINT_FORMATS, lint, run_lint_command
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "lint"
@@ -246,7 +247,6 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(
     tmp_path, monkeypatch, capsys, namespaces, flag, expected
 ):
     from amldoctor import sources
-    from amldoctor.snapshot import Snapshot
 
     monkeypatch.chdir(tmp_path)
     for ns in namespaces:
@@ -255,7 +255,7 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(
 
     def fake_open(target, pod=None):
         seen.append(target)
-        return Snapshot.load(FIXTURES / "cluster.yaml")
+        return load_snapshot(FIXTURES / "cluster.yaml")
 
     monkeypatch.setattr(sources, "open_snapshot", fake_open)
     _run(

@@ -8,9 +8,9 @@ import copy
 import pytest
 
 from amldoctor.lint.engine import run_lint
+from amldoctor.lint.rules.pods import startup_budget
+from amldoctor.lint.rules.secrets import credential_reason
 from amldoctor.lint.source import ManifestSet, parse_text
-from amldoctor.rules.lint_pods import startup_budget
-from amldoctor.rules.lint_secrets import credential_reason
 from amldoctor.snapshot import Snapshot
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from amldoctor.rules.base import REGISTRY, load_all
-from amldoctor.rules.engine import run_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.engine.registry import REGISTRY, load_all
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 RUNTIME_FAMILIES = ("AMD2", "AMD3", "AMD4", "AMD5", "AMD6")
@@ -44,7 +44,7 @@ def demo_findings():
         for code, r in sorted(REGISTRY.items())
         if code.startswith(RUNTIME_FAMILIES) and r.scope == "scan"
     ]
-    report = run_rules(Snapshot.load(DEMO), rules=rules)
+    report = run_rules(load_snapshot(DEMO), rules=rules)
     assert not [n for n in report.notes if "failed on this snapshot" in n]
     return report.findings
 

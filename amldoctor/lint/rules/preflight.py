@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 from amldoctor.aml.fit import analyze as fit_instance_type
 from amldoctor.aml.instancetypes import DEFAULT_NAME, builtin_default, parse_instance_type
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import snippet
 from amldoctor.lint.preflight import Placement, pod_for, safe_place
 from amldoctor.lint.source import Document, FieldPath
 from amldoctor.lint.workloads import Workload, dotted, instance_type_field
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 _REF_KINDS = ("PersistentVolumeClaim", "Secret", "ConfigMap")
 _CONSEQUENCE = {

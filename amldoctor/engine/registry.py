@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from inspect import cleandoc
 from typing import Any
 
+from amldoctor.engine.report import Finding, ObjectRef, Severity
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import top_owner
 from amldoctor.redact import mask_text
-from amldoctor.report import Finding, ObjectRef, Severity
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 FAMILIES = {
     "1": "scheduling",
@@ -226,6 +227,10 @@ def iter_rules(scope: str = "scan") -> Iterator[RuleMeta]:
             yield REGISTRY[code]
 
 
+# The packages whose modules are rules, found by name: the registry sits below the features
+# that hold the rules (scan families in `rules/`, manifest checks in `lint/rules/`) and must not
+# import them; each module registers its rules with `@rule` when it is imported.
+RULE_PACKAGES = ("amldoctor.rules", "amldoctor.lint.rules")
 _loaded = False
 
 
@@ -237,9 +242,9 @@ def load_all() -> None:
     import importlib
     import pkgutil
 
-    import amldoctor.rules as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name not in {"base", "engine"} and not info.name.startswith("_"):
-            importlib.import_module(f"amldoctor.rules.{info.name}")
+    for name in RULE_PACKAGES:
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{name}.{info.name}")
     _loaded = True

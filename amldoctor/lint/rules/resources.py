@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.tolerations import format_taint, toleration_for, untolerated_taints
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import amounts, container_name, gpu_count, is_gpu_resource, snippet
 from amldoctor.lint.workloads import dotted
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 _REQUIRED = (("requests", "cpu"), ("requests", "memory"), ("limits", "cpu"), ("limits", "memory"))
 _PLACEHOLDER = {"cpu": "<cores the code uses at peak>", "memory": "<measured peak + 20%>"}

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.images import parse_image
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import amounts, container_name, gpu_count, snippet
 from amldoctor.lint.workloads import BARE_POD, BATCH, DAEMON, SERVING, dotted
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 _PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "failureThreshold": 3}
 GPU_STARTUP_SECONDS = 300  # CUDA init plus model weights onto the GPU

@@ -33,10 +33,10 @@ from amldoctor.aml.model import (
     workload_of_podgroup,
 )
 from amldoctor.aml.nodes import Capacity
+from amldoctor.engine.report import Finding
+from amldoctor.engine.runner import run_rules
 from amldoctor.errors import InputError
 from amldoctor.k8s.owners import owner_chain
-from amldoctor.report import Finding
-from amldoctor.rules.engine import run_rules
 from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
 from amldoctor.whypending import analyze as why_pending
 
