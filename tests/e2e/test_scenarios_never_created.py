@@ -1,7 +1,8 @@
 """Workloads whose pods are never created, refused by the real admission plugins.
 
 kube-controller-manager's Job, ReplicaSet and StatefulSet controllers try to create pods; the real
-ResourceQuota, LimitRanger, PodSecurity and ValidatingAdmissionPolicy admission refuse them, and
+ResourceQuota, LimitRanger, PodSecurity and ValidatingAdmissionPolicy admission, and a validating
+webhook served by the test itself (called by the real apiserver), refuse them, and
 the controllers write the FailedCreate events (and ReplicaFailure conditions) amldoctor reads.
 Each scenario checks that `scan` names the controller, the class, the numbers the API server
 quoted, and the fix.
@@ -9,7 +10,14 @@ quoted, and the fix.
 
 from __future__ import annotations
 
+import base64
+import json
+import ssl
+import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +259,112 @@ def test_admission_policy_denies_job(controller_cluster: Cluster) -> None:
     assert ev["policy"] == name
     assert ev["reason"] == "pods must carry an owner label"
     assert name in finding["remediation"]
+
+
+def _webhook_cert(c: Cluster, workdir: Path) -> tuple[Path, Path]:
+    """A serving cert for 127.0.0.1 signed by the control plane's CA (which the apiserver's
+    webhook client is told to trust through caBundle)."""
+    pki = c.control_plane.pki
+    key, csr, crt, ext = (workdir / n for n in ("hook.key", "hook.csr", "hook.crt", "hook.ext"))
+    ext.write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
+    )
+    for args in (
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=hook"],
+        ["x509", "-req", "-in", csr, "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
+         "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+    return crt, key
+
+
+class _Deny(BaseHTTPRequestHandler):
+    """A validating webhook that refuses every pod without an `owner` label."""
+
+    def do_POST(self) -> None:
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        allowed = "owner" in labels
+        body = json.dumps(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {
+                    "uid": review["request"]["uid"],
+                    "allowed": allowed,
+                    "status": {"code": 403, "message": "pods must carry an owner label"},
+                },
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+
+def test_webhook_denies_job(controller_cluster: Cluster, tmp_path: Path) -> None:
+    c = controller_cluster
+    crt, key = _webhook_cert(c, tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(crt, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    name = f"owner.{c.namespace}.amldoctor.test"[:63]
+    path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    ca = base64.b64encode((c.control_plane.pki / "ca.crt").read_bytes()).decode()
+    try:
+        c.kube.create(
+            path,
+            {
+                "metadata": {"name": name},
+                "webhooks": [
+                    {
+                        "name": name,
+                        "clientConfig": {
+                            "url": f"https://127.0.0.1:{server.server_address[1]}/validate",
+                            "caBundle": ca,
+                        },
+                        "rules": [
+                            {
+                                "apiGroups": [""],
+                                "apiVersions": ["v1"],
+                                "operations": ["CREATE"],
+                                "resources": ["pods"],
+                            }
+                        ],
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": c.namespace}
+                        },
+                        "sideEffects": "None",
+                        "admissionReviewVersions": ["v1"],
+                        "failurePolicy": "Fail",
+                        "timeoutSeconds": 5,
+                    }
+                ],
+            },
+        )
+        c._cluster_scoped.append(f"{path}/{name}")
+        deadline = time.monotonic() + 45
+        message, attempt = "", 0
+        while time.monotonic() < deadline and not message:
+            attempt += 1
+            job(c, f"preprocess-{attempt}", requests={"cpu": "100m"})
+            try:
+                message = wait_failed_create(c, "Job", f"preprocess-{attempt}", timeout=5)
+            except AssertionError:
+                continue
+        assert f'admission webhook "{name}" denied the request' in message, message
+        finding = one_finding(c, "AMD104", "Job", f"preprocess-{attempt}")
+        ev = finding["evidence"]
+        assert ev["class"] == "webhook"
+        assert ev["webhook"] == name
+        assert ev["reason"] == "pods must carry an owner label"
+        assert name in finding["remediation"]
+    finally:
+        server.shutdown()
