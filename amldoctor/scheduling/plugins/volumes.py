@@ -265,7 +265,7 @@ class VolumeBinding(Plugin):
         if not self.claims:
             return PreFilterOutcome.skip()
         ns = pod_key(self.pod)[0]
-        immediate: list[str] = []
+        immediate: list[tuple[str, str, Mapping | None]] = []
         for _vol, claim, _ephemeral in self.claims:
             pvc = self.cluster.pvc(ns, claim)
             if pvc is None:
@@ -461,7 +461,7 @@ class VolumeZone(Plugin):
             labels = (pv.get("metadata") or {}).get("labels") or {}
             for key in ZONE_LABELS:
                 if key in labels:
-                    self.topologies.append((pv_name, key, set(str(labels[key]).split("__"))))
+                    self.topologies.append((str(pv_name), key, set(str(labels[key]).split("__"))))
         return SUCCESS if self.topologies else PreFilterOutcome.skip()
 
     def filter(self, node: NodeInfo) -> Status | None:
