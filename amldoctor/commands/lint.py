@@ -34,7 +34,8 @@ AgainstOpt = Annotated[
     str | None,
     typer.Option(
         "--against",
-        help="Pre-flight: check scheduling and references against this snapshot (file, directory or .tar.gz).",
+        help="Pre-flight: check scheduling and references against this snapshot (file, directory "
+        "or .tar.gz).",
     ),
 ]
 AgainstClusterOpt = Annotated[

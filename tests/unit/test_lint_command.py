@@ -147,7 +147,8 @@ def test_ignore_annotation_on_the_pod_template(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     text = MANIFEST.replace(
         "  template:\n",
-        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: AMD811,memory-request-not-limit\n",
+        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: "
+        "AMD811,memory-request-not-limit\n",
     )
     Path("t.yaml").write_text(text)
     data = json.loads(_run(["t.yaml"], capsys)[1])
