@@ -161,7 +161,7 @@ def suite(
     snapshot = ["--snapshot", str(bundle)]
     commands = {
         "json.load (baseline)": ([python, "-c", BASELINE, str(bundle)], (0,)),
-        "Snapshot.load": ([python, "-c", LOAD, str(bundle)], (0,)),
+        "load_snapshot": ([python, "-c", LOAD, str(bundle)], (0,)),
         "scan -A": ([amldoctor, "scan", *snapshot, "-A"], (0, 1)),
     }
     if full:

@@ -1,4 +1,4 @@
-"""Snapshot loading: every input shape DESIGN promises, and one clear line for every bad one."""
+"""Snapshot loading: every input shape README promises, and one clear line for every bad one."""
 
 from __future__ import annotations
 
