@@ -4,7 +4,8 @@ A ReplicaSet, Job, StatefulSet or DaemonSet whose pod is refused at admission ha
 at: the only trace is a `FailedCreate` event on the controller ("Error creating: pods "x" is
 forbidden: ...") and, for ReplicaSets, a `ReplicaFailure` condition holding the same text. The
 refusal's wording comes from the admission plugin that refused it (ResourceQuota, LimitRanger,
-PodSecurity, ServiceAccount, a ValidatingAdmissionPolicy, a webhook), so the class and its numbers can be read back from it.
+PodSecurity, ServiceAccount, a ValidatingAdmissionPolicy, a webhook), so the class and its
+numbers can be read back from it.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def classify(message: str) -> Refusal:
         ]
         return Refusal(QUOTA, text, {"quota": m.group("name").strip(), "resources": resources})
     if m := _QUOTA_UNSPECIFIED_RE.search(text):
-        # "limits.memory for: a,b; requests.memory for: a" (1.30+) or "limits.memory,requests.memory"
+        # "limits.memory for: a,b; requests.memory for: a" (newer releases), or
+        # "limits.memory,requests.memory"
         must: set[str] = set()
         containers: set[str] = set()
         for part in m.group("what").split(";"):

@@ -146,8 +146,8 @@ def pods_not_created(ctx: Context) -> Iterator[Finding]:
     because the API server refuses to create them: an exhausted ResourceQuota (with the
     requested, used and limited amounts and the quota's name), a LimitRange maximum or minimum,
     a Pod Security level (and which securityContext fields to set), a ValidatingAdmissionPolicy
-    or admission webhook's denial, or a missing ServiceAccount. It reads the controller's newest `FailedCreate` event
-    (when no pod was created since) or its `ReplicaFailure` condition.
+    or admission webhook's denial, or a missing ServiceAccount. It reads the controller's newest
+    `FailedCreate` event (when no pod was created since) or its `ReplicaFailure` condition.
 
     ## Why is this bad?
     There is no pod: `kubectl get pods` shows nothing, no pod rule fires, and the Job or

@@ -2,16 +2,16 @@
 
 `analyze(snapshot, pod)` is pure: it reads the snapshot, runs the scheduler simulation, compares
 it with what the scheduler said (FailedScheduling event / PodScheduled condition), and returns
-the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
-`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`) plus `funnel`,
-`closest_nodes`, `fixes`, `not_modelled`, `limited_view`, `observed` and `new_nodes` (would an
-empty node of each pool fit; only with node rows, i.e. for the why-pending command).
+the JSON document of `why-pending -o json`: `pod`, `status`, `scheduler_message`,
+`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`, `funnel`, `closest_nodes`,
+`fixes`, `not_modelled`, `limited_view`, `observed` and `new_nodes` (would an empty node of each
+pool fit; only with node rows, i.e. for the why-pending command).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amldoctor.aml.model import is_aml_pod
 from amldoctor.capacity.newnode import new_node_section
@@ -30,8 +30,11 @@ from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
 from amldoctor.whypending import remediation, state
 
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
-def observed_verdict(snap: Any, pod: Mapping) -> tuple[str | None, dict]:
+
+def observed_verdict(snap: Snapshot, pod: Mapping) -> tuple[str | None, dict]:
     """The scheduler's latest message for the pod, and where it came from.
 
     The PodScheduled=False condition keeps the untruncated text of the latest attempt; the
@@ -122,7 +125,7 @@ def _node_rows(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     return rows
 
 
-def nodes_unreadable(snap: Any) -> str | None:
+def nodes_unreadable(snap: Snapshot) -> str | None:
     """Why node-level analysis cannot run, or None when it can."""
     missing = snap.missing_for("Node") if hasattr(snap, "missing_for") else None
     if missing is not None:
@@ -133,7 +136,7 @@ def nodes_unreadable(snap: Any) -> str | None:
 
 
 def analyze(
-    snap: Any,
+    snap: Snapshot,
     pod: Mapping,
     *,
     profile: Profile | None = None,

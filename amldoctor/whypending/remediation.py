@@ -71,13 +71,13 @@ def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
 def _resource_label(verdicts: list[NodeVerdict], request: Mapping[str, int]) -> str:
     short = sorted(
         {
-            r.evidence.get("resource")
+            str(r.evidence["resource"])
             for v in verdicts
             for s in v.failures
             if s.plugin == names.NODE_RESOURCES_FIT
             for r in s.items
+            if r.evidence.get("resource") is not None
         }
-        - {None}
     )
     parts = [
         "room for 1 more pod" if r == PODS else f"{format_amount(r, request.get(r, 0))} free {r}"

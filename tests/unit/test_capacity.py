@@ -199,12 +199,14 @@ QUOTA_MSG = (
         ({"active": 2}, [("FailedCreate", "2026-01-01T10:00:00Z")], False),
         (
             {},
-            [("FailedCreate", "2026-01-01T10:00:00Z"), ("SuccessfulCreate", "2026-01-01T10:05:00Z")],
+            [("FailedCreate", "2026-01-01T10:00:00Z"),
+             ("SuccessfulCreate", "2026-01-01T10:05:00Z")],
             False,
         ),
         (
             {},
-            [("SuccessfulCreate", "2026-01-01T09:00:00Z"), ("FailedCreate", "2026-01-01T10:00:00Z")],
+            [("SuccessfulCreate", "2026-01-01T09:00:00Z"),
+             ("FailedCreate", "2026-01-01T10:00:00Z")],
             True,
         ),
         ({"conditions": [{"type": "Complete", "status": "True"}]},
@@ -297,7 +299,7 @@ NodeGroups:
   Name:        aks-a100-55512345-vmss
   Health:      Healthy (ready=1 unready=0 (resourceUnready=0) notStarted=0 longNotStarted=0 registered=1 longUnregistered=0 cloudProviderTarget=1 (minSize=0, maxSize=4))
   ScaleUp:     Backoff (ready=1 cloudProviderTarget=1)
-"""
+"""  # noqa: E501 (the autoscaler's own line lengths)
 
 
 def _status_cm(text: str, annotated: bool = True) -> dict:
@@ -338,8 +340,8 @@ def test_no_status_config_map() -> None:
          [(1, "max node group size reached")]),
         ("pod didn't trigger scale-up: 2 node(s) didn't match Pod's node affinity/selector, "
          "1 Insufficient nvidia.com/gpu, 1 not ready for scale-up",
-         [(2, "node(s) didn't match Pod's node affinity/selector"), (1, "Insufficient nvidia.com/gpu"),
-          (1, "not ready for scale-up")]),
+         [(2, "node(s) didn't match Pod's node affinity/selector"),
+          (1, "Insufficient nvidia.com/gpu"), (1, "not ready for scale-up")]),
         ("pod didn't trigger scale-up: max total nodes in cluster reached",
          [(0, "max total nodes in cluster reached")]),
         ("pod didn't trigger scale-up (it wouldn't fit if a new node is added)",
@@ -583,7 +585,8 @@ def test_karpenter_notes() -> None:
         "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ml", "uid": "p1"},
         "reason": "FailedScheduling",
         "source": {"component": "karpenter"},
-        "message": "Failed to schedule pod, all available instance types exceed limits for nodepool",
+        "message": "Failed to schedule pod, all available instance types exceed limits for "
+        "nodepool",
         "lastTimestamp": "2026-11-28T08:00:00Z",
     }
     assert provisioning_notes(Snapshot([pool, claim, pod, event]), pod) == [

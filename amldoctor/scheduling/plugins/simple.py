@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 from amldoctor.k8s.tolerations import (
     UNSCHEDULABLE_TAINT,
@@ -14,6 +14,7 @@ from amldoctor.k8s.tolerations import (
 from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
+from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Status, fail
 
 UNSCHEDULABLE = "node(s) were unschedulable"
@@ -22,7 +23,7 @@ NODE_NAME = "node(s) didn't match the requested node name"
 TAINT_CURRENT = "node(s) had untolerated taint(s)"
 
 
-def taint_reason(taint: dict, profile) -> str:
+def taint_reason(taint: Mapping, profile: Profile) -> str:
     """The TaintToleration reason as the cluster's release prints it."""
     if profile.at_least(1, 34):
         return TAINT_CURRENT
