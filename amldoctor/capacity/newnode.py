@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from amldoctor.capacity import autoscaler
-from amldoctor.capacity.pools import nodes_by_pool, pool_groups
+from amldoctor.capacity.pools import aks_cluster, nodes_by_pool, pool_groups
 from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import controller_ref
 from amldoctor.k8s.quantity import QuantityError, format_amount
@@ -56,6 +56,7 @@ class PoolAnswer:
     at_max: bool = False
     backoff: str | None = None
     text: str = ""
+    fix: str | None = None  # the command that would let the autoscaler add the node
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class PoolAnswer:
             "at_max": self.at_max,
             "backoff": self.backoff,
             "text": self.text,
+            "fix": self.fix,
         }
 
 
@@ -208,6 +210,13 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
                 answer.reasons = verdict.reasons
                 answer.failures = [f for s in verdict.failures for f in s.failures()]
         answer.text = _answer_text(answer)
+        if answer.fits and answer.at_max and answer.max_size is not None:
+            rg, cluster = aks_cluster(snap) or ("RG", "CLUSTER")
+            answer.fix = (
+                f"az aks nodepool update --resource-group {rg} --cluster-name {cluster} "
+                f"--name {pool} --update-cluster-autoscaler --min-count {answer.min_size or 0} "
+                f"--max-count {answer.max_size + 1}"
+            )
         answers.append(answer)
     return answers
 

@@ -85,10 +85,7 @@ def autoscaler_pool_at_max(ctx: Context) -> Iterator[Finding]:
                 f"{a.target}/{a.max_size} (node group {a.node_group})"
                 for a in at_max_fit
             ]
-            fixes = [
-                _nodepool_update(ctx, a.pool, a.min_size or 0, (a.max_size or 0) + 1)
-                for a in at_max_fit
-            ]
+            fixes = [a.fix for a in at_max_fit if a.fix]
         else:
             groups = [g for g in (status.groups if status else []) if g.at_max]
             parts = [

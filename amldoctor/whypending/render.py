@@ -127,6 +127,8 @@ def _new_nodes_console(console: Console, section: dict) -> None:
     console.print(Text(f"  {section['summary']}"))
     for pool in section["pools"]:
         console.print(Text(f"  • {pool['text']}", style="dim"))
+        if pool.get("fix"):
+            console.print(Text(f"      {pool['fix']}", style="green"))
     auto = section["autoscaler"]
     if auto.get("latest_event"):
         console.print(Text(f"  cluster autoscaler said: {auto['latest_event']}", style="dim"))
@@ -234,7 +236,10 @@ def render_markdown(doc: dict) -> str:
     if doc.get("new_nodes"):
         section = doc["new_nodes"]
         lines += ["", "### Would a new node help?", "", f"{_cell(section['summary'])}", ""]
-        lines += [f"- {_cell(p['text'])}" for p in section["pools"]]
+        for pool in section["pools"]:
+            lines.append(f"- {_cell(pool['text'])}")
+            if pool.get("fix"):
+                lines.append(f"  `{pool['fix']}`")
         if section["autoscaler"].get("latest_event"):
             lines.append(f"- cluster autoscaler said: `{section['autoscaler']['latest_event']}`")
         lines += [f"- {_cell(n)}" for n in section["provisioning"]]
