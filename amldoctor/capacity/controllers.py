@@ -48,8 +48,13 @@ def wanted_and_existing(obj: dict) -> tuple[int | None, int | None]:
             status.get("currentNumberScheduled")
         )
     if kind == "Job":
+        # The Job controller runs min(parallelism, completions still to go) pods at a time.
         parallelism = _int(spec.get("parallelism"))
-        return (1 if parallelism is None else parallelism), _int(status.get("active")) or 0
+        wanted = 1 if parallelism is None else parallelism
+        completions = _int(spec.get("completions"))
+        if completions is not None:
+            wanted = min(wanted, max(completions - (_int(status.get("succeeded")) or 0), 0))
+        return wanted, _int(status.get("active")) or 0
     return None, None
 
 

@@ -132,12 +132,15 @@ _CONTEXT_KINDS = (
 def _needs_whole_cluster(snap: Snapshot, pod: dict) -> bool:
     """Whether the template node's verdict depends on the other nodes' pods.
 
-    Only inter-pod affinity and topology spread look beyond the node itself: the pod's own
-    (anti-)affinity and spread constraints, or another pod's required anti-affinity. Without
-    them, the template node alone (plus volumes and namespaces) gives the same verdict at a
-    fraction of the cost on a large cluster.
+    Only inter-pod affinity and topology spread look beyond the node itself (the pod's own
+    (anti-)affinity and spread constraints, or another pod's required anti-affinity), and, for a
+    pod with claims, the volume filters that know which other pods use a claim (ReadWriteOncePod).
+    Without them, the template node alone (plus volumes and namespaces) gives the same verdict at
+    a fraction of the cost on a large cluster.
     """
     spec = pod.get("spec") or {}
+    if any((v or {}).get("persistentVolumeClaim") for v in spec.get("volumes") or ()):
+        return True
     affinity = spec.get("affinity") or {}
     if affinity.get("podAffinity") or affinity.get("podAntiAffinity"):
         return True

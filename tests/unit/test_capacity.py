@@ -597,3 +597,19 @@ def test_karpenter_notes() -> None:
         "karpenter on the pod (FailedScheduling): Failed to schedule pod, all available instance "
         "types exceed limits for nodepool",
     ]
+
+
+@pytest.mark.parametrize(
+    "spec, status, current",
+    [
+        ({"parallelism": 4, "completions": 10}, {"succeeded": 9, "active": 1}, False),
+        ({"parallelism": 4, "completions": 10}, {"succeeded": 8, "active": 1}, True),
+        ({"parallelism": 4, "completions": 10}, {"succeeded": 2, "active": 4}, False),
+        ({"parallelism": 4}, {"active": 3}, True),
+    ],
+)
+def test_job_wants_only_the_completions_still_to_go(spec, status, current) -> None:
+    job = _job(**status)
+    job["spec"] = spec
+    snap = Snapshot([job, _event("FailedCreate", "2026-01-01T10:00:00Z", QUOTA_MSG)])
+    assert (create_failure(snap, job) is not None) is current
