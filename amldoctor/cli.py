@@ -63,6 +63,20 @@ def scan(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = 5.0,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand", help="List every object with every finding instead of one entry per cause."
+        ),
+    ] = False,
+    include_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--include-cluster",
+            help="Let cluster findings (nodes, instance types, AML extension) set the exit code "
+            "of a namespace-scoped scan too.",
+        ),
+    ] = False,
 ) -> None:
     """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs, AML."""
     from amldoctor.commands.scan import run_scan
@@ -78,6 +92,8 @@ def scan(
         kubeconfig=kubeconfig,
         context=context,
         request_timeout=request_timeout,
+        expand=expand,
+        include_cluster=include_cluster,
     )
     raise typer.Exit(code)
 

@@ -32,6 +32,9 @@ class Severity(enum.IntEnum):
 
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+# Version of the JSON/YAML documents amldoctor prints (docs/schemas/). Bump the major part when a
+# key is removed or changes meaning; adding keys bumps the minor part.
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True, order=True)
@@ -108,6 +111,18 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # Per AML job / online deployment summaries (amldoctor.aml.jobview), shown before the pods.
     jobs: list[dict] = field(default_factory=list)
+    # In a namespace-scoped run, findings about the cluster itself (nodes, instance types, the
+    # AML extension) are shown but only set the exit code when asked (`--include-cluster`).
+    cluster_in_exit: bool = True
+    _groups: list | None = field(default=None, repr=False, compare=False)
+
+    def groups(self) -> list:
+        """The findings grouped by cause, worst first (amldoctor.grouping), computed once."""
+        if self._groups is None:
+            from amldoctor.grouping import group_findings
+
+            self._groups = group_findings(self.findings)
+        return self._groups
 
     def counts(self) -> dict[str, int]:
         return count_by_severity(self.findings)
@@ -132,18 +147,34 @@ class Report:
         }
 
     def to_dict(self) -> dict:
+        from amldoctor.grouping import group_ids
+
+        groups = self.groups()
+        ids = group_ids(groups)
+        findings = []
+        for f in self.findings:
+            data = f.to_dict()
+            data["group"] = ids.get(id(f))
+            findings.append(data)
         return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "scan",
             "source": self.source(),
             "missing": [m.to_dict() for m in self.snapshot.missing],
             "skipped_rules": [s.to_dict() for s in self.skipped],
             "notes": list(self.notes),
             "summary": self.summary(),
             "jobs": self.jobs,
-            "findings": [f.to_dict() for f in self.findings],
+            "groups": [g.to_dict() for g in groups],
+            "findings": findings,
         }
 
     def exit_code(self, fail_on: str) -> int:
-        return exit_code_for(self.findings, fail_on)
+        if self.cluster_in_exit:
+            return exit_code_for(self.findings, fail_on)
+        from amldoctor.grouping import is_cluster_finding
+
+        return exit_code_for([f for f in self.findings if not is_cluster_finding(f)], fail_on)
 
 
 def count_by_severity(findings: list[Finding]) -> dict[str, int]:

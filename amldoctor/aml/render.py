@@ -19,16 +19,35 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def render_jobs(console: Console, jobs: list[dict]) -> None:
-    """The 'AML jobs and deployments' section printed by `scan` ahead of the per-pod list."""
+def render_jobs(console: Console, jobs: list[dict], limit: int | None = None) -> None:
+    """The 'AML jobs and deployments' section printed by `scan` ahead of the causes.
+
+    With `limit`, at most that many entries are listed (the unhealthy ones first: `jobs` arrive
+    worst first) and the rest are counted, so a cluster running hundreds of jobs still reads in
+    one screen; the causes below cover every job's findings.
+    """
     if not jobs:
         return
-    console.print(Text("AML jobs and online deployments", style="bold"))
+    by_state: dict[str, int] = {}
     for job in jobs:
+        state = job.get("severity") or "ok"
+        by_state[state] = by_state.get(state, 0) + 1
+    title = Text("AML jobs and online deployments", style="bold")
+    if limit is not None and len(jobs) > limit:
+        counts = ", ".join(
+            f"{by_state[s]} {s}" for s in ("error", "warning", "info", "ok") if s in by_state
+        )
+        title.append(f"  ({len(jobs)}: {counts})", style="dim")
+    console.print(title)
+    shown = jobs if limit is None else jobs[:limit]
+    for job in shown:
         severity = job.get("severity")
         line = Text("  ")
         line.append(f"{_ICONS[severity]} ", style=_STYLES[severity])
         line.append(str(job["summary"]))
+        if limit is not None:  # the short list: one line per job, its causes are below
+            console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+            continue
         console.print(line)
         details = []
         it = job.get("instance_type") or {}
@@ -42,6 +61,10 @@ def render_jobs(console: Console, jobs: list[dict]) -> None:
             details.append(f"run {job['run_id']}")
         if details:
             console.print(Text(f"      {' · '.join(details)}", style="dim"))
+    if len(shown) < len(jobs):
+        console.print(
+            Text(f"  … and {len(jobs) - len(shown)} more (--expand lists every one)", style="dim")
+        )
     console.print()
 
 

@@ -26,6 +26,8 @@ def run_scan(
     kubeconfig: str | None,
     context: str | None,
     request_timeout: float,
+    expand: bool = False,
+    include_cluster: bool = False,
 ) -> int:
     fmt = check_format(output)
     fail_on = check_fail_on(fail_on)
@@ -48,7 +50,10 @@ def run_scan(
     namespaces = resolve_namespaces(snap, target)
     report = run_rules(snap, namespaces=namespaces, selector=predicate, ignore=ignore_codes)
     report.jobs = group_by_job(snap, report.findings, pods_in_scope(snap, namespaces, predicate))
-    emit_report(report, fmt)
+    # A namespace-scoped scan answers for its namespaces; the cluster's own problems are shown
+    # but only fail the run when asked.
+    report.cluster_in_exit = include_cluster or (namespaces is None and predicate is None)
+    emit_report(report, fmt, expand=expand)
     return report.exit_code(fail_on)
 
 
@@ -61,7 +66,7 @@ def pods_in_scope(snap, namespaces, predicate) -> list[dict]:
     ]
 
 
-def emit_report(report, fmt: str) -> None:
+def emit_report(report, fmt: str, *, expand: bool = False) -> None:
     """Print a report in the chosen format to stdout."""
     if fmt == "json":
         from amldoctor.render.structured import to_json
@@ -78,4 +83,4 @@ def emit_report(report, fmt: str) -> None:
     else:
         from amldoctor.render.console import render_report
 
-        render_report(make_console(), report)
+        render_report(make_console(), report, expand=expand)

@@ -1,8 +1,9 @@
-"""The terminal report: findings grouped by object, worst first, each with its fix.
+"""The terminal report: the causes worst first, each with its fix; every object with --expand.
 
-Written for an on-call engineer at 3 a.m.: the object and its owner on one line, then every
-finding as severity, code, one specific sentence, the evidence numbers and the fix, then a
-summary that also says what could not be checked.
+Written for an on-call engineer at 3 a.m.: a triage list of the few causes and how many objects
+each holds, then one entry per cause (amldoctor.render.incidents), the cluster's own problems in
+their own section, then a summary that also says what could not be checked. `--expand` prints
+every object with every finding instead (render_findings).
 """
 
 from __future__ import annotations
@@ -12,28 +13,10 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
+from amldoctor.grouping import is_cluster_finding
+from amldoctor.render.incidents import render_group, render_triage
+from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
 from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_notes
-
-STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
-
-
-def format_evidence(evidence: dict, limit: int = 8) -> str:
-    """Compact `key=value` pairs for the short scalar evidence.
-
-    Long texts (the scheduler's full message, a termination message) and nested data are
-    already summarised in the message line; they stay in full in -o json/yaml.
-    """
-    parts = []
-    for key, value in evidence.items():
-        if isinstance(value, str) and len(value) > 100:
-            continue
-        if isinstance(value, str | int | float | bool) and value != "":
-            parts.append(f"{key}={value}")
-        elif isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
-            shown = ", ".join(str(v) for v in value[:6]) + (", ..." if len(value) > 6 else "")
-            parts.append(f"{key}=[{shown}]")
-    return "  ".join(parts[:limit])
 
 
 def render_findings(console: Console, findings: list[Finding], *, indent: str = "  ") -> None:
@@ -69,10 +52,15 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
         console.print()
 
 
-def render_report(console: Console, report: Report) -> None:
+JOBS_LIMIT = 8
+
+
+def render_report(console: Console, report: Report, *, expand: bool = False) -> None:
     src = report.source()
     title = Text("amldoctor scan", style="bold")
-    scope = ", ".join(src["namespaces"] or []) or "all namespaces"
+    spaces = src["namespaces"] or []
+    scope = ", ".join(spaces) if len(spaces) <= 4 else f"{len(spaces)} namespaces"
+    scope = scope or "all namespaces"
     title.append(f"  ·  {scope}  ·  {src['origin']}", style="dim")
     details = []
     if src["context"]:
@@ -84,18 +72,39 @@ def render_report(console: Console, report: Report) -> None:
     console.print(title)
     console.print()
 
+    groups = report.groups()
+    workload = [g for g in groups if not g.cluster]
+    cluster = [g for g in groups if g.cluster]
+    triage = groups if report.cluster_in_exit else workload
+    if len(report.findings) > 1 and not expand:
+        render_triage(console, triage)
     if report.jobs:
         from amldoctor.aml.render import render_jobs
 
-        render_jobs(console, report.jobs)
-        console.print()
-    if report.findings:
-        render_findings(console, report.findings)
-    else:
+        render_jobs(console, report.jobs, limit=None if expand else JOBS_LIMIT)
+    if not report.findings:
         console.print(
             Text("No findings: nothing wrong was found in the pods in scope.", style="green")
         )
         console.print()
+    elif expand:
+        render_findings(console, [f for f in report.findings if not is_cluster_finding(f)])
+        cluster_findings = [f for f in report.findings if is_cluster_finding(f)]
+        if cluster_findings:
+            console.print(Text(_cluster_title(report), style="bold"))
+            render_findings(console, cluster_findings)
+    else:
+        numbers = {id(g): n for n, g in enumerate(triage, 1)}
+        following = len(triage)
+        for group in workload:
+            render_group(console, numbers[id(group)], group)
+        if cluster:
+            console.print(Text(_cluster_title(report), style="bold"))
+            for group in cluster:
+                if id(group) not in numbers:
+                    following += 1
+                    numbers[id(group)] = following
+                render_group(console, numbers[id(group)], group)
 
     for note in missing_notes(report.snapshot.missing):
         console.print(Text(f"not checked: {note}", style="yellow"))
@@ -107,21 +116,33 @@ def render_report(console: Console, report: Report) -> None:
         console.print(Text(f"note: {note}", style="yellow"))
 
     summary = summary_text(report.counts())
-    summary.append(f"  ·  {report.pods_checked} pods checked")
+    if groups and not expand:
+        summary.append(f" in {plural(len(groups), 'cause')}")
+    summary.append(f"  ·  {plural(report.pods_checked, 'pod')} checked")
     if report.suppressed:
         summary.append(f"  ·  {report.suppressed} suppressed by amldoctor.io/ignore or --ignore")
     console.print(summary)
 
 
+def _cluster_title(report: Report) -> str:
+    if report.cluster_in_exit:
+        return "Cluster (nodes, instance types, AML extension)"
+    return (
+        "Cluster (nodes, instance types, AML extension; "
+        "not in the exit code of a namespace scan, see --include-cluster)"
+    )
+
+
 def summary_text(counts: dict[str, int]) -> Text:
-    """'2 errors, 1 warnings, 0 info', coloured only where non-zero."""
+    """'2 errors, 1 warning, 0 info', coloured only where non-zero."""
     summary = Text()
     summary.append(
-        f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else ""
+        plural(counts["error"], "error"), style=STYLES[Severity.ERROR] if counts["error"] else ""
     )
     summary.append(", ")
     summary.append(
-        f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else ""
+        plural(counts["warning"], "warning"),
+        style=STYLES[Severity.WARNING] if counts["warning"] else "",
     )
     summary.append(f", {counts['info']} info")
     return summary
