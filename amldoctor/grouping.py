@@ -246,7 +246,7 @@ def group_key(finding: Finding) -> tuple:
 
 def evidence_cause(finding: Finding) -> Any:
     """The default cause: the evidence without the keys that only say which object or when."""
-    return _strip_volatile(finding.evidence)
+    return strip_volatile(finding.evidence)
 
 
 def scheduling_cause(finding: Finding) -> Any:
@@ -276,7 +276,7 @@ def message_cause(finding: Finding) -> Any:
 
 def probe_cause(finding: Finding) -> Any:
     """Probe failures: same probe, same settings, same kinds of failure; not how many."""
-    ev = dict(_strip_volatile(finding.evidence))
+    ev = dict(strip_volatile(finding.evidence))
     if isinstance(ev.get("causes"), dict):
         ev["causes"] = sorted(ev["causes"])
     return ev
@@ -284,7 +284,7 @@ def probe_cause(finding: Finding) -> Any:
 
 def claim_cause(finding: Finding) -> Any:
     """A Pending claim: the class or binding problem, not the size each claim asks for."""
-    ev = _strip_volatile(finding.evidence)
+    ev = strip_volatile(finding.evidence)
     return {k: v for k, v in ev.items() if k not in ("request", "capacity")}
 
 
@@ -298,11 +298,11 @@ CAUSE_KEYS: dict[str, Callable[[Finding], Any]] = {
 }
 
 
-def _strip_volatile(value: Any) -> Any:
+def strip_volatile(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_volatile(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+        return {k: strip_volatile(v) for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, list):
-        return [_strip_volatile(v) for v in value]
+        return [strip_volatile(v) for v in value]
     return value
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
+from amldoctor.termtext import write_paragraph, write_wrapped
+
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 _ICONS = {"error": "✖", "warning": "▲", "info": "●", None: "✔"}
 
@@ -48,7 +50,9 @@ def render_jobs(console: Console, jobs: list[dict], limit: int | None = None) ->
         if limit is not None:  # the short list: one line per job, its causes are below
             console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
             continue
-        console.print(line)
+        write_wrapped(
+            console, line.plain[2:], first="  ", rest="    ", style=_STYLES[severity] or ""
+        )
         details = []
         it = job.get("instance_type") or {}
         if it.get("name"):
@@ -60,7 +64,7 @@ def render_jobs(console: Console, jobs: list[dict], limit: int | None = None) ->
         if job.get("run_id"):
             details.append(f"run {job['run_id']}")
         if details:
-            console.print(Text(f"      {' · '.join(details)}", style="dim"))
+            write_paragraph(console, " · ".join(details), style="dim", indent=6)
     if len(shown) < len(jobs):
         console.print(
             Text(f"  … and {len(jobs) - len(shown)} more (--expand lists every one)", style="dim")

@@ -17,6 +17,7 @@ from amldoctor.grouping import is_cluster_finding
 from amldoctor.render.incidents import render_group, render_triage
 from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
 from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_notes
+from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
 
 def render_findings(console: Console, findings: list[Finding], *, indent: str = "  ") -> None:
@@ -33,22 +34,23 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
         owner = items[0].owner
         if owner is not None:
             header.append(f"  (owned by {owner.kind}/{owner.name})", style="dim")
-        console.print(header)
+        if console.soft_wrap or len(header) <= console.width:
+            console.print(header, soft_wrap=True)
+        else:
+            write_wrapped(console, header.plain, first="", rest="    ", style="bold")
         for f in sorted(items, key=Finding.sort_key):
             line = Text(indent)
             line.append(f"{f.severity.label.upper():<7}", style=STYLES[f.severity])
             line.append(f" {f.rule} ", style="bold")
             line.append(f"{f.name}", style="dim")
             console.print(line)
-            console.print(Text(f"{indent}        {f.message}"))
+            body = len(indent) + 8
+            write_paragraph(console, f.message, indent=body)
             evidence = format_evidence(f.evidence)
             if evidence:
-                console.print(Text(f"{indent}        evidence: {evidence}", style="dim"))
+                write_paragraph(console, f"evidence: {evidence}", style="dim", indent=body)
             if f.remediation:
-                lines = f.remediation.splitlines()
-                console.print(Text(f"{indent}        fix: {lines[0]}", style="green"))
-                for extra in lines[1:]:
-                    console.print(Text(f"{indent}             {extra}", style="green"))
+                write_fix(console, f.remediation, indent=body)
         console.print()
 
 
@@ -69,7 +71,7 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
         details.append(f"Kubernetes {src['server_version']}")
     details.append(f"captured {src['captured_at']}")
     title.append(f"  ({', '.join(details)})", style="dim")
-    console.print(title)
+    write_wrapped(console, title.plain, first="", rest="  ", style="bold")
     console.print()
 
     groups = report.groups()
@@ -91,7 +93,7 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
         render_findings(console, [f for f in report.findings if not is_cluster_finding(f)])
         cluster_findings = [f for f in report.findings if is_cluster_finding(f)]
         if cluster_findings:
-            console.print(Text(_cluster_title(report), style="bold"))
+            write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
             render_findings(console, cluster_findings)
     else:
         numbers = {id(g): n for n, g in enumerate(triage, 1)}
@@ -99,7 +101,7 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
         for group in workload:
             render_group(console, numbers[id(group)], group)
         if cluster:
-            console.print(Text(_cluster_title(report), style="bold"))
+            write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
             for group in cluster:
                 if id(group) not in numbers:
                     following += 1
@@ -107,13 +109,12 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
                 render_group(console, numbers[id(group)], group)
 
     for note in missing_notes(report.snapshot.missing):
-        console.print(Text(f"not checked: {note}", style="yellow"))
+        write_wrapped(console, f"not checked: {note}", first="", rest="  ", style="yellow")
     for skipped in report.skipped:
-        console.print(
-            Text(f"skipped {skipped.rule} {skipped.name}: {skipped.reason}", style="yellow")
-        )
+        text = f"skipped {skipped.rule} {skipped.name}: {skipped.reason}"
+        write_wrapped(console, text, first="", rest="  ", style="yellow")
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        write_wrapped(console, f"note: {note}", first="", rest="  ", style="yellow")
 
     summary = summary_text(report.counts())
     if groups and not expand:
@@ -128,8 +129,8 @@ def _cluster_title(report: Report) -> str:
     if report.cluster_in_exit:
         return "Cluster (nodes, instance types, AML extension)"
     return (
-        "Cluster (nodes, instance types, AML extension; "
-        "not in the exit code of a namespace scan, see --include-cluster)"
+        "Cluster (nodes, instance types, AML extension): "
+        "not in the exit code of a namespace scan unless --include-cluster"
     )
 
 

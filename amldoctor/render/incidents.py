@@ -7,25 +7,16 @@ terminal soft-wraps it instead.
 
 from __future__ import annotations
 
-import re
-import textwrap
-
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.grouping import FindingGroup, _strip_volatile
+from amldoctor.grouping import FindingGroup, strip_volatile
 from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
 from amldoctor.report import ObjectRef, Severity
+from amldoctor.termtext import write_fix, write_paragraph
 
 TRIAGE_LIMIT = 10
 EXAMPLES = 3
-FIX_LINES = 40  # a longer fix is cut in the incident view; --expand and -o json keep it whole
-_COMMAND = re.compile(r"(^|[`\s(])(kubectl|az|helm|amldoctor)\s")
-
-
-def has_command(line: str) -> bool:
-    """True when a line holds a shell command that must stay on one line to paste."""
-    return bool(_COMMAND.search(line))
 
 
 def objects_phrase(group: FindingGroup) -> str:
@@ -67,9 +58,10 @@ def render_triage(console: Console, groups: list[FindingGroup]) -> None:
         if spaces and group.count > 1:
             shown = ", ".join(spaces[:3]) + (", …" if len(spaces) > 3 else "")
             line.append(f" ({shown})", style="dim")
-        line.no_wrap = True
-        line.overflow = "ellipsis"
-        console.print(line)
+        if console.soft_wrap:
+            console.print(line, soft_wrap=True)
+        else:
+            console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
     rest = len(groups) - TRIAGE_LIMIT
     if rest > 0:
         console.print(Text(f"  … and {plural(rest, 'more cause')} below", style="dim"))
@@ -86,22 +78,23 @@ def render_group(console: Console, number: int, group: FindingGroup) -> None:
     console.print(header)
     example = group.example
     prefix = "e.g. " if group.count > 1 else ""
-    _para(console, prefix + example.message)
+    write_paragraph(console, prefix + example.message)
     if group.severity == Severity.INFO:
         # Inventory and context, not a cause: the sentence says it; -o json has the rest.
         _examples(console, group)
         console.print()
         return
-    # The example's per-object values (its restart count, its last event) would misdescribe
-    # the group: only the evidence the whole group shares is shown.
-    evidence = format_evidence(_strip_volatile(example.evidence), limit=5)
-    if evidence:
-        _para(console, f"evidence: {evidence}", style="dim")
+    if group.count == 1:
+        # A group's message already quotes the numbers its objects share; the example's other
+        # values (its restart count, its last event) would misdescribe the group.
+        evidence = format_evidence(strip_volatile(example.evidence), limit=6)
+        if evidence:
+            write_paragraph(console, f"evidence: {evidence}", style="dim")
     if example.remediation:
-        _fix(console, example.remediation)
+        write_fix(console, example.remediation)
     _examples(console, group)
     for rule, name, severity, count in group.folded_counts():
-        _para(
+        write_paragraph(
             console,
             f"also on these objects: {count} × {severity.label} {rule} {name}",
             style="dim",
@@ -135,47 +128,3 @@ def _examples(console: Console, group: FindingGroup) -> None:
 def render_groups(console: Console, groups: list[FindingGroup], *, start: int = 1) -> None:
     for number, group in enumerate(groups, start):
         render_group(console, number, group)
-
-
-def _para(console: Console, text: str, *, style: str = "", indent: int = 4) -> None:
-    """A paragraph whose wrapped lines keep their indentation.
-
-    A leading label ("evidence: ", "fix: ") hangs: wrapped lines start under the text after it.
-    Piped output (a soft-wrapping console) is never wrapped: one finding line, one line of text.
-    """
-    label, sep, _ = text.partition(": ")
-    hang = len(label) + 2 if sep and label.isalpha() and len(label) < 12 else 0
-    lead = " " * indent
-    if console.soft_wrap:
-        console.print(Text(lead + text, style=style), soft_wrap=True)
-        return
-    wrapped = textwrap.fill(
-        text,
-        width=max(console.width - 1, 40),
-        initial_indent=lead,
-        subsequent_indent=lead + " " * hang,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    console.print(Text(wrapped, style=style), soft_wrap=True)
-
-
-def _fix(console: Console, remediation: str, indent: int = 4) -> None:
-    lines = remediation.splitlines()
-    cut = len(lines) - FIX_LINES if len(lines) > FIX_LINES + 1 else 0
-    if cut:
-        lines = lines[:FIX_LINES]
-    for index, line in enumerate(lines):
-        lead = "fix: " if index == 0 else "     "
-        if has_command(line):
-            # Never break a command: one physical line, soft-wrapped by the terminal.
-            console.print(Text(" " * indent + lead + line, style="green"), soft_wrap=True)
-        elif index == 0 or not line.startswith(" "):
-            _para(console, lead + line, style="green", indent=indent)
-        else:
-            # YAML and continuation lines keep their own indentation.
-            console.print(Text(" " * indent + lead + line, style="green"), soft_wrap=True)
-    if cut:
-        console.print(
-            Text(f"{' ' * indent}     … {cut} more lines of fix: --expand or -o json", style="dim")
-        )
