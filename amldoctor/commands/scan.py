@@ -11,6 +11,7 @@ from amldoctor.k8s.selectors import parse_selector
 from amldoctor.render import check_format, make_console
 from amldoctor.rules.base import find_rule
 from amldoctor.rules.engine import run_rules
+from amldoctor.scope import within_selector
 from amldoctor.sources import Target, open_snapshot, resolve_namespaces
 
 
@@ -49,7 +50,17 @@ def run_scan(
     snap = open_snapshot(target)
     namespaces = resolve_namespaces(snap, target)
     report = run_rules(snap, namespaces=namespaces, selector=predicate, ignore=ignore_codes)
-    report.jobs = group_by_job(snap, report.findings, pods_in_scope(snap, namespaces, predicate))
+    if predicate is not None:
+        report.findings = within_selector(
+            snap, report.findings, pods_in_scope(snap, namespaces, predicate), predicate
+        )
+    report.jobs = group_by_job(
+        snap,
+        report.findings,
+        pods_in_scope(snap, namespaces, predicate),
+        namespaces=report.scope,
+        pods_only=predicate is not None,
+    )
     # A namespace-scoped scan answers for its namespaces; the cluster's own problems are shown
     # but only fail the run when asked.
     report.cluster_in_exit = include_cluster or (namespaces is None and predicate is None)
