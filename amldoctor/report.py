@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from amldoctor.contract import SCAN, versioned
 from amldoctor.k8s.timeutil import format_time
 from amldoctor.snapshot import Missing, Snapshot
 
@@ -32,9 +33,6 @@ class Severity(enum.IntEnum):
 
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
-# Version of the JSON/YAML documents amldoctor prints (docs/schemas/). Bump the major part when a
-# key is removed or changes meaning; adding keys bumps the minor part.
-SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True, order=True)
@@ -156,18 +154,19 @@ class Report:
             data = f.to_dict()
             data["group"] = ids.get(id(f))
             findings.append(data)
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "scan",
-            "source": self.source(),
-            "missing": [m.to_dict() for m in self.snapshot.missing],
-            "skipped_rules": [s.to_dict() for s in self.skipped],
-            "notes": list(self.notes),
-            "summary": self.summary(),
-            "jobs": self.jobs,
-            "groups": [g.to_dict() for g in groups],
-            "findings": findings,
-        }
+        return versioned(
+            SCAN,
+            {
+                "source": self.source(),
+                "missing": [m.to_dict() for m in self.snapshot.missing],
+                "skipped_rules": [s.to_dict() for s in self.skipped],
+                "notes": list(self.notes),
+                "summary": self.summary(),
+                "jobs": self.jobs,
+                "groups": [g.to_dict() for g in groups],
+                "findings": findings,
+            },
+        )
 
     def exit_code(self, fail_on: str) -> int:
         if self.cluster_in_exit:

@@ -47,8 +47,12 @@ def render_jobs(console: Console, jobs: list[dict], limit: int | None = None) ->
         line = Text("  ")
         line.append(f"{_ICONS[severity]} ", style=_STYLES[severity])
         line.append(str(job["summary"]))
-        if limit is not None:  # the short list: one line per job, its causes are below
+        if limit is not None and not console.soft_wrap:
+            # The short list on a terminal: one row per job, its causes are below.
             console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+            continue
+        if limit is not None:
+            console.print(line, soft_wrap=True)
             continue
         write_wrapped(
             console, line.plain[2:], first="  ", rest="    ", style=_STYLES[severity] or ""

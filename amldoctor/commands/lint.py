@@ -23,6 +23,7 @@ from amldoctor.commands.options import (
     check_fail_on,
     split_codes,
 )
+from amldoctor.contract import LINT, versioned
 from amldoctor.errors import InputError
 
 LINT_FORMATS = ("table", "json", "yaml", "markdown", "sarif", "junit")
@@ -159,7 +160,7 @@ def emit_lint_report(report, fmt: str) -> None:
     if fmt in ("json", "yaml"):
         from amldoctor.render.structured import to_json, to_yaml
 
-        data = redact_object(report.to_dict())
+        data = redact_object(versioned(LINT, report.to_dict()))
         sys.stdout.write(to_json(data) + "\n" if fmt == "json" else to_yaml(data))
     elif fmt == "sarif":
         from amldoctor.render.sarif import report_sarif

@@ -7,6 +7,7 @@ import sys
 from amldoctor.aml.jobview import group_by_job
 from amldoctor.commands.options import check_fail_on, split_codes
 from amldoctor.errors import InputError
+from amldoctor.hints import rewrite, rewrite_findings, source_flags
 from amldoctor.k8s.selectors import parse_selector
 from amldoctor.render import check_format, make_console
 from amldoctor.rules.base import find_rule
@@ -61,6 +62,9 @@ def run_scan(
         namespaces=report.scope,
         pods_only=predicate is not None,
     )
+    flags = source_flags(snapshot, context, kubeconfig)
+    rewrite_findings(report.findings, flags)
+    report.jobs = rewrite(report.jobs, flags)
     # A namespace-scoped scan answers for its namespaces; the cluster's own problems are shown
     # but only fail the run when asked.
     report.cluster_in_exit = include_cluster or (namespaces is None and predicate is None)

@@ -18,12 +18,17 @@ from amldoctor.commands.options import (
     SnapshotOpt,
     check_fail_on,
 )
+from amldoctor.contract import WHY_PENDING_JOB, WHY_PENDING_POD, versioned
 from amldoctor.errors import InputError
+from amldoctor.hints import rewrite, source_flags
 from amldoctor.report import exit_code_for
 
 PodArg = Annotated[
     str | None,
-    typer.Argument(help="Pod name (or NAMESPACE/NAME). Omit it when using -f."),
+    typer.Argument(
+        help="Pod name, NAMESPACE/NAME, pod/NAME, or job/NAME (an AML job, or a Kubernetes "
+        "Job's pod), the way kubectl names objects. Omit it when using -f or --job."
+    ),
 ]
 FilenameOpt = Annotated[
     str | None,
@@ -51,6 +56,46 @@ ServerVersionOpt = Annotated[
         "cluster's version (default: the snapshot's, else the newest).",
     ),
 ]
+
+
+POD_KINDS = ("pod", "pods", "po")
+JOB_KINDS = ("job", "jobs", "job.batch", "jobs.batch")
+
+
+def split_kind(arg: str | None) -> tuple[str | None, str | None]:
+    """kubectl's TYPE/NAME: ('pod', NAME) for pod/NAME, ('job', NAME) for job/NAME.
+
+    Anything else comes back unchanged (NAMESPACE/NAME stays for the caller to split).
+    """
+    if not arg or "/" not in arg:
+        return None, arg
+    head, rest = arg.split("/", 1)
+    if head.lower() in POD_KINDS:
+        return "pod", rest
+    if head.lower() in JOB_KINDS:
+        return "job", rest
+    return None, arg
+
+
+def job_pod(snap, name: str, namespace: str | None) -> dict | None:
+    """The pod of Kubernetes Job NAME to explain: a Pending one first, else the newest."""
+    namespace = namespace or snap.namespace
+    pods = [
+        p
+        for p in snap.pods
+        if (p.get("metadata") or {}).get("labels", {}).get("job-name") == name
+        or any(
+            r.get("kind") == "Job" and r.get("name") == name
+            for r in (p.get("metadata") or {}).get("ownerReferences") or ()
+        )
+    ]
+    if namespace:
+        pods = [p for p in pods if (p.get("metadata") or {}).get("namespace") == namespace]
+    if not pods:
+        return None
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+    pool = pending or pods
+    return max(pool, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
 
 
 def find_pod(snap, name: str, namespace: str | None) -> dict:
@@ -108,6 +153,10 @@ def why_pending(
 
     fmt = check_format(output)
     fail_on = check_fail_on(fail_on)
+    kind, pod = split_kind(pod)
+    job_arg = kind == "job"
+    if job_arg:
+        job, pod = pod, None
     if sum(bool(x) for x in (pod, filename, job)) != 1:
         raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
     if pod and "/" in pod and namespace is None:
@@ -122,15 +171,29 @@ def why_pending(
         progress=fmt == "table" and sys.stderr.isatty(),
     )
     snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
+    flags = source_flags(snapshot, context, kubeconfig)
+    subject = None
     if job:
         from amldoctor.aml.jobview import explain_job
 
-        result = explain_job(snap, job)
-        emit_job(result, fmt)
-        raise typer.Exit(exit_code_for(result["findings"], fail_on))
-    subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
+        try:
+            explained = explain_job(snap, job)
+        except InputError as exc:
+            # `job/NAME` may name a Kubernetes Job rather than an AML job: explain its pod.
+            subject = job_pod(snap, job, namespace) if job_arg else None
+            if subject is None and job_arg:
+                raise InputError(f"{exc}; no Kubernetes Job {job!r} with pods either") from None
+            if subject is None:
+                raise
+        else:
+            result = versioned(WHY_PENDING_JOB, rewrite(explained, flags))
+            emit_job(result, fmt)
+            raise typer.Exit(exit_code_for(result["findings"], fail_on))
+    if subject is None:
+        subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
     profile = Profile.for_server(server_version or snap.server_version)
     doc = analyze(snap, subject, profile=profile, what_if=what_if is not None)
+    doc = versioned(WHY_PENDING_POD, rewrite(doc, flags))
     emit(doc, fmt, source=snap.source)
     raise typer.Exit(exit_code_for(doc["findings"], fail_on))
 

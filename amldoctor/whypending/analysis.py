@@ -184,6 +184,14 @@ def analyze(
     }
     if pod_state.key in (state.NOT_PENDING, state.TERMINATING):
         doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
+        if pod_state.key == state.NOT_PENDING and not what_if:
+            # Not Pending is not "fine": a Running pod may be crash-looping or OOMKilled, and
+            # that, not the scheduler, is why the workload is not running.
+            runtime = _kubelet_side_findings(snap, pod)
+            doc["findings"] += runtime
+            if runtime:
+                worst = max(runtime, key=lambda f: _SEVERITY_RANK.get(f["severity"], 0))
+                doc["status"]["summary"] += f"; but {worst['message']}"
         return doc
     unreadable = nodes_unreadable(snap)
     if unreadable:
@@ -249,6 +257,9 @@ def analyze(
     if pod_state.key == state.BOUND:
         doc["findings"] += _kubelet_side_findings(snap, pod)
     return doc
+
+
+_SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
 def _kubelet_side_findings(snap: Any, pod: Mapping) -> list[dict]:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from amldoctor.termtext import write_fix, write_paragraph
 from amldoctor.whypending.remediation import FUNNEL_ORDER
 
 GROUP_THRESHOLD = 30
@@ -131,6 +132,26 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
         console.print()
     for note in doc["not_modelled"]:
         console.print(Text(f"not modelled: {note}", style="yellow"))
+    if not doc["fixes"] and doc["findings"]:
+        _runtime_findings(console, doc["findings"])
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _runtime_findings(console: Console, findings: list[dict]) -> None:
+    """Why a scheduled pod still does not run: the rules' findings about it, with their fixes."""
+    console.print(Text("findings", style="bold"))
+    for f in findings:
+        head = Text("  ")
+        head.append(f"{f['severity'].upper():<7}", style=_SEVERITY_STYLE.get(f["severity"], ""))
+        head.append(f" {f['rule']} ", style="bold")
+        head.append(f["name"], style="dim")
+        console.print(head)
+        write_paragraph(console, f["message"], indent=10)
+        if f.get("remediation"):
+            write_fix(console, f["remediation"], indent=10)
+    console.print()
 
 
 def _messages(console: Console, doc: dict) -> None:
