@@ -22,8 +22,13 @@ from tests.conftest import ROOT
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
-def run_in_tty(*args: str, columns: int, rows: int = 50, timeout: float = 180.0) -> tuple[int, str]:
-    """(exit code, screen text without colour codes) of `amldoctor ARGS` on a pty of that size."""
+def run_in_tty(
+    *args: str, columns: int, rows: int = 50, timeout: float = 180.0, raw: bool = False
+) -> tuple[int, str]:
+    """(exit code, screen text) of `amldoctor ARGS` on a pty of that size.
+
+    Colour codes are removed unless `raw`.
+    """
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
@@ -55,7 +60,7 @@ def run_in_tty(*args: str, columns: int, rows: int = 50, timeout: float = 180.0)
     os.close(leader)
     code = proc.wait(timeout=10)
     text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-    return code, _ANSI.sub("", text)
+    return code, text if raw else _ANSI.sub("", text)
 
 
 def screen_rows(text: str, columns: int) -> int:

@@ -85,3 +85,14 @@ def test_triage_lines_are_one_row_each_at_80_columns():
     triage = lines[start + 1 : lines.index("", start)]
     assert triage and all(len(line) <= 80 for line in triage)
     assert all(re.match(r"\s+\d+\. [✖▲●] AMD\d{3} ", line) for line in triage[:-1])
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+@pytest.mark.parametrize("pod", ["llm-finetune-gpu-jgczv", "resnet50-train-rhvg9"])
+def test_why_pending_matrix_headers_are_whole(columns, pod):
+    _, screen = run_in_tty("why-pending", "--snapshot", "fixtures/demo", pod, columns=columns)
+    header = next(line for line in screen.splitlines() if line.startswith("node "))
+    assert "…" not in header, header
+    assert re.search(r"\bnode\b.*\btaints\b", header), header
+    assert "scheduler's reason" in header or "\nscheduler's reason\n" in screen
+    assert all(len(line) <= columns for line in screen.splitlines() if line.startswith("aks-"))
