@@ -106,17 +106,28 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
         aml = result["aml_job"]
         yield (
             "",
-            f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count {aml.get('node_count') or '?'}",
+            f"AmlJob {aml['name']}: "
+            + ", ".join(
+                [
+                    f"phase {aml['phase']}" if aml.get("phase") else "no phase reported yet",
+                    f"node count {aml['node_count']}"
+                    if aml.get("node_count")
+                    else "node count not set",
+                ]
+            ),
         )
     pg = result.get("podgroup")
     if pg:
-        text = f"PodGroup {pg['name']}: {pg['phase']}, minMember {pg['minMember']}, queue {pg['queue']}"
+        text = (
+            f"PodGroup {pg['name']}: {pg.get('phase') or 'no phase reported yet'}, "
+            f"minMember {pg.get('minMember') or 'not set'}, queue {pg.get('queue') or 'default'}"
+        )
         cond = pg.get("condition") or {}
         if cond.get("message"):
             text += f"; {cond.get('reason') or cond.get('type')}: {cond['message']}"
         yield "", text
     for pod in result.get("pods") or ():
-        text = f"pod {pod['name']}: {pod['phase']}" + (
+        text = f"pod {pod['name']}: {pod.get('phase') or 'no phase reported yet'}" + (
             f" on {pod['node']}" if pod.get("node") else ""
         )
         if pod.get("waiting"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,10 +45,16 @@ def dump(
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = 5.0,
     debug: DebugOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the output if it already exists.")
+    ] = False,
 ) -> None:
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
     from amldoctor.collect import LiveOptions, collect_live
+
+    if output and not force:
+        refuse_overwrite(Path(output))
     from amldoctor.report import NOT_INSTALLED
 
     if debug:
@@ -73,6 +80,16 @@ def dump(
         if missing.kind not in absent:
             where = f" in {missing.namespace}" if missing.namespace else ""
             typer.echo(f"  not read: {missing.kind}{where}: {missing.reason}", err=True)
+
+
+def refuse_overwrite(path: Path) -> None:
+    """A bundle is evidence for a support case: never replace one without being asked."""
+    from amldoctor.errors import InputError
+
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    if path.exists():
+        raise InputError(f"{path} already exists: pass --force to replace it, or choose another -o")
 
 
 def _default_name(namespace: str | None) -> str:
