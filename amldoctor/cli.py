@@ -110,7 +110,8 @@ def scan(
         ),
     ] = False,
 ) -> None:
-    """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs, AML."""
+    """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs,
+    AML."""
     from amldoctor.commands.scan import run_scan
 
     code = run_scan(
@@ -162,7 +163,8 @@ def version_cmd() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning our errors into one line and an exit code."""
+    """Console-script entry point: run the app, turning our errors into one line and an exit
+    code."""
     invoked_as = os.path.basename(sys.argv[0])
     prog = "kubectl amldoctor" if invoked_as.startswith("kubectl-") else "amldoctor"
     try:

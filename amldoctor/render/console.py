@@ -13,10 +13,10 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.grouping import is_cluster_finding
+from amldoctor.engine.grouping import is_cluster_finding
+from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
 from amldoctor.render.incidents import render_group, render_triage
 from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
-from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_notes
 from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
 

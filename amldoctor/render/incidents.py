@@ -1,6 +1,6 @@
 """The terminal incident view: a triage list of causes, then one entry per cause.
 
-Formats only what `amldoctor.grouping` computed. Wrapped prose keeps its indentation; a line
+Formats only what `amldoctor.engine.grouping` computed. Wrapped prose keeps its indentation; a line
 that carries a command (`kubectl ...`, `az ...`) is never broken by us, so it pastes whole: the
 terminal soft-wraps it instead.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.grouping import FindingGroup, strip_volatile
+from amldoctor.engine.grouping import FindingGroup, strip_volatile
+from amldoctor.engine.report import ObjectRef, Severity
 from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
-from amldoctor.report import ObjectRef, Severity
 from amldoctor.termtext import write_fix, write_paragraph
 
 TRIAGE_LIMIT = 10

@@ -7,17 +7,20 @@ renders them, and a diff of them stays small.
 
 from __future__ import annotations
 
-from amldoctor.grouping import FindingGroup
+from amldoctor.engine.grouping import FindingGroup
+from amldoctor.engine.report import Report, missing_notes
 from amldoctor.render.incidents import objects_phrase
 from amldoctor.render.style import plural
-from amldoctor.report import Report, missing_notes
 from amldoctor.termtext import has_command
 
 EXAMPLES = 5
 
 
 def escape(text: str) -> str:
-    """Markdown-safe prose: angle brackets, pipes and emphasis markers shown as typed.
+    """Markdown-safe prose: angle brackets, ampersands and pipes shown as typed.
+
+    Emphasis markers stay: GitHub does not emphasise inside words (DRIFT_BASELINE_URI), and
+    the masking marker `***MASKED***` must read the same in every format.
 
     Backtick spans are kept: inside them Markdown shows text literally.
     """
@@ -28,8 +31,6 @@ def escape(text: str) -> str:
         else:
             for char, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
                 part = part.replace(char, repl)
-            for char in ("*", "_"):
-                part = part.replace(char, "\\" + char)
             out.append(part)
         code = not code
     return "".join(out)
@@ -94,7 +95,8 @@ def _group_section(number: int, group: FindingGroup) -> list[str]:
     example = group.example
     lines = [
         "",
-        f"### {number}. {group.severity.label}: {group.rule} {group.name} ({objects_phrase(group)})",
+        f"### {number}. {group.severity.label}: {group.rule} {group.name} "
+        f"({objects_phrase(group)})",
         "",
         ("e.g. " if group.count > 1 else "") + escape(example.message),
     ]
@@ -122,7 +124,8 @@ def report_markdown(report: Report) -> str:
         f"- Source: `{src['origin']}`"
         + (f" (context `{src['context']}`)" if src["context"] else "")
         + (f", Kubernetes {src['server_version']}" if src["server_version"] else ""),
-        f"- Namespaces: {', '.join(src['namespaces'] or []) or 'all'}; captured {src['captured_at']}",
+        f"- Namespaces: {', '.join(src['namespaces'] or []) or 'all'}; captured "
+        f"{src['captured_at']}",
         f"- {plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')}, "
         f"{counts['info']} info in {plural(len(groups), 'cause')}; "
         f"{plural(report.pods_checked, 'pod')} checked; {report.suppressed} suppressed",

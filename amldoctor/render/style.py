@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amldoctor.report import Severity
+from amldoctor.engine.report import Severity
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}

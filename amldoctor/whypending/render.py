@@ -13,25 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from amldoctor.scheduling import names
+from amldoctor.scheduling.plugins import FUNNEL_ORDER, SHORT_LABELS
 from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
-from amldoctor.whypending.remediation import FUNNEL_ORDER
 
 GROUP_THRESHOLD = 30
-SHORT = {
-    "NodeUnschedulable": "cordon",
-    "NodeName": "nodeName",
-    "TaintToleration": "taints",
-    "NodeAffinity": "selector",
-    "NodePorts": "ports",
-    "NodeResourcesFit": "resources",
-    "VolumeRestrictions": "vol-excl",
-    "NodeVolumeLimits": "vol-limit",
-    "VolumeBinding": "volumes",
-    "VolumeZone": "vol-zone",
-    "PodTopologySpread": "spread",
-    "InterPodAffinity": "pod-affinity",
-    "framework": "prefilter",
-}
+SHORT = {**SHORT_LABELS, names.FRAMEWORK: "prefilter"}
 
 
 def _failing(row: dict) -> set[str]:
@@ -40,7 +27,7 @@ def _failing(row: dict) -> set[str]:
 
 def _columns(doc: dict) -> list[str]:
     seen = {p for row in doc["nodes"] for p in _failing(row)}
-    order = [p for p, _ in FUNNEL_ORDER] + ["framework"]
+    order = [p for p, _ in FUNNEL_ORDER] + [names.FRAMEWORK]
     return [p for p in order if p in seen] + sorted(seen - set(order))
 
 
@@ -71,8 +58,8 @@ def node_matrix(doc: dict, width: int | None = None) -> Table:
     table.add_column("pool" if grouped else "node", no_wrap=True)
     second = "nodes" if grouped else "pool"
     if show_pool:
-        pools = pool_names if not grouped else []
-        table.add_column(second, no_wrap=True, min_width=max([len(second), *map(len, pools)]))
+        widths = [len(second), *(map(len, pool_names) if not grouped else ())]
+        table.add_column(second, no_wrap=True, min_width=max(widths))
     for c in cols:
         header = SHORT.get(c, c)
         table.add_column(header, justify="center", no_wrap=True, min_width=len(header))

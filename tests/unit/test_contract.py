@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 
 from amldoctor.bundle import manifest
 from amldoctor.contract import SCHEMA_VERSION
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 from tests.conftest import DEMO, ROOT, run_cli
 
 SCHEMAS = ROOT / "docs" / "schemas"
@@ -91,7 +91,7 @@ def test_a_scan_without_its_groups_fails_the_schema():
 
 
 def test_dump_manifest_validates(tmp_path: Path):
-    check("dump-manifest", manifest(Snapshot.load(DEMO), server="https://example:443"))
+    check("dump-manifest", manifest(load_snapshot(DEMO), server="https://example:443"))
 
 
 def test_readme_contract_section_lists_every_top_level_key():

@@ -16,10 +16,10 @@ from collections import defaultdict
 
 import pytest
 
-from amldoctor.grouping import group_findings, group_ids
+from amldoctor.engine.grouping import group_findings, group_ids
+from amldoctor.engine.report import Finding, ObjectRef, Severity
+from amldoctor.engine.runner import run_rules
 from amldoctor.load import load_snapshot
-from amldoctor.report import Finding, ObjectRef, Severity
-from amldoctor.rules.engine import run_rules
 from tests.conftest import ROOT, run_cli
 
 _spec = importlib.util.spec_from_file_location(

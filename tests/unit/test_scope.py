@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 from tests.conftest import DEMO, run_cli
 
-NAMESPACES = sorted(Snapshot.load(DEMO).namespaces())
+NAMESPACES = sorted(load_snapshot(DEMO).namespaces())
 CLUSTER_KINDS = {"Node", "InstanceType"}
 
 

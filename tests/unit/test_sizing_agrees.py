@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 from tests.conftest import DEMO, run_cli
 
 
@@ -23,7 +23,7 @@ def test_scan_and_lint_suggest_the_same_instance_type_size(tmp_path):
     )
     bigmem = next(
         o
-        for o in Snapshot.load(DEMO).objects
+        for o in load_snapshot(DEMO).objects
         if o.get("kind") == "InstanceType" and o["metadata"]["name"] == "bigmem"
     )
     manifest = tmp_path / "bigmem.yaml"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from amldoctor.grouping import is_cluster_finding
+from amldoctor.engine.grouping import is_cluster_finding
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.owners import owner_chain
-from amldoctor.report import Finding
 from amldoctor.snapshot import Snapshot, meta
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from amldoctor.contract import SCAN, versioned
 from amldoctor.k8s.timeutil import format_time
-from amldoctor.snapshot import Missing, Snapshot
+from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
 
 
 class Severity(enum.IntEnum):
@@ -107,17 +107,17 @@ class Report:
     scope: list[str] | None = None
     pods_checked: int = 0
     notes: list[str] = field(default_factory=list)
-    # Per AML job / online deployment summaries (amldoctor.aml.jobview), shown before the pods.
+    # Per AML job / online deployment summaries (amldoctor.commands.jobview), shown before the pods.
     jobs: list[dict] = field(default_factory=list)
     # In a namespace-scoped run, findings about the cluster itself (nodes, instance types, the
     # AML extension) are shown but only set the exit code when asked (`--include-cluster`).
     cluster_in_exit: bool = True
-    _groups: list | None = field(default=None, repr=False, compare=False)
+    _groups: list | None = field(default=None, init=False, repr=False, compare=False)
 
     def groups(self) -> list:
-        """The findings grouped by cause, worst first (amldoctor.grouping), computed once."""
+        """The findings grouped by cause, worst first (amldoctor.engine.grouping), computed once."""
         if self._groups is None:
-            from amldoctor.grouping import group_findings
+            from amldoctor.engine.grouping import group_findings
 
             self._groups = group_findings(self.findings)
         return self._groups
@@ -145,7 +145,7 @@ class Report:
         }
 
     def to_dict(self) -> dict:
-        from amldoctor.grouping import group_ids
+        from amldoctor.engine.grouping import group_ids
 
         groups = self.groups()
         ids = group_ids(groups)
@@ -171,7 +171,7 @@ class Report:
     def exit_code(self, fail_on: str) -> int:
         if self.cluster_in_exit:
             return exit_code_for(self.findings, fail_on)
-        from amldoctor.grouping import is_cluster_finding
+        from amldoctor.engine.grouping import is_cluster_finding
 
         return exit_code_for([f for f in self.findings if not is_cluster_finding(f)], fail_on)
 
@@ -185,7 +185,7 @@ def count_by_severity(findings: list[Finding]) -> dict[str, int]:
 
 
 def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
-    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes).
+    """0 when nothing is at or above `fail_on`, else 1 (README, "Exit codes").
 
     Accepts Findings or their JSON dicts (why-pending results carry the latter).
     """
@@ -197,9 +197,6 @@ def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
         if severity >= threshold:
             return 1
     return 0
-
-
-NOT_INSTALLED = "not installed:"
 
 
 def missing_note(missing: Missing) -> str:

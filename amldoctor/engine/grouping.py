@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amldoctor.report import Finding, ObjectRef, Severity
+from amldoctor.engine.report import Finding, ObjectRef, Severity
 
 # Evidence keys that describe *which* object or *when*, never *why*: two pods Pending for the
 # same reason differ in these, so they never take part in a cause key.
@@ -92,7 +92,7 @@ class FindingGroup:
         return len(self.findings)
 
     def owners(self) -> list[tuple[ObjectRef, int]]:
-        """Owners of the grouped objects (the object itself when it has none), most objects first."""
+        """Owners of the objects (the object itself when it has none), most objects first."""
         counts = Counter(f.owner or f.object for f in self.findings)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
