@@ -20,6 +20,7 @@ from datetime import UTC
 from pathlib import Path
 
 from amldoctor import __version__
+from amldoctor.contract import SCHEMA_VERSION
 from amldoctor.errors import InputError
 from amldoctor.redact import redact_object
 from amldoctor.snapshot import Snapshot
@@ -35,6 +36,7 @@ def manifest(snap: Snapshot, server: str | None = None) -> dict:
     if collected is None:
         collected = {str(o.get("kind")) for o in snap.objects if o.get("kind")}
     return {
+        "schema_version": SCHEMA_VERSION,
         "tool": "amldoctor",
         "tool_version": __version__,
         "format": FORMAT,

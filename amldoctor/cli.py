@@ -36,22 +36,54 @@ app = typer.Typer(
     help="Explains why ML workloads on Kubernetes (Azure ML compute above all) are not running, "
     "and what exactly to change.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"amldoctor {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text, no colours (as NO_COLOR=1 does).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print amldoctor's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
 
 
-@app.command()
+# Short help for the command list: click would cut the docstrings' first lines with "...".
+SHORT_HELP = {
+    "scan": "Explain every pod in scope: causes worst first, with fixes.",
+    "why-pending": "Why one pod (pod/NAME, job/NAME) is not running, node by node.",
+    "dump": "Save what a scan reads into a bundle, credentials masked.",
+    "lint": "Check manifests before they reach the cluster.",
+    "rules": "List every rule: code, name, family, severity.",
+    "explain": "Print a rule's documentation: what, why, example, fix.",
+    "version": "Print amldoctor's version.",
+}
+
+
+@app.command(short_help=SHORT_HELP["scan"])
 def scan(
     snapshot: SnapshotOpt = None,
     namespace: NamespaceOpt = None,
@@ -63,6 +95,20 @@ def scan(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = 5.0,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand", help="List every object with every finding instead of one entry per cause."
+        ),
+    ] = False,
+    include_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--include-cluster",
+            help="Let cluster findings (nodes, instance types, AML extension) set the exit code "
+            "of a namespace-scoped scan too.",
+        ),
+    ] = False,
 ) -> None:
     """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs,
     AML."""
@@ -79,16 +125,18 @@ def scan(
         kubeconfig=kubeconfig,
         context=context,
         request_timeout=request_timeout,
+        expand=expand,
+        include_cluster=include_cluster,
     )
     raise typer.Exit(code)
 
 
-app.command("why-pending")(why_pending)
-app.command("dump")(dump)
-app.command("lint")(lint)
+app.command("why-pending", short_help=SHORT_HELP["why-pending"])(why_pending)
+app.command("dump", short_help=SHORT_HELP["dump"])(dump)
+app.command("lint", short_help=SHORT_HELP["lint"])(lint)
 
 
-@app.command("rules")
+@app.command("rules", short_help=SHORT_HELP["rules"])
 def rules_cmd(
     output: OutputOpt = "table",
 ) -> None:
@@ -98,7 +146,7 @@ def rules_cmd(
     list_rules(output)
 
 
-@app.command("explain")
+@app.command("explain", short_help=SHORT_HELP["explain"])
 def explain_cmd(
     rule: Annotated[str, typer.Argument(help="Rule code (AMD201) or name (container-oom-killed).")],
 ) -> None:
@@ -108,7 +156,7 @@ def explain_cmd(
     explain(rule)
 
 
-@app.command("version")
+@app.command("version", short_help=SHORT_HELP["version"])
 def version_cmd() -> None:
     """Print amldoctor's version."""
     typer.echo(f"amldoctor {__version__}")

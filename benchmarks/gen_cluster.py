@@ -276,6 +276,8 @@ class Scale:
     pending_share: float = 0.01
     crash_share: float = 0.006
     oom_share: float = 0.004
+    # Running pods whose readiness probe fails now and then: the noise that buries real causes.
+    readiness_noise_share: float = 0.08
 
     def scaled(self, factor: float) -> Scale:
         return Scale(
@@ -285,6 +287,7 @@ class Scale:
             pending_share=self.pending_share,
             crash_share=self.crash_share,
             oom_share=self.oom_share,
+            readiness_noise_share=self.readiness_noise_share,
         )
 
 
@@ -1767,12 +1770,22 @@ class Generator:
             if need <= 0:
                 break
             m, spec = pod["metadata"], pod["spec"]
-            if "livenessProbe" in spec["containers"][0] and self.rng.random() < 0.05:
+            if (
+                "livenessProbe" in spec["containers"][0]
+                and self.rng.random() < self.scale.readiness_noise_share
+            ):
+                ip = (pod.get("status") or {}).get("podIP") or "10.1.2.3"
+                failure = self.rng.choice(
+                    (
+                        f'Get "http://{ip}:8080/": context deadline exceeded '
+                        "(Client.Timeout exceeded while awaiting headers)",
+                        f'Get "http://{ip}:8080/": dial tcp {ip}:8080: connect: connection refused',
+                    )
+                )
                 self.event(
                     pod,
                     "Unhealthy",
-                    'Readiness probe failed: Get "http://10.1.2.3:8080/": context deadline '
-                    "exceeded (Client.Timeout exceeded while awaiting headers)",
+                    f"Readiness probe failed: {failure}",
                     "Warning",
                     "kubelet",
                     count=self.rng.randint(1, 30),

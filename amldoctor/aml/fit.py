@@ -192,3 +192,26 @@ def label_values(snap: Snapshot, keys: list[str]) -> dict[str, list[str]]:
             if k in labels:
                 out[k].add(str(labels[k]))
     return {k: sorted(v) for k, v in out.items()}
+
+
+# What an instance type may ask of a node: its allocatable less a tenth, left for the DaemonSets
+# (log agents, CSI drivers, the device plugin) that every node of the pool also runs. One figure
+# for every rule that suggests a size (AMD703 on the cluster, AMD814 before deploying).
+HEADROOM_TENTHS = 9
+
+
+def size_within(allocatable: Mapping[str, int], resources: list[str]) -> dict[str, str]:
+    """Quantities at 90% of `allocatable` (scheduler units) for `resources`, as a user writes them.
+
+    GPUs are whole devices: they are never shrunk, only capped at what the node has.
+    """
+    out: dict[str, str] = {}
+    for resource in resources:
+        have = int(allocatable.get(resource, 0))
+        if resource == "memory":
+            out[resource] = f"{max(1, have * HEADROOM_TENTHS // 10 // 1024**3)}Gi"
+        elif resource == "cpu":
+            out[resource] = f"{max(100, have * HEADROOM_TENTHS // 10 // 100 * 100)}m"
+        else:
+            out[resource] = str(have)
+    return out

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
+from amldoctor.termtext import write_paragraph, write_wrapped
+
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 _ICONS = {"error": "✖", "warning": "▲", "info": "●", None: "✔"}
 
@@ -19,17 +21,42 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def render_jobs(console: Console, jobs: list[dict]) -> None:
-    """The 'AML jobs and deployments' section printed by `scan` ahead of the per-pod list."""
+def render_jobs(console: Console, jobs: list[dict], limit: int | None = None) -> None:
+    """The 'AML jobs and deployments' section printed by `scan` ahead of the causes.
+
+    With `limit`, at most that many entries are listed (the unhealthy ones first: `jobs` arrive
+    worst first) and the rest are counted, so a cluster running hundreds of jobs still reads in
+    one screen; the causes below cover every job's findings.
+    """
     if not jobs:
         return
-    console.print(Text("AML jobs and online deployments", style="bold"))
+    by_state: dict[str, int] = {}
     for job in jobs:
+        state = job.get("severity") or "ok"
+        by_state[state] = by_state.get(state, 0) + 1
+    title = Text("AML jobs and online deployments", style="bold")
+    if limit is not None and len(jobs) > limit:
+        counts = ", ".join(
+            f"{by_state[s]} {s}" for s in ("error", "warning", "info", "ok") if s in by_state
+        )
+        title.append(f"  ({len(jobs)}: {counts})", style="dim")
+    console.print(title)
+    shown = jobs if limit is None else jobs[:limit]
+    for job in shown:
         severity = job.get("severity")
         line = Text("  ")
         line.append(f"{_ICONS[severity]} ", style=_STYLES[severity])
         line.append(str(job["summary"]))
-        console.print(line)
+        if limit is not None and not console.soft_wrap:
+            # The short list on a terminal: one row per job, its causes are below.
+            console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+            continue
+        if limit is not None:
+            console.print(line, soft_wrap=True)
+            continue
+        write_wrapped(
+            console, line.plain[2:], first="  ", rest="    ", style=_STYLES[severity] or ""
+        )
         details = []
         it = job.get("instance_type") or {}
         if it.get("name"):
@@ -41,7 +68,11 @@ def render_jobs(console: Console, jobs: list[dict]) -> None:
         if job.get("run_id"):
             details.append(f"run {job['run_id']}")
         if details:
-            console.print(Text(f"      {' · '.join(details)}", style="dim"))
+            write_paragraph(console, " · ".join(details), style="dim", indent=6)
+    if len(shown) < len(jobs):
+        console.print(
+            Text(f"  … and {len(jobs) - len(shown)} more (--expand lists every one)", style="dim")
+        )
     console.print()
 
 
@@ -76,21 +107,28 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
         aml = result["aml_job"]
         yield (
             "",
-            f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count "
-            f"{aml.get('node_count') or '?'}",
+            f"AmlJob {aml['name']}: "
+            + ", ".join(
+                [
+                    f"phase {aml['phase']}" if aml.get("phase") else "no phase reported yet",
+                    f"node count {aml['node_count']}"
+                    if aml.get("node_count")
+                    else "node count not set",
+                ]
+            ),
         )
     pg = result.get("podgroup")
     if pg:
         text = (
-            f"PodGroup {pg['name']}: {pg['phase']}, minMember {pg['minMember']}, queue "
-            f"{pg['queue']}"
+            f"PodGroup {pg['name']}: {pg.get('phase') or 'no phase reported yet'}, "
+            f"minMember {pg.get('minMember') or 'not set'}, queue {pg.get('queue') or 'default'}"
         )
         cond = pg.get("condition") or {}
         if cond.get("message"):
             text += f"; {cond.get('reason') or cond.get('type')}: {cond['message']}"
         yield "", text
     for pod in result.get("pods") or ():
-        text = f"pod {pod['name']}: {pod['phase']}" + (
+        text = f"pod {pod['name']}: {pod.get('phase') or 'no phase reported yet'}" + (
             f" on {pod['node']}" if pod.get("node") else ""
         )
         if pod.get("waiting"):

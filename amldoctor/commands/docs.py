@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from amldoctor.contract import RULES, versioned
 from amldoctor.engine.registry import REGISTRY, find_rule, load_all
 from amldoctor.errors import InputError
 from amldoctor.render import check_format, make_console
@@ -20,20 +21,23 @@ def list_rules(output: str) -> None:
     if fmt in ("json", "yaml"):
         from amldoctor.render.structured import to_json, to_yaml
 
-        data = {
-            "rules": [
-                {
-                    "code": r.code,
-                    "name": r.name,
-                    "family": r.family,
-                    "severity": r.severity.label,
-                    "scope": r.scope,
-                    "needs": list(r.needs),
-                    "summary": r.summary,
-                }
-                for r in rules
-            ]
-        }
+        data = versioned(
+            RULES,
+            {
+                "rules": [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "family": r.family,
+                        "severity": r.severity.label,
+                        "scope": r.scope,
+                        "needs": list(r.needs),
+                        "summary": r.summary,
+                    }
+                    for r in rules
+                ]
+            },
+        )
         sys.stdout.write(to_json(data) + "\n" if fmt == "json" else to_yaml(data))
         return
     rows = [[r.code, r.name, r.family, r.severity.label, r.summary] for r in rules]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,6 +45,9 @@ def dump(
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = 5.0,
     debug: DebugOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the output if it already exists.")
+    ] = False,
 ) -> None:
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
@@ -52,6 +56,9 @@ def dump(
     from amldoctor.commands.output import emit
     from amldoctor.commands.results import DumpResult
     from amldoctor.snapshot import NOT_INSTALLED
+
+    if output and not force:
+        refuse_overwrite(Path(output))
 
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"
@@ -77,6 +84,16 @@ def dump(
         DumpResult(str(path), len(snap.objects), len(snap.collected_kinds or ()), absent, not_read),
         "table",
     )
+
+
+def refuse_overwrite(path: Path) -> None:
+    """A bundle is evidence for a support case: never replace one without being asked."""
+    from amldoctor.errors import InputError
+
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    if path.exists():
+        raise InputError(f"{path} already exists: pass --force to replace it, or choose another -o")
 
 
 def _default_name(namespace: str | None) -> str:

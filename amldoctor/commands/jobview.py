@@ -228,7 +228,12 @@ class _FindingIndex:
 
 
 def group_by_job(
-    snapshot: Snapshot, findings: Iterable[Finding | Mapping], pods: Iterable[dict] | None = None
+    snapshot: Snapshot,
+    findings: Iterable[Finding | Mapping],
+    pods: Iterable[dict] | None = None,
+    *,
+    namespaces: Iterable[str] | None = None,
+    pods_only: bool = False,
 ) -> list[dict]:
     """One summary per AML job / online deployment, worst first.
 
@@ -239,10 +244,17 @@ def group_by_job(
     (worst finding's, or None); `findings` (count); `top_finding` (`rule`, `severity`,
     `message`, `object`, or None); `rules` (codes of all its findings); `summary` (one line).
     Instance-type findings are attached to every workload that uses that instance type.
+
+    `namespaces` is the scan's scope: only jobs there are listed (a job's status is only true
+    when its findings were looked for). `pods_only` (a label selector was given) lists only jobs
+    with a pod in `pods`: a selector says nothing about a job that has no pod yet.
     """
     all_findings = [_as_dict(f) for f in findings]
     if pods is None:
         pod_list, scope = [p for p in snapshot.pods if is_aml_pod(p)], None
+    elif namespaces is not None:
+        scope = set(namespaces)
+        pod_list = [p for p in pods if is_aml_pod(p) and namespace_of(p) in scope]
     else:
         pod_list = [p for p in pods if is_aml_pod(p)]
         # Jobs with no pod at all are in scope when their namespace is: the pods' namespaces,
@@ -251,6 +263,8 @@ def group_by_job(
         scope |= {ns for f in all_findings if (ns := as_dict(f.get("object")).get("namespace"))}
         scope |= {snapshot.namespace} if snapshot.namespace else set()
     groups = _collect(snapshot, pod_list, scope)
+    if pods_only:
+        groups = {key: group for key, group in groups.items() if group.pods}
     index = _FindingIndex(all_findings)
     out = []
     for group in groups.values():

@@ -120,7 +120,7 @@ def run_lint_command(
     unknown = [code for code in ignore_codes if find_rule(code) is None]
     if unknown:
         raise InputError(f"--ignore: unknown rule {', '.join(unknown)} (see `amldoctor rules`)")
-    lint_config = load_config(config)
+    lint_config = load_config(config, inputs=list(paths))
     manifests = read_manifests(paths)
     snapshot = None
     if against:

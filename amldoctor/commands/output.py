@@ -85,7 +85,7 @@ def _structured(data: dict, fmt: str, out: Output) -> None:
 def _scan_table(result: ScanResult, out: Output) -> None:
     from amldoctor.render.console import render_report
 
-    render_report(out.console(), result.report)
+    render_report(out.console(), result.report, expand=result.expand)
 
 
 @renders(ScanResult, "json")

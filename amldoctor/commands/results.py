@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from amldoctor.contract import LINT, versioned
 from amldoctor.engine.report import Finding, Report, exit_code_for
 from amldoctor.lint.engine import LintReport
 from amldoctor.redact import mask_text, redact_object
@@ -31,6 +32,7 @@ class ScanResult:
     """`scan`: the report of every rule over the pods in scope (JSON: `Report.to_dict`)."""
 
     report: Report
+    expand: bool = False  # table: every object with every finding, not one entry per cause
 
     def exit_code(self, fail_on: str) -> int:
         return self.report.exit_code(fail_on)
@@ -46,7 +48,8 @@ class ScanResult:
                 findings=[masked_finding(f) for f in r.findings],
                 notes=[mask_text(n) for n in r.notes],
                 jobs=redact_object(r.jobs),
-            )
+            ),
+            expand=self.expand,
         )
 
 
@@ -60,7 +63,7 @@ class LintResult:
         return self.report.exit_code(fail_on)
 
     def to_dict(self) -> dict:
-        return self.report.to_dict()
+        return versioned(LINT, self.report.to_dict())
 
     def redacted(self) -> LintResult:
         r = self.report

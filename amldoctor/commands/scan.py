@@ -8,7 +8,9 @@ from amldoctor.commands.jobview import group_by_job
 from amldoctor.commands.options import check_fail_on, split_codes
 from amldoctor.engine.registry import find_rule
 from amldoctor.engine.runner import run_rules
+from amldoctor.engine.scope import within_selector
 from amldoctor.errors import InputError
+from amldoctor.hints import rewrite, rewrite_findings, source_flags
 from amldoctor.k8s.selectors import parse_selector
 from amldoctor.sources import Target, open_snapshot, resolve_namespaces
 
@@ -25,6 +27,8 @@ def run_scan(
     kubeconfig: str | None,
     context: str | None,
     request_timeout: float,
+    expand: bool = False,
+    include_cluster: bool = False,
 ) -> int:
     from amldoctor.commands.output import checked_format, emit
     from amldoctor.commands.results import ScanResult
@@ -49,8 +53,24 @@ def run_scan(
     snap = open_snapshot(target)
     namespaces = resolve_namespaces(snap, target)
     report = run_rules(snap, namespaces=namespaces, selector=predicate, ignore=ignore_codes)
-    report.jobs = group_by_job(snap, report.findings, pods_in_scope(snap, namespaces, predicate))
-    result = ScanResult(report)
+    if predicate is not None:
+        report.findings = within_selector(
+            snap, report.findings, pods_in_scope(snap, namespaces, predicate), predicate
+        )
+    report.jobs = group_by_job(
+        snap,
+        report.findings,
+        pods_in_scope(snap, namespaces, predicate),
+        namespaces=report.scope,
+        pods_only=predicate is not None,
+    )
+    flags = source_flags(snapshot, context, kubeconfig)
+    rewrite_findings(report.findings, flags)
+    report.jobs = rewrite(report.jobs, flags)
+    # A namespace-scoped scan answers for its namespaces; the cluster's own problems are shown
+    # but only fail the run when asked.
+    report.cluster_in_exit = include_cluster or (namespaces is None and predicate is None)
+    result = ScanResult(report, expand=expand)
     emit(result, fmt)
     return result.exit_code(fail_on)
 

@@ -19,7 +19,9 @@ from amldoctor.commands.options import (
     SnapshotOpt,
     check_fail_on,
 )
+from amldoctor.contract import WHY_PENDING_JOB, WHY_PENDING_POD, versioned
 from amldoctor.errors import InputError
+from amldoctor.hints import rewrite, source_flags
 
 if TYPE_CHECKING:
     from amldoctor.scheduling.profile import Profile
@@ -27,7 +29,10 @@ if TYPE_CHECKING:
 
 PodArg = Annotated[
     str | None,
-    typer.Argument(help="Pod name (or NAMESPACE/NAME). Omit it when using -f."),
+    typer.Argument(
+        help="Pod name, NAMESPACE/NAME, pod/NAME, or job/NAME (an AML job, or a Kubernetes "
+        "Job's pod), the way kubectl names objects. Omit it when using -f or --job."
+    ),
 ]
 FilenameOpt = Annotated[
     str | None,
@@ -55,6 +60,46 @@ ServerVersionOpt = Annotated[
         "cluster's version (default: the snapshot's, else the newest).",
     ),
 ]
+
+
+POD_KINDS = ("pod", "pods", "po")
+JOB_KINDS = ("job", "jobs", "job.batch", "jobs.batch")
+
+
+def split_kind(arg: str | None) -> tuple[str | None, str | None]:
+    """kubectl's TYPE/NAME: ('pod', NAME) for pod/NAME, ('job', NAME) for job/NAME.
+
+    Anything else comes back unchanged (NAMESPACE/NAME stays for the caller to split).
+    """
+    if not arg or "/" not in arg:
+        return None, arg
+    head, rest = arg.split("/", 1)
+    if head.lower() in POD_KINDS:
+        return "pod", rest
+    if head.lower() in JOB_KINDS:
+        return "job", rest
+    return None, arg
+
+
+def job_pod(snap, name: str, namespace: str | None) -> dict | None:
+    """The pod of Kubernetes Job NAME to explain: a Pending one first, else the newest."""
+    namespace = namespace or snap.namespace
+    pods = [
+        p
+        for p in snap.pods
+        if (p.get("metadata") or {}).get("labels", {}).get("job-name") == name
+        or any(
+            r.get("kind") == "Job" and r.get("name") == name
+            for r in (p.get("metadata") or {}).get("ownerReferences") or ()
+        )
+    ]
+    if namespace:
+        pods = [p for p in pods if (p.get("metadata") or {}).get("namespace") == namespace]
+    if not pods:
+        return None
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+    pool = pending or pods
+    return max(pool, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
 
 
 def find_pod(snap, name: str, namespace: str | None) -> dict:
@@ -112,6 +157,10 @@ def why_pending(
 
     fmt = checked_format(PodExplanation, output)
     fail_on = check_fail_on(fail_on)
+    kind, pod = split_kind(pod)
+    job_arg = kind == "job"
+    if job_arg:
+        job, pod = pod, None
     if sum(bool(x) for x in (pod, filename, job)) != 1:
         raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
     if pod and "/" in pod and namespace is None:
@@ -126,18 +175,34 @@ def why_pending(
         progress=fmt == "table" and sys.stderr.isatty(),
     )
     snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
+    flags = source_flags(snapshot, context, kubeconfig)
+    subject = None
     if job:
         from amldoctor.commands.jobview import explain_job
 
-        job_result = JobExplanation(explain_job(snap, job))
-        emit(job_result, fmt)
-        raise typer.Exit(job_result.exit_code(fail_on))
-    subject = what_if if what_if is not None else find_pod(snap, pod or "", namespace)
+        try:
+            explained = explain_job(snap, job)
+        except InputError as exc:
+            # `job/NAME` may name a Kubernetes Job rather than an AML job: explain its pod.
+            subject = job_pod(snap, job, namespace) if job_arg else None
+            if subject is None and job_arg:
+                raise InputError(f"{exc}; no Kubernetes Job {job!r} with pods either") from None
+            if subject is None:
+                raise
+        else:
+            job_result = JobExplanation(versioned(WHY_PENDING_JOB, rewrite(explained, flags)))
+            emit(job_result, fmt)
+            raise typer.Exit(job_result.exit_code(fail_on))
+    if subject is None:
+        subject = what_if if what_if is not None else find_pod(snap, pod or "", namespace)
     profile = Profile.for_server(server_version or snap.server_version)
     doc = explain_pod(snap, subject, profile=profile, what_if=what_if is not None)
-    result = PodExplanation(doc, snap.source)
+    result = PodExplanation(versioned(WHY_PENDING_POD, rewrite(doc, flags)), snap.source)
     emit(result, fmt)
     raise typer.Exit(result.exit_code(fail_on))
+
+
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
 def explain_pod(
@@ -146,11 +211,19 @@ def explain_pod(
     """why-pending's document for one pod: the scheduler's side (`whypending.analyze`) and, for
     a pod already bound to a node, the kubelet's side from the scan rules run on that pod."""
     from amldoctor.whypending import analyze
-    from amldoctor.whypending.state import BOUND
+    from amldoctor.whypending.state import BOUND, NOT_PENDING
 
     doc = analyze(snap, pod, profile=profile, what_if=what_if)
     if doc["status"]["state"] == BOUND:
         doc["findings"] += kubelet_side_findings(snap, pod)
+    elif doc["status"]["state"] == NOT_PENDING and not what_if:
+        # Not Pending is not "fine": a Running pod may be crash-looping or OOMKilled, and that,
+        # not the scheduler, is why the workload is not running.
+        runtime = kubelet_side_findings(snap, pod)
+        doc["findings"] += runtime
+        if runtime:
+            worst = max(runtime, key=lambda f: SEVERITY_RANK.get(f["severity"], 0))
+            doc["status"]["summary"] += f"; but {worst['message']}"
     return doc
 
 

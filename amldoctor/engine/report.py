@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from amldoctor.contract import SCAN, versioned
 from amldoctor.k8s.timeutil import format_time
 from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
 
@@ -108,6 +109,18 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # Per AML job / online deployment summaries (amldoctor.commands.jobview), shown before the pods.
     jobs: list[dict] = field(default_factory=list)
+    # In a namespace-scoped run, findings about the cluster itself (nodes, instance types, the
+    # AML extension) are shown but only set the exit code when asked (`--include-cluster`).
+    cluster_in_exit: bool = True
+    _groups: list | None = field(default=None, init=False, repr=False, compare=False)
+
+    def groups(self) -> list:
+        """The findings grouped by cause, worst first (amldoctor.engine.grouping), computed once."""
+        if self._groups is None:
+            from amldoctor.engine.grouping import group_findings
+
+            self._groups = group_findings(self.findings)
+        return self._groups
 
     def counts(self) -> dict[str, int]:
         return count_by_severity(self.findings)
@@ -132,18 +145,35 @@ class Report:
         }
 
     def to_dict(self) -> dict:
-        return {
-            "source": self.source(),
-            "missing": [m.to_dict() for m in self.snapshot.missing],
-            "skipped_rules": [s.to_dict() for s in self.skipped],
-            "notes": list(self.notes),
-            "summary": self.summary(),
-            "jobs": self.jobs,
-            "findings": [f.to_dict() for f in self.findings],
-        }
+        from amldoctor.engine.grouping import group_ids
+
+        groups = self.groups()
+        ids = group_ids(groups)
+        findings = []
+        for f in self.findings:
+            data = f.to_dict()
+            data["group"] = ids.get(id(f))
+            findings.append(data)
+        return versioned(
+            SCAN,
+            {
+                "source": self.source(),
+                "missing": [m.to_dict() for m in self.snapshot.missing],
+                "skipped_rules": [s.to_dict() for s in self.skipped],
+                "notes": list(self.notes),
+                "summary": self.summary(),
+                "jobs": self.jobs,
+                "groups": [g.to_dict() for g in groups],
+                "findings": findings,
+            },
+        )
 
     def exit_code(self, fail_on: str) -> int:
-        return exit_code_for(self.findings, fail_on)
+        if self.cluster_in_exit:
+            return exit_code_for(self.findings, fail_on)
+        from amldoctor.engine.grouping import is_cluster_finding
+
+        return exit_code_for([f for f in self.findings if not is_cluster_finding(f)], fail_on)
 
 
 def count_by_severity(findings: list[Finding]) -> dict[str, int]:

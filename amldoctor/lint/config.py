@@ -7,7 +7,9 @@ per-path-ignores:                         # glob (relative to this file) -> code
   "examples/*.yaml": [all]
 ```
 
-Read from the current directory, or the file given with `--config`. A malformed file is an input
+Found the way git and ruff find theirs: in the current directory or the nearest parent, up to the
+repository root (the directory with `.git`), else next to the linted files; or the file given
+with `--config`. A malformed file is an input
 error (exit 2): a CI gate must not silently lint with the wrong suppressions.
 """
 
@@ -46,8 +48,22 @@ class LintConfig:
         return codes
 
 
-def load_config(explicit: str | None, cwd: Path | None = None) -> LintConfig:
-    """The config given, else `.amldoctor.yaml` in the current directory, else an empty one."""
+def find_config(start: Path) -> Path | None:
+    """`.amldoctor.yaml` in `start` or its nearest parent, not above the repository root."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
+def load_config(
+    explicit: str | None, cwd: Path | None = None, inputs: list[str] | None = None
+) -> LintConfig:
+    """The config given, else the nearest `.amldoctor.yaml` (see the module doc), else none."""
     cwd = cwd or Path.cwd()
     load_all()
     if explicit:
@@ -55,9 +71,13 @@ def load_config(explicit: str | None, cwd: Path | None = None) -> LintConfig:
         if not path.is_file():
             raise InputError(f"--config {explicit!r} does not exist")
     else:
-        path = cwd / CONFIG_NAME
-        if not path.is_file():
+        starts = [cwd] + [
+            (Path(p) if Path(p).is_dir() else Path(p).parent) for p in inputs or () if p != "-"
+        ]
+        found = next((c for c in map(find_config, starts) if c is not None), None)
+        if found is None:
             return LintConfig(root=cwd)
+        path = found
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -37,6 +37,14 @@ class Document:
     obj: dict
     lines: dict[FieldPath, int]
     base: FieldPath = ()  # where the object sits in its YAML document (items of a List)
+    item: int | None = None  # 1-based position in a bare JSON array, when the file is one
+
+    @property
+    def label(self) -> str:
+        """'document 2', or 'item 3 of the array in document 1': which object a note is about."""
+        if self.item is not None:
+            return f"item {self.item} of the array in document {self.index}"
+        return f"document {self.index}"
 
     def line(self, path: FieldPath = ()) -> int:
         """Line of the field, else of its nearest parent that is written in the file."""
@@ -200,19 +208,24 @@ def _record(
     stack.discard(id(node))
 
 
-def _add_document(name: str, index: int, doc: object, lines: dict, out: ManifestSet) -> None:
+_TYPE_NAMES = {int: "a number", float: "a number", str: "a string", bool: "a boolean"}
+
+
+def _add_document(
+    name: str, index: int, doc: object, lines: dict, out: ManifestSet, item: int | None = None
+) -> None:
     if doc is None:
         return
     where = f"{name}:{lines.get((), 1)}"
     if not isinstance(doc, dict):
-        if isinstance(doc, list):  # a bare JSON array of objects
-            for i, item in enumerate(doc):
+        if isinstance(doc, list) and item is None:  # a bare JSON array of objects
+            for i, element in enumerate(doc):
                 sub = {p[1:]: ln for p, ln in lines.items() if p[:1] == (i,)}
-                _add_document(name, index, item, sub, out)
+                _add_document(name, index, element, sub, out, item=i + 1)
             return
-        out.notes.append(
-            f"{where}: document {index} is a {type(doc).__name__}, not a Kubernetes object; skipped"
-        )
+        label = f"item {item} of the array in document {index}" if item else f"document {index}"
+        what = _TYPE_NAMES.get(type(doc), f"a {type(doc).__name__}")
+        out.notes.append(f"{where}: {label} is {what}, not a Kubernetes object; skipped")
         return
     items = doc.get("items")
     if str(doc.get("kind") or "").endswith("List") and isinstance(items, list):
@@ -225,4 +238,4 @@ def _add_document(name: str, index: int, doc: object, lines: dict, out: Manifest
                     f"{name}:{line}: item {i + 1} of the List is not an object; skipped"
                 )
         return
-    out.documents.append(Document(name, index, doc, lines))
+    out.documents.append(Document(name, index, doc, lines, item=item))

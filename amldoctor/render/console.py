@@ -1,8 +1,9 @@
-"""The terminal report: findings grouped by object, worst first, each with its fix.
+"""The terminal report: the causes worst first, each with its fix; every object with --expand.
 
-Written for an on-call engineer at 3 a.m.: the object and its owner on one line, then every
-finding as severity, code, one specific sentence, the evidence numbers and the fix, then a
-summary that also says what could not be checked.
+Written for an on-call engineer at 3 a.m.: a triage list of the few causes and how many objects
+each holds, then one entry per cause (amldoctor.render.incidents), the cluster's own problems in
+their own section, then a summary that also says what could not be checked. `--expand` prints
+every object with every finding instead (render_findings).
 """
 
 from __future__ import annotations
@@ -12,28 +13,11 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
+from amldoctor.engine.grouping import is_cluster_finding
 from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
-
-STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
-
-
-def format_evidence(evidence: dict, limit: int = 8) -> str:
-    """Compact `key=value` pairs for the short scalar evidence.
-
-    Long texts (the scheduler's full message, a termination message) and nested data are
-    already summarised in the message line; they stay in full in -o json/yaml.
-    """
-    parts = []
-    for key, value in evidence.items():
-        if isinstance(value, str) and len(value) > 100:
-            continue
-        if isinstance(value, str | int | float | bool) and value != "":
-            parts.append(f"{key}={value}")
-        elif isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
-            shown = ", ".join(str(v) for v in value[:6]) + (", ..." if len(value) > 6 else "")
-            parts.append(f"{key}=[{shown}]")
-    return "  ".join(parts[:limit])
+from amldoctor.render.incidents import render_group, render_triage
+from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
+from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
 
 def render_findings(console: Console, findings: list[Finding], *, indent: str = "  ") -> None:
@@ -50,29 +34,35 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
         owner = items[0].owner
         if owner is not None:
             header.append(f"  (owned by {owner.kind}/{owner.name})", style="dim")
-        console.print(header)
+        if console.soft_wrap or len(header) <= console.width:
+            console.print(header, soft_wrap=True)
+        else:
+            write_wrapped(console, header.plain, first="", rest="    ", style="bold")
         for f in sorted(items, key=Finding.sort_key):
             line = Text(indent)
             line.append(f"{f.severity.label.upper():<7}", style=STYLES[f.severity])
             line.append(f" {f.rule} ", style="bold")
             line.append(f"{f.name}", style="dim")
             console.print(line)
-            console.print(Text(f"{indent}        {f.message}"))
+            body = len(indent) + 8
+            write_paragraph(console, f.message, indent=body)
             evidence = format_evidence(f.evidence)
             if evidence:
-                console.print(Text(f"{indent}        evidence: {evidence}", style="dim"))
+                write_paragraph(console, f"evidence: {evidence}", style="dim", indent=body)
             if f.remediation:
-                lines = f.remediation.splitlines()
-                console.print(Text(f"{indent}        fix: {lines[0]}", style="green"))
-                for extra in lines[1:]:
-                    console.print(Text(f"{indent}             {extra}", style="green"))
+                write_fix(console, f.remediation, indent=body)
         console.print()
 
 
-def render_report(console: Console, report: Report) -> None:
+JOBS_LIMIT = 8
+
+
+def render_report(console: Console, report: Report, *, expand: bool = False) -> None:
     src = report.source()
     title = Text("amldoctor scan", style="bold")
-    scope = ", ".join(src["namespaces"] or []) or "all namespaces"
+    spaces = src["namespaces"] or []
+    scope = ", ".join(spaces) if len(spaces) <= 4 else f"{len(spaces)} namespaces"
+    scope = scope or "all namespaces"
     title.append(f"  ·  {scope}  ·  {src['origin']}", style="dim")
     details = []
     if src["context"]:
@@ -81,47 +71,79 @@ def render_report(console: Console, report: Report) -> None:
         details.append(f"Kubernetes {src['server_version']}")
     details.append(f"captured {src['captured_at']}")
     title.append(f"  ({', '.join(details)})", style="dim")
-    console.print(title)
+    write_wrapped(console, title.plain, first="", rest="  ", style="bold")
     console.print()
 
+    groups = report.groups()
+    workload = [g for g in groups if not g.cluster]
+    cluster = [g for g in groups if g.cluster]
+    triage = groups if report.cluster_in_exit else workload
+    if len(report.findings) > 1 and not expand:
+        render_triage(console, triage)
     if report.jobs:
         from amldoctor.aml.render import render_jobs
 
-        render_jobs(console, report.jobs)
-        console.print()
-    if report.findings:
-        render_findings(console, report.findings)
-    else:
+        render_jobs(console, report.jobs, limit=None if expand else JOBS_LIMIT)
+    if not report.findings:
         console.print(
             Text("No findings: nothing wrong was found in the pods in scope.", style="green")
         )
         console.print()
+    elif expand:
+        render_findings(console, [f for f in report.findings if not is_cluster_finding(f)])
+        cluster_findings = [f for f in report.findings if is_cluster_finding(f)]
+        if cluster_findings:
+            write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
+            render_findings(console, cluster_findings)
+    else:
+        numbers = {id(g): n for n, g in enumerate(triage, 1)}
+        following = len(triage)
+        for group in workload:
+            render_group(console, numbers[id(group)], group)
+        if cluster:
+            write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
+            for group in cluster:
+                if id(group) not in numbers:
+                    following += 1
+                    numbers[id(group)] = following
+                render_group(console, numbers[id(group)], group)
 
     for note in missing_notes(report.snapshot.missing):
-        console.print(Text(f"not checked: {note}", style="yellow"))
+        write_wrapped(console, f"not checked: {note}", first="", rest="  ", style="yellow")
     for skipped in report.skipped:
-        console.print(
-            Text(f"skipped {skipped.rule} {skipped.name}: {skipped.reason}", style="yellow")
-        )
+        text = f"skipped {skipped.rule} {skipped.name}: {skipped.reason}"
+        write_wrapped(console, text, first="", rest="  ", style="yellow")
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        write_wrapped(console, f"note: {note}", first="", rest="  ", style="yellow")
 
     summary = summary_text(report.counts())
-    summary.append(f"  ·  {report.pods_checked} pods checked")
+    if groups and not expand:
+        summary.append(f" in {plural(len(groups), 'cause')}")
+    summary.append(f"  ·  {plural(report.pods_checked, 'pod')} checked")
     if report.suppressed:
         summary.append(f"  ·  {report.suppressed} suppressed by amldoctor.io/ignore or --ignore")
     console.print(summary)
 
 
+def _cluster_title(report: Report) -> str:
+    if report.cluster_in_exit:
+        return "Cluster (nodes, instance types, AML extension)"
+    return (
+        "Cluster (nodes, instance types, AML extension): "
+        "not in the exit code of a namespace scan unless --include-cluster"
+    )
+
+
 def summary_text(counts: dict[str, int]) -> Text:
-    """'2 errors, 1 warnings, 0 info', coloured only where non-zero."""
+    """'2 errors, 1 warning, 0 info', coloured only where non-zero."""
     summary = Text()
     summary.append(
-        f"{counts['error']} errors", style=STYLES[Severity.ERROR] if counts["error"] else ""
+        plural(counts["error"], "error"), style=STYLES[Severity.ERROR] if counts["error"] else ""
     )
     summary.append(", ")
     summary.append(
-        f"{counts['warning']} warnings", style=STYLES[Severity.WARNING] if counts["warning"] else ""
+        plural(counts["warning"], "warning"),
+        style=STYLES[Severity.WARNING] if counts["warning"] else "",
     )
     summary.append(f", {counts['info']} info")
     return summary

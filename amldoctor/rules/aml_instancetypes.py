@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_node_selector
-from amldoctor.aml.fit import InstanceTypeFit, analyze, gpu_advertisement, label_values
+from amldoctor.aml.fit import (
+    InstanceTypeFit,
+    analyze,
+    gpu_advertisement,
+    label_values,
+    size_within,
+)
 from amldoctor.aml.instancetypes import InstanceType, instance_type_yaml, parse_instance_type
 from amldoctor.aml.model import AML_GROUP, api_group, labels_of, name_of
 from amldoctor.aml.nodes import GPU, Capacity, is_ready, looks_like_gpu_node
@@ -307,18 +313,10 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
 
 def _shrink_fix(it: InstanceType, fit: InstanceTypeFit, exceeded: list[dict]) -> str:
     """The instance type cut down to 90% of the closest node's allocatable (room for DaemonSets)."""
-    alloc = fit.largest_allocatable
     requests = dict(it.raw.get("requests", {}))
     limits = dict(it.raw.get("limits", {}))
-    for e in exceeded:
-        resource = e["resource"]
-        have = alloc.get(resource, 0)
-        if resource == "memory":
-            value = f"{max(1, have * 9 // 10 // GI)}Gi"
-        elif resource == "cpu":
-            value = f"{max(100, have * 9 // 10 // 100 * 100)}m"
-        else:
-            value = str(have)
+    sizes = size_within(fit.largest_allocatable, [e["resource"] for e in exceeded])
+    for resource, value in sizes.items():
         if resource in requests and not resource.startswith("nvidia.com/"):
             requests[resource] = value
         if resource in limits:

@@ -140,7 +140,8 @@ def gpu_inventory(ctx: Context):
                 f"{withdrawn_total} GPU(s) were withdrawn by the device plugin: `kubectl cordon "
                 f"{name}`, drain it and reimage or replace the node."
                 if withdrawn_total
-                else "Free GPUs held by idle pods (`kubectl delete pod`), or add nodes to the pool."
+                else "No action needed unless GPU pods wait: then scale down idle GPU workloads "
+                "(finished notebooks, idle endpoints) or add nodes to the pool."
             ),
             severity="warning" if withdrawn_total else None,
         )

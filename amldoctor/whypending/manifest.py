@@ -50,7 +50,7 @@ def pod_from_manifest(path: str, namespace: str | None = None) -> dict:
     kinds = []
     for doc in items:
         template = _template(doc)
-        kinds.append(str(doc.get("kind")))
+        kinds.append(str(doc.get("kind") or "an object without kind"))
         if template is None:
             continue
         owner = doc.get("metadata") or {}

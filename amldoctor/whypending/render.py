@@ -15,6 +15,7 @@ from rich.text import Text
 
 from amldoctor.scheduling import names
 from amldoctor.scheduling.plugins import FUNNEL_ORDER, SHORT_LABELS
+from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
 GROUP_THRESHOLD = 30
 SHORT = {**SHORT_LABELS, names.FRAMEWORK: "prefilter"}
@@ -30,16 +31,40 @@ def _columns(doc: dict) -> list[str]:
     return [p for p in order if p in seen] + sorted(seen - set(order))
 
 
-def node_matrix(doc: dict) -> Table:
-    """One row per node (or per pool when there are many nodes), one column per failing filter."""
+def node_matrix(doc: dict, width: int | None = None) -> Table:
+    """One row per node (or per pool when there are many nodes), one column per failing filter.
+
+    On a terminal narrower than the whole matrix the pool column goes (AKS node names carry the
+    pool) so that the scheduler's reason keeps room to be read.
+    """
     cols = _columns(doc)
     grouped = len(doc["nodes"]) > GROUP_THRESHOLD
+    names = [str(r.get("name") or "") for r in doc["nodes"]]
+    pool_names = [str(r.get("pool") or "") for r in doc["nodes"]]
+    needed = (
+        max([4, *map(len, names)])
+        + max([4, *map(len, pool_names)])
+        + sum(len(SHORT.get(c, c)) for c in cols)
+        + 2 * (len(cols) + 3)
+        + 24
+    )
+    show_pool = grouped or width is None or width >= needed
+    show_reason = (
+        grouped or width is None or width >= needed - len(max(pool_names, key=len, default=""))
+    )
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    # Narrow columns never shrink below their header (at 80 columns rich would cut "pool" to
+    # "p…"); the last column, the scheduler's reason, wraps instead.
     table.add_column("pool" if grouped else "node", no_wrap=True)
-    table.add_column("nodes" if grouped else "pool")
+    second = "nodes" if grouped else "pool"
+    if show_pool:
+        widths = [len(second), *(map(len, pool_names) if not grouped else ())]
+        table.add_column(second, no_wrap=True, min_width=max(widths))
     for c in cols:
-        table.add_column(SHORT.get(c, c), justify="center")
-    table.add_column("fits" if grouped else "scheduler's reason", no_wrap=True, overflow="ellipsis")
+        header = SHORT.get(c, c)
+        table.add_column(header, justify="center", no_wrap=True, min_width=len(header))
+    if show_reason:
+        table.add_column("fits" if grouped else "scheduler's reason", overflow="fold")
     if grouped:
         pools: dict[str, list[dict]] = defaultdict(list)
         for row in doc["nodes"]:
@@ -62,7 +87,8 @@ def node_matrix(doc: dict) -> Table:
             if row["fits"]
             else Text(", ".join(row["reasons"]), style="red")
         )
-        table.add_row(row["name"], row.get("pool") or "", *cells, verdict)
+        pool_cell = [row.get("pool") or ""] if show_pool else []
+        table.add_row(row["name"], *pool_cell, *cells, *([verdict] if show_reason else []))
     return table
 
 
@@ -102,12 +128,16 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
         console.print(Text("funnel: ", style="bold") + Text(doc["funnel_line"]))
         console.print()
     if doc["nodes"]:
-        console.print(node_matrix(doc))
+        matrix = node_matrix(doc, width=console.width)
+        console.print(matrix)
+        if len(matrix.columns) == len(_columns(doc)) + 1:  # too narrow for the reason column
+            _reasons_by_node(console, doc)
         console.print()
     if doc["closest_nodes"] and doc["fixes"]:
         console.print(Text("closest nodes", style="bold"))
         for c in doc["closest_nodes"][:3]:
-            console.print(Text(f"  {c['name']}: " + "; ".join(c["details"][:3])))
+            text = f"{c['name']}: " + "; ".join(c["details"][:3])
+            write_wrapped(console, text, first="  ", rest="      ")
         console.print()
     if doc["fixes"]:
         console.print(Text("what to change", style="bold green"))
@@ -120,6 +150,36 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
         _new_nodes_console(console, doc["new_nodes"])
     for note in doc["not_modelled"]:
         console.print(Text(f"not modelled: {note}", style="yellow"))
+    if not doc["fixes"] and doc["findings"]:
+        _runtime_findings(console, doc["findings"])
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _runtime_findings(console: Console, findings: list[dict]) -> None:
+    """Why a scheduled pod still does not run: the rules' findings about it, with their fixes."""
+    console.print(Text("findings", style="bold"))
+    for f in findings:
+        head = Text("  ")
+        head.append(f"{f['severity'].upper():<7}", style=_SEVERITY_STYLE.get(f["severity"], ""))
+        head.append(f" {f['rule']} ", style="bold")
+        head.append(f["name"], style="dim")
+        console.print(head)
+        write_paragraph(console, f["message"], indent=10)
+        if f.get("remediation"):
+            write_fix(console, f["remediation"], indent=10)
+    console.print()
+
+
+def _reasons_by_node(console: Console, doc: dict) -> None:
+    """The scheduler's reason per node, as lines under a matrix too narrow to hold them."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for row in doc["nodes"]:
+        by_reason["fits" if row["fits"] else ", ".join(row["reasons"])].append(row["name"])
+    console.print(Text("scheduler's reason", style="bold"))
+    for reason, nodes in sorted(by_reason.items()):
+        write_wrapped(console, f"{reason}: {', '.join(nodes)}", first="  ", rest="      ")
 
 
 def _new_nodes_console(console: Console, section: dict) -> None:

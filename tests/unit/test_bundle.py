@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from amldoctor.bundle import MANIFEST, bundle_files, manifest, write_bundle
+from amldoctor.contract import SCHEMA_VERSION
 from amldoctor.errors import InputError
 from amldoctor.load import load_snapshot
 from amldoctor.redact import MASK
@@ -73,6 +74,7 @@ def _snapshot() -> Snapshot:
 def test_manifest_follows_the_contract():
     m = manifest(_snapshot(), server="https://aks.example:443")
     assert m == {
+        "schema_version": SCHEMA_VERSION,
         "tool": "amldoctor",
         "tool_version": m["tool_version"],
         "format": 1,

@@ -184,7 +184,9 @@ def test_scan_groups_findings_by_aml_job_and_deployment():
         or jobs["credit-risk/blue"]["findings"] == 0
     )
     table = run_cli("scan", "--snapshot", "fixtures/demo").stdout
-    assert table.index("AML jobs and online deployments") < table.index("✖ Pod ")
+    assert table.index("AML jobs and online deployments") < table.index("1. ✖ ERROR")
+    expanded = run_cli("scan", "--snapshot", "fixtures/demo", "--expand").stdout
+    assert expanded.index("AML jobs and online deployments") < expanded.index("✖ Pod ")
 
 
 def test_why_pending_job_explains_a_job_without_pods():

@@ -14,6 +14,7 @@ from amldoctor.load import load_snapshot
 from tests.conftest import DEMO, ROOT, run_cli
 
 GOLDEN = ROOT / "tests" / "golden" / "demo-scan.json"
+GOLDEN_TABLE = ROOT / "tests" / "golden" / "demo-scan.txt"
 
 # fixtures/demo/README.md: object name prefix -> the rule family that must explain it.
 EXPECTED = {
@@ -79,6 +80,20 @@ def test_demo_scan_json_matches_golden():
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     assert data == json.loads(GOLDEN.read_text())
+
+
+def test_demo_scan_table_matches_golden_and_opens_with_the_triage_list():
+    """What the on-call engineer reads first: the causes, worst first, before any detail."""
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    result = run_cli("scan", "--snapshot", "fixtures/demo", env=env)
+    assert result.returncode == 1, result.stderr
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN_TABLE.write_text(result.stdout)
+    assert result.stdout == GOLDEN_TABLE.read_text()
+    lines = result.stdout.splitlines()
+    triage = lines.index("Top causes")
+    assert triage < 4 and lines[triage + 1].lstrip().startswith("1. ✖ AMD")
+    assert result.stdout.index("Top causes") < result.stdout.index("1. ✖ ERROR")
 
 
 def test_pending_pods_agree_with_the_recorded_scheduler_messages(report):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from amldoctor.aml.fit import analyze as fit_instance_type
+from amldoctor.aml.fit import size_within
 from amldoctor.aml.instancetypes import DEFAULT_NAME, builtin_default, parse_instance_type
 from amldoctor.engine.registry import rule
 from amldoctor.engine.report import Finding
@@ -381,12 +382,15 @@ def _fit_problem(snap, it) -> tuple[str, dict, str] | None:
             f"{largest.get('name')}): "
             "AML rejects its jobs (code 9: exceeded the node size)",
             {"largest_node": largest.get("name"), "exceeded": fit.exceeded},
-            "lower the instance type's requests to fit, for example:\n"
+            "lower the instance type's requests to 90% of the largest node's allocatable (the "
+            "rest is left for DaemonSets), or select a pool with a bigger VM size:\n"
             + snippet(
                 {
                     "spec": {
                         "resources": {
-                            "requests": {e["resource"]: e["allocatable"] for e in fit.exceeded}
+                            "requests": size_within(
+                                fit.largest_allocatable, [e["resource"] for e in fit.exceeded]
+                            )
                         }
                     }
                 }

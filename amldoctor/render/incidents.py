@@ -1,0 +1,130 @@
+"""The terminal incident view: a triage list of causes, then one entry per cause.
+
+Formats only what `amldoctor.engine.grouping` computed. Wrapped prose keeps its indentation; a line
+that carries a command (`kubectl ...`, `az ...`) is never broken by us, so it pastes whole: the
+terminal soft-wraps it instead.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from amldoctor.engine.grouping import FindingGroup, strip_volatile
+from amldoctor.engine.report import ObjectRef, Severity
+from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
+from amldoctor.termtext import write_fix, write_paragraph
+
+TRIAGE_LIMIT = 10
+EXAMPLES = 3
+
+
+def objects_phrase(group: FindingGroup) -> str:
+    """'50 Pods in 50 Jobs' / 'Node aks-…' / '3 PersistentVolumeClaims'."""
+    kinds = sorted({ref.kind for ref in group.objects})
+    kind = kinds[0] if len(kinds) == 1 else "object"
+    if group.count == 1:
+        return _ref(group.objects[0])
+    phrase = plural(group.count, kind)
+    owners = [ref for ref, _ in group.owners() if ref not in set(group.objects)]
+    if owners:
+        owner_kinds = sorted({ref.kind for ref in owners})
+        owner_kind = owner_kinds[0] if len(owner_kinds) == 1 else "owner"
+        phrase += f" in {plural(len(owners), owner_kind)}"
+    return phrase
+
+
+def _ref(ref: ObjectRef) -> str:
+    return f"{ref.kind} {ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind} {ref.name}"
+
+
+def _short(ref: ObjectRef) -> str:
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+
+
+def render_triage(console: Console, groups: list[FindingGroup]) -> None:
+    """'Top causes': one line per cause, worst first, each cut to the width rather than wrapped."""
+    if not groups:
+        return
+    console.print(Text("Top causes", style="bold"))
+    width = len(str(min(len(groups), TRIAGE_LIMIT)))
+    for number, group in enumerate(groups[:TRIAGE_LIMIT], 1):
+        line = Text(f"  {number:>{width}}. ")
+        line.append(f"{ICONS[group.severity]} ", style=STYLES[group.severity])
+        line.append(f"{group.rule} ", style="bold")
+        line.append(f"{group.name}", style="dim")
+        line.append(f"  {objects_phrase(group)}")
+        spaces = group.namespaces()
+        if spaces and group.count > 1:
+            shown = ", ".join(spaces[:3]) + (", …" if len(spaces) > 3 else "")
+            line.append(f" ({shown})", style="dim")
+        if console.soft_wrap:
+            console.print(line, soft_wrap=True)
+        else:
+            console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+    rest = len(groups) - TRIAGE_LIMIT
+    if rest > 0:
+        console.print(Text(f"  … and {plural(rest, 'more cause')} below", style="dim"))
+    console.print()
+
+
+def render_group(console: Console, number: int, group: FindingGroup) -> None:
+    """One cause: header, one example message, its evidence, the fix once, the objects, folds."""
+    header = Text(f"{number}. ")
+    header.append(f"{ICONS[group.severity]} ", style=STYLES[group.severity])
+    header.append(f"{group.severity.label.upper()} {group.rule} ", style=STYLES[group.severity])
+    header.append(group.name, style="dim")
+    header.append(f"  ·  {objects_phrase(group)}", style="bold")
+    console.print(header)
+    example = group.example
+    prefix = "e.g. " if group.count > 1 else ""
+    write_paragraph(console, prefix + example.message)
+    if group.severity == Severity.INFO:
+        # Inventory and context, not a cause: the sentence says it; -o json has the rest.
+        _examples(console, group)
+        console.print()
+        return
+    if group.count == 1:
+        # A group's message already quotes the numbers its objects share; the example's other
+        # values (its restart count, its last event) would misdescribe the group.
+        evidence = format_evidence(strip_volatile(example.evidence), limit=6)
+        if evidence:
+            write_paragraph(console, f"evidence: {evidence}", style="dim")
+    if example.remediation:
+        write_fix(console, example.remediation)
+    _examples(console, group)
+    for rule, name, severity, count in group.folded_counts():
+        write_paragraph(
+            console,
+            f"also on these objects: {count} × {severity.label} {rule} {name}",
+            style="dim",
+        )
+    console.print()
+
+
+def _examples(console: Console, group: FindingGroup) -> None:
+    """A few of the objects, on one line cut to the width; --expand lists them all."""
+    if group.count < 2:
+        return
+    names = ", ".join(_short(ref) for ref in group.objects[:EXAMPLES])
+    more = group.count - EXAMPLES
+    tail = f" +{more} more" if more > 0 else ""
+    line = Text(f"    {group.objects[0].kind.lower()}s: ", style="dim")
+    line.append(names, style="dim")
+    line.append(tail, style="dim")
+    line.no_wrap = True
+    line.overflow = "ellipsis"
+    if console.soft_wrap:
+        console.print(line, soft_wrap=True)
+    else:
+        # Keep the count visible: cut the names, not the "+N more".
+        room = max(console.width - len(line.plain) + len(names) - 1, 20)
+        if len(names) > room:
+            line = Text(f"    {group.objects[0].kind.lower()}s: {names[: room - 1]}…{tail}")
+            line.stylize("dim")
+        console.print(line, no_wrap=True, overflow="ellipsis")
+
+
+def render_groups(console: Console, groups: list[FindingGroup], *, start: int = 1) -> None:
+    for number, group in enumerate(groups, start):
+        render_group(console, number, group)
