@@ -193,7 +193,11 @@ def gpu_device_plugin_missing(ctx: Context):
             )
         else:
             plugin_name = None
-            state = "no NVIDIA device-plugin pod runs there"
+            state = (
+                "no NVIDIA device-plugin pod runs there"
+                if ctx.snapshot.all_pods_on_nodes_read()
+                else "no NVIDIA device-plugin pod was seen there (the pods of other namespaces were not read)"
+            )
             fix = (
                 "Install the NVIDIA device plugin for this pool: for AzureML `az k8s-extension update --name <ext> "
                 "--cluster-type managedClusters --cluster-name <cluster> -g <rg> --config installNvidiaDevicePlugin=True`, "
