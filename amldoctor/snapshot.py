@@ -9,7 +9,7 @@ be read, so a rule can say "could not check" instead of "no problem".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -194,7 +194,7 @@ class Snapshot:
         """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
         return self._pods_by_node.get(node_name, [])
 
-    def events_for(self, obj: dict) -> list[dict]:
+    def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.
 
         Matched by uid when the event names one; events that name no uid (or name an older
@@ -208,7 +208,7 @@ class Snapshot:
             found = self._events_found[key] = self._match_events(obj, uid)
         return list(found)
 
-    def _match_events(self, obj: dict, uid: str | None) -> list[dict]:
+    def _match_events(self, obj: Mapping, uid: str | None) -> list[dict]:
         by_uid, by_key = self._events_index
         found = list(by_uid.get(uid, [])) if uid else []
         seen = {id(e) for e in found}

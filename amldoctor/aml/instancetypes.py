@@ -183,7 +183,7 @@ def matching_nodes(nodes: list[dict], selector: Mapping[str, str]) -> list[dict]
 # --- which instance type a pod came from ----------------------------------------------------------
 
 
-def user_container(pod: Mapping) -> ContainerView | None:
+def user_container(pod: dict) -> ContainerView | None:
     """The container that carries the instance type's resources.
 
     Training: `<runUuid>-execution-wrapper` (observed). Inference: the scoring container (the one
@@ -223,7 +223,7 @@ def _same_resources(it: InstanceType, requests: dict[str, int], limits: dict[str
     )
 
 
-def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
+def resolve_instance_type(snap: Snapshot, pod: dict) -> dict:
     """Which instance type a pod came from, and how sure that is.
 
     AML pods carry no instance-type label (none was observed), so the answer is inferred: the

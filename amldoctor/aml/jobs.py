@@ -151,7 +151,8 @@ def shapes_for_podgroup(
         for task in as_list(as_dict(job.get("spec")).get("tasks")):
             if not isinstance(task, dict):
                 continue
-            replicas = task.get("replicas") if isinstance(task.get("replicas"), int) else 1
+            raw_replicas = task.get("replicas")
+            replicas = raw_replicas if isinstance(raw_replicas, int) else 1
             template = {"spec": as_dict(as_dict(task.get("template")).get("spec"))}
             shape = _shape_from_pod_spec(
                 str(task.get("name") or "task"),

@@ -122,7 +122,7 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
 def render_explain(console: Console, result: dict) -> None:
     """`amldoctor why-pending --job ID` in the terminal."""
     for style, text in _explain_lines(result):
-        console.print(Text(text, style=style or None))
+        console.print(Text(text, style=style or ""))
     findings = result.get("findings") or []
     if findings:
         console.print()

@@ -277,7 +277,7 @@ def group_by_job(
             "top_finding": {k: top.get(k) for k in ("rule", "severity", "message", "object")}
             if top
             else None,
-            "rules": sorted({f.get("rule") for f in group.findings}),
+            "rules": sorted({str(f.get("rule")) for f in group.findings}),
             "summary": summary,
         }
         out.append(entry)

@@ -132,7 +132,7 @@ def why_pending(
         result = explain_job(snap, job)
         emit_job(result, fmt)
         raise typer.Exit(exit_code_for(result["findings"], fail_on))
-    subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
+    subject = what_if if what_if is not None else find_pod(snap, pod or "", namespace)
     profile = Profile.for_server(server_version or snap.server_version)
     doc = explain_pod(snap, subject, profile=profile, what_if=what_if is not None)
     emit(doc, fmt, source=snap.source)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from inspect import cleandoc
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.k8s.objects import meta
@@ -43,7 +43,7 @@ class RuleMeta:
     name: str
     severity: Severity
     needs: tuple[str, ...]
-    check: Callable[[Context], Iterable[Finding]]
+    check: Callable[[Any], Iterable[Finding]]  # takes a Context (scan) or a LintContext (lint)
     doc: str
     scope: str = "scan"  # "scan" rules read a cluster snapshot; "lint" rules read manifests
     # Generic rules this one replaces for the same object (or the workload that owns it): an AML
@@ -65,6 +65,15 @@ class RuleMeta:
 REGISTRY: dict[str, RuleMeta] = {}
 
 
+class RuleContext(Protocol):
+    """What the runner needs of any rule context: the rule being run, for its findings."""
+
+    current: RuleMeta | None
+
+
+C = TypeVar("C", bound=RuleContext)
+
+
 def rule(
     code: str,
     name: str,
@@ -73,12 +82,13 @@ def rule(
     needs: tuple[str, ...] = ("Pod",),
     scope: str = "scan",
     supersedes: tuple[str, ...] = (),
-) -> Callable[[Callable[[Context], Iterable[Finding]]], Callable[[Context], Iterable[Finding]]]:
-    """Register a check. `needs` lists the kinds without which the rule cannot say anything."""
+) -> Callable[[Callable[[C], Iterable[Finding]]], Callable[[C], Iterable[Finding]]]:
+    """Register a check. `needs` lists the kinds without which the rule cannot say anything.
 
-    def register(
-        check: Callable[[Context], Iterable[Finding]],
-    ) -> Callable[[Context], Iterable[Finding]]:
+    Generic in the context: scan rules take a `Context`, lint rules a `lint.engine.LintContext`.
+    """
+
+    def register(check: Callable[[C], Iterable[Finding]]) -> Callable[[C], Iterable[Finding]]:
         if not CODE_RE.match(code):
             raise ValueError(f"rule code {code!r} must look like AMD101")
         if not NAME_RE.match(name):
@@ -207,7 +217,9 @@ def suppressed_by(codes: set[str], finding: Finding) -> bool:
     return bool(codes & {finding.rule, finding.name.upper(), "ALL"})
 
 
-def run_check(rule_meta: RuleMeta, ctx: Any, notes: list[str], inputs: str) -> list[Finding]:
+def run_check(
+    rule_meta: RuleMeta, ctx: RuleContext, notes: list[str], inputs: str
+) -> list[Finding]:
     """Run one rule; a rule that crashes on odd data becomes a note, never a traceback.
 
     `inputs` names what it ran on ("this snapshot", "these manifests") for the note.

@@ -6,15 +6,16 @@ follow references (owners) take anything shaped like `ObjectIndex`, which a Snap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 
-def meta(obj: dict) -> dict:
+def meta(obj: Mapping) -> dict:
     """`metadata` of an object, never None."""
     return obj.get("metadata") or {}
 
 
-def obj_key(obj: dict) -> tuple[str, str, str]:
+def obj_key(obj: Mapping) -> tuple[str, str, str]:
     m = meta(obj)
     return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
 

@@ -151,7 +151,8 @@ def instance_type_field(doc: Document) -> tuple[FieldPath, str] | None:
     if is_kubernetes_object(doc):
         return None
     obj = doc.obj
-    resources = obj.get("resources") if isinstance(obj.get("resources"), dict) else {}
+    resources = obj.get("resources")
+    resources = resources if isinstance(resources, dict) else {}
     for path, value in (
         (("instance_type",), obj.get("instance_type")),
         (("resources", "instance_type"), resources.get("instance_type")),
@@ -192,7 +193,8 @@ def extract_workloads(docs: list[Document]) -> tuple[list[Workload], list[str]]:
 def _templates(doc: Document) -> list[Workload] | None:
     """The workloads of one object; None when its kind holds no pod template we know."""
     kind, api = doc.kind, doc.api_version
-    spec = doc.obj.get("spec") if isinstance(doc.obj.get("spec"), dict) else {}
+    spec = doc.obj.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
     if kind == "Job" and api.startswith("batch.volcano.sh"):
         return [
             Workload(doc, BATCH, ("spec", "tasks", i, "template"), str(task.get("name") or i))

@@ -10,6 +10,7 @@ tool notifications.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from amldoctor import __version__
@@ -60,7 +61,7 @@ def _result(finding: Finding, index: dict[str, int]) -> dict:
             }
         ],
     }
-    result = {
+    result: dict[str, Any] = {
         "ruleId": finding.rule,
         "level": LEVELS[finding.severity],
         "message": {"text": text},

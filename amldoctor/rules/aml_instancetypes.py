@@ -589,4 +589,5 @@ def _raw_taints(nodes: list[dict], texts: list[str]) -> list[dict]:
 
 
 def _nodepool_retaint(pools: list[str], taint: str) -> str:
-    return "\n".join(az_nodepool_taints(p, [taint]) for p in pools or [None])
+    names: list[str | None] = list(pools) or [None]
+    return "\n".join(az_nodepool_taints(p, [taint]) for p in names)

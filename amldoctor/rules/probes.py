@@ -89,8 +89,9 @@ def probe_failing(ctx: Context):
         if failures or is_terminal(pod) or ctx.snapshot.events_for(pod):
             continue
         for view in containers(pod):
-            if view.running is not None and not view.ready and view.probe("readiness"):
-                probe_set = settings(view.probe("readiness"))
+            readiness = view.probe("readiness")
+            if view.running is not None and not view.ready and readiness:
+                probe_set = settings(readiness)
                 yield ctx.finding(
                     pod,
                     message=(

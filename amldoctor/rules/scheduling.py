@@ -85,9 +85,7 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
             evidence["nodes_total"] = parsed.total_nodes
         if causes:
             evidence["causes"] = causes
-        summary = "; ".join(
-            f"{c['count']} {c['reason']}" if c["count"] else c["reason"] for c in causes
-        )
+        summary = "; ".join(f"{c.count} {c.reason}" if c.count else c.reason for c in parsed.causes)
         age = ""
         created = meta(pod).get("creationTimestamp")
         created_at = parse_time(created)

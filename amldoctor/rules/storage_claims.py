@@ -90,7 +90,7 @@ def pvc_pending(ctx: Context):
     error (quota, zone, SKU), or, for WaitForFirstConsumer, look at why the consuming pod is not
     scheduled.
     """
-    classes = {meta(sc).get("name"): sc for sc in ctx.snapshot.of_kind("StorageClass")}
+    classes = {str(meta(sc).get("name")): sc for sc in ctx.snapshot.of_kind("StorageClass")}
     have_classes = ctx.snapshot.collected("StorageClass")
     users_by_claim = claim_users(ctx)
     for pvc in ctx.objects("PersistentVolumeClaim"):
@@ -101,7 +101,7 @@ def pvc_pending(ctx: Context):
         class_name = spec.get("storageClassName")
         events = ctx.snapshot.events_for(pvc)
         users = users_by_claim.get((ns, name), [])
-        user_names = [meta(p).get("name") for p in users]
+        user_names = [str(meta(p).get("name")) for p in users]
         severity = None
         evidence = {
             "storage_class": class_name,
@@ -111,7 +111,7 @@ def pvc_pending(ctx: Context):
         }
         provisioning = [e for e in events if event_reason(e) == "ProvisioningFailed"]
         waiting = any(event_reason(e) == "WaitForFirstConsumer" for e in events)
-        sc = classes.get(class_name)
+        sc = classes.get(class_name) if class_name is not None else None
         if have_classes and class_name and sc is None:
             cause = f'StorageClass "{class_name}" does not exist (classes: {", ".join(sorted(classes)) or "none"})'
             fix = _missing_class_fix(class_name, spec.get("accessModes") or [], sorted(classes))
@@ -199,7 +199,7 @@ def pvc_missing(ctx: Context):
             if not name or ctx.snapshot.get("PersistentVolumeClaim", ns, name) is not None:
                 continue
             elsewhere = sorted(
-                meta(p).get("namespace")
+                str(meta(p).get("namespace"))
                 for p in ctx.snapshot.of_kind("PersistentVolumeClaim")
                 if meta(p).get("name") == name
             )

@@ -10,7 +10,7 @@ the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amldoctor.aml.model import is_aml_pod
 from amldoctor.engine.report import Finding, ObjectRef, Severity
@@ -28,8 +28,11 @@ from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
 from amldoctor.whypending import remediation, state
 
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
-def observed_verdict(snap: Any, pod: Mapping) -> tuple[str | None, dict]:
+
+def observed_verdict(snap: Snapshot, pod: Mapping) -> tuple[str | None, dict]:
     """The scheduler's latest message for the pod, and where it came from.
 
     The PodScheduled=False condition keeps the untruncated text of the latest attempt; the
@@ -120,7 +123,7 @@ def _node_rows(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     return rows
 
 
-def nodes_unreadable(snap: Any) -> str | None:
+def nodes_unreadable(snap: Snapshot) -> str | None:
     """Why node-level analysis cannot run, or None when it can."""
     missing = snap.missing_for("Node") if hasattr(snap, "missing_for") else None
     if missing is not None:
@@ -131,7 +134,7 @@ def nodes_unreadable(snap: Any) -> str | None:
 
 
 def analyze(
-    snap: Any,
+    snap: Snapshot,
     pod: Mapping,
     *,
     profile: Profile | None = None,

@@ -118,10 +118,10 @@ def _selects(service: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str, str]]:
+def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str | None, str]]:
     """(container port, service name) for each Service port that targets this container."""
     ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
-    out = []
+    out: list[tuple[int | str | None, str]] = []
     for svc in services:
         svc_name = (svc.get("metadata") or {}).get("name") or "?"
         for sp in (svc.get("spec") or {}).get("ports") or []:
@@ -138,9 +138,10 @@ def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str
 
 def startup_budget(probe: dict) -> int:
     """Seconds before a probe that never succeeds gives up: delay + threshold x period."""
-    values = {
-        k: probe.get(k) if isinstance(probe.get(k), int) else d for k, d in _PROBE_DEFAULTS.items()
-    }
+    values: dict[str, int] = {}
+    for k, default in _PROBE_DEFAULTS.items():
+        value = probe.get(k)
+        values[k] = value if isinstance(value, int) else default
     return values["initialDelaySeconds"] + values["failureThreshold"] * values["periodSeconds"]
 
 
