@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--amldoctor", default=str(Path(sys.executable).parent / "amldoctor"))
+    parser.add_argument("--no-machine", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    print(f"Machine: {machine()}\n")
+    if not args.no_machine:  # run.py has printed it
+        print(f"Machine: {machine()}\n")
     plane = ControlPlane(binaries_dir())
     try:
         plane.start()

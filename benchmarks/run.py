@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if "live" in cases:
         import live_scan
 
-        live_scan.main(["--runs", str(args.runs)])
+        live_scan.main(["--runs", str(args.runs), "--no-machine"])
     return 0
 
 
