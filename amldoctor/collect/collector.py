@@ -392,8 +392,8 @@ def _selector_params(opts: LiveOptions) -> tuple[tuple[str, str], ...]:
 
 
 def collect(opts: LiveOptions) -> Snapshot:
-    """What a scan reads: everything the rules look at, other namespaces' pods when needed."""
-    return collect_live(opts, occupancy_when_needed=True).snapshot
+    """Read everything amldoctor's rules look at, once (scan, jobs, lint --against-cluster)."""
+    return collect_live(opts, occupancy_when_needed=opts.occupancy_when_needed).snapshot
 
 
 def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:

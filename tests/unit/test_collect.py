@@ -671,7 +671,7 @@ def test_scan_in_a_namespace_reads_bound_pods_only_when_something_waits(cluster,
     cluster.lists["/api/v1/pods"] = [pod("other", "team-b")]
     if podgroups is not None:
         cluster.lists[PODGROUPS] = podgroups
-    snap = collect(options(kubeconfig(tmp_path, cluster.url)))
+    snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
 
     bound = cluster.queries("/api/v1/pods")
     assert [q.get("fieldSelector") for q in bound] == ([BOUND_PODS] if needed else [])
@@ -687,15 +687,22 @@ def test_scan_in_a_namespace_reads_bound_pods_only_when_something_waits(cluster,
     } == {("ml", p["metadata"]["name"]) for p in own}
 
 
-def test_dump_and_all_namespaces_read_every_bound_pod_whatever_waits(cluster, tmp_path):
-    """A bundle must answer any later why-pending question; -A reads every pod anyway."""
+def test_dump_lint_and_all_namespaces_read_every_bound_pod_whatever_waits(cluster, tmp_path):
+    """A bundle must answer any later why-pending question; lint --against-cluster and
+    why-pending --job simulate pods the cluster does not hold; -A reads every pod anyway."""
     from amldoctor.collect.collector import collect
 
     populate(cluster)  # nothing waits
     collect_live(options(kubeconfig(tmp_path, cluster.url)))
     assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
     cluster.requests.clear()
-    snap = collect(options(kubeconfig(tmp_path, cluster.url), all_namespaces=True))
+    snap = collect(options(kubeconfig(tmp_path, cluster.url)))
+    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
+    assert snap.all_pods_on_nodes_read()
+    cluster.requests.clear()
+    wanted = options(kubeconfig(tmp_path, cluster.url), all_namespaces=True)
+    wanted.occupancy_when_needed = True
+    snap = collect(wanted)
     assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [None]
     assert snap.all_pods_on_nodes_read()
 
@@ -706,7 +713,7 @@ def test_forbidden_bound_pods_after_a_waiting_pod_is_reported(cluster, tmp_path)
     populate(cluster)
     cluster.lists["/api/v1/namespaces/ml/pods"] = [_waiting_pod()]
     cluster.forced["/api/v1/pods"] = 403
-    snap = collect(options(kubeconfig(tmp_path, cluster.url)))
+    snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
     (miss,) = [m for m in snap.missing if m.kind == "Pod"]
     assert miss.status == 403 and miss.namespace is None
     assert not snap.all_pods_on_nodes_read()
