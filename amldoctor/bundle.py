@@ -30,7 +30,7 @@ TARBALL_SUFFIXES = (".tar.gz", ".tgz")
 
 
 def manifest(snap: Snapshot, server: str | None = None) -> dict:
-    """The manifest.json contract (see DESIGN.md)."""
+    """The manifest.json contract (README, "Snapshots")."""
     collected = snap.collected_kinds
     if collected is None:
         collected = {str(o.get("kind")) for o in snap.objects if o.get("kind")}

@@ -264,7 +264,8 @@ class Snapshot:
 
 
 def _newest_timestamp(objects: list[dict]) -> datetime:
-    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that happened."""
+    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that
+    happened."""
     newest: datetime | None = None
 
     def consider(value: object) -> None:

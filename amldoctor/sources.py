@@ -47,7 +47,8 @@ def resolve_namespaces(snap: Snapshot, target: Target) -> list[str] | None:
         if unknown and target.snapshot:
             listed = ", ".join(known) or "none"
             raise InputError(
-                f"namespace {target.namespace!r} is not in snapshot {target.snapshot} (it has: {listed})"
+                f"namespace {target.namespace!r} is not in snapshot {target.snapshot} (it has: "
+                f"{listed})"
             )
         return [target.namespace]
     if snap.namespace:

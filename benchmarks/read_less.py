@@ -4,7 +4,7 @@ Bundles amldoctor writes never hold `managedFields` (the live collector drops th
 from the API, from older kubectl or from other tools do: one entry per field manager, a tree of
 every field it set. This copies a generated bundle, gives each object the entries a real
 cluster's would have (the creating controller over metadata and spec, the kubelet or controller
-over status), and measures `Snapshot.load` and `scan -A` with the drop and without it
+over status), and measures `load_snapshot` and `scan -A` with the drop and without it
 (`amldoctor.load.drop_unread` replaced by the identity), one process at a time, alternating.
 
     python benchmarks/read_less.py /tmp/amldoctor-bench/many-shapes-x1-seed1 [--runs 3]
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {machine()}\n\n## {target.name}: {size:.0f} MiB ({args.runs} runs)\n")
     python = sys.executable
     cmds = {
-        "Snapshot.load, managedFields kept": [python, "-c", KEEP + LOAD, str(target)],
-        "Snapshot.load, managedFields dropped": [python, "-c", LOAD, str(target)],
+        "load_snapshot, managedFields kept": [python, "-c", KEEP + LOAD, str(target)],
+        "load_snapshot, managedFields dropped": [python, "-c", LOAD, str(target)],
         "scan -A, managedFields kept": [python, "-c", KEEP + SCAN, str(target)],
         "scan -A, managedFields dropped": [python, "-c", SCAN, str(target)],
     }

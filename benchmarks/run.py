@@ -171,7 +171,7 @@ def suite(
     commands = {
         "json.load (baseline)": ([python, "-c", BASELINE, str(bundle)], (0,)),
         GC_OFF: ([python, "-c", BASELINE_GC_OFF, str(bundle)], (0,)),
-        "Snapshot.load": ([python, "-c", LOAD, str(bundle)], (0,)),
+        "load_snapshot": ([python, "-c", LOAD, str(bundle)], (0,)),
         "scan -A": ([amldoctor, "scan", *snapshot, "-A"], (0, 1)),
     }
     if full:
@@ -371,8 +371,8 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
     bundle, info = bundle_for(args.workdir, args.scale, args.seed)
     size = bundle_mib(bundle)
     print(
-        f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events ({info['objects']} objects); "
-        f"bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
+        f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events "
+        f"({info['objects']} objects); bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
     )
     results = run_suite(suite(bundle, info, args.amldoctor, full=full), args.runs, args.timeout)
     print_main_table(results, size)

@@ -206,7 +206,8 @@ def is_arc_cluster(snap: Snapshot) -> bool:
 
 
 def pod_problem(pod: dict) -> str | None:
-    """'CrashLoopBackOff (14 restarts)', 'Pending', 'not ready', 'OOMKilled' or None when healthy."""
+    """'CrashLoopBackOff (14 restarts)', 'Pending', 'not ready', 'OOMKilled' or None when
+    healthy."""
     status = as_dict(pod.get("status"))
     phase = status.get("phase")
     if phase == "Succeeded":

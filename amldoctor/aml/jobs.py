@@ -230,7 +230,8 @@ def gang_for_podgroup(snap: Snapshot, pg: Mapping, capacity: Capacity | None = N
 
 
 def _system_taint(text: str) -> bool:
-    """Taints that keep workloads off system pools or broken nodes on purpose: never worth tolerating."""
+    """Taints that keep workloads off system pools or broken nodes on purpose: never worth
+    tolerating."""
     return text.startswith(SYSTEM_TAINT_KEYS)
 
 

@@ -258,7 +258,8 @@ def aml_job_for(snap: Snapshot, workload: Workload) -> dict | None:
 
 
 def node_count_of_aml_job(aml_job: Mapping) -> int | None:
-    """`spec.job.options.envs.AZUREML_NODE_COUNT`: the gang size (as NVIDIA's KAI grouper reads it)."""
+    """`spec.job.options.envs.AZUREML_NODE_COUNT`: the gang size (as NVIDIA's KAI grouper reads
+    it)."""
     envs = as_dict(
         as_dict(as_dict(as_dict(aml_job.get("spec")).get("job")).get("options")).get("envs")
     )

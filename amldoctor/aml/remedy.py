@@ -53,7 +53,8 @@ def az_nodepool_taints(pool: str | None, taints: list[str]) -> str:
 
 
 def workload_toleration_settings(taints: Sequence[Mapping]) -> dict[str, str]:
-    """`workLoadToleration[i].*` settings tolerating the given taints (observed in IaC, undocumented)."""
+    """`workLoadToleration[i].*` settings tolerating the given taints (observed in IaC,
+    undocumented)."""
     settings: dict[str, str] = {}
     for i, taint in enumerate(taints):
         settings[f"workLoadToleration[{i}].key"] = str(taint.get("key") or "")

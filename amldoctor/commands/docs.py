@@ -64,7 +64,10 @@ def explain(key: str) -> None:
     from rich.markdown import Markdown
 
     console = make_console()
-    header = f"# {found.code} {found.name}\n\nFamily: {found.family} · default severity: {found.severity.label}"
+    header = (
+        f"# {found.code} {found.name}\n\nFamily: {found.family} · default severity: "
+        f"{found.severity.label}"
+    )
     if found.needs:
         header += f" · reads: {', '.join(found.needs)}"
     console.print(Markdown(header + "\n\n" + found.doc))

@@ -58,7 +58,8 @@ def _as_dict(finding: Finding | Mapping) -> dict:
 def _collect(
     snap: Snapshot, pods: Iterable[dict], namespaces: set[str] | None
 ) -> dict[tuple, _Group]:
-    """Every AML job and deployment: from its pods, and from PodGroups (in `namespaces`) that have none."""
+    """Every AML job and deployment: from its pods, and from PodGroups (in `namespaces`) that have
+    none."""
     groups: dict[tuple, _Group] = {}
     for pod in pods:
         workload = workload_of(pod)

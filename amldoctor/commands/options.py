@@ -11,7 +11,8 @@ SnapshotOpt = Annotated[
     typer.Option(
         "--snapshot",
         "-s",
-        help="Read a captured snapshot (YAML/JSON file, directory, or .tar.gz bundle) instead of a live cluster.",
+        help="Read a captured snapshot (YAML/JSON file, directory, or .tar.gz bundle) instead of a "
+        "live cluster.",
     ),
 ]
 NamespaceOpt = Annotated[

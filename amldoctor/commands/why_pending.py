@@ -19,7 +19,6 @@ from amldoctor.commands.options import (
     SnapshotOpt,
     check_fail_on,
 )
-from amldoctor.engine.report import exit_code_for
 from amldoctor.errors import InputError
 
 if TYPE_CHECKING:
@@ -105,12 +104,13 @@ def why_pending(
     server_version: ServerVersionOpt = None,
 ) -> None:
     """Explain why one pod is not running: the scheduler's verdict node by node, and the fix."""
-    from amldoctor.render import check_format
+    from amldoctor.commands.output import checked_format, emit
+    from amldoctor.commands.results import JobExplanation, PodExplanation
     from amldoctor.scheduling.profile import Profile
     from amldoctor.sources import Target, open_snapshot
     from amldoctor.whypending.manifest import pod_from_manifest
 
-    fmt = check_format(output)
+    fmt = checked_format(PodExplanation, output)
     fail_on = check_fail_on(fail_on)
     if sum(bool(x) for x in (pod, filename, job)) != 1:
         raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
@@ -129,14 +129,15 @@ def why_pending(
     if job:
         from amldoctor.commands.jobview import explain_job
 
-        result = explain_job(snap, job)
-        emit_job(result, fmt)
-        raise typer.Exit(exit_code_for(result["findings"], fail_on))
+        job_result = JobExplanation(explain_job(snap, job))
+        emit(job_result, fmt)
+        raise typer.Exit(job_result.exit_code(fail_on))
     subject = what_if if what_if is not None else find_pod(snap, pod or "", namespace)
     profile = Profile.for_server(server_version or snap.server_version)
     doc = explain_pod(snap, subject, profile=profile, what_if=what_if is not None)
-    emit(doc, fmt, source=snap.source)
-    raise typer.Exit(exit_code_for(doc["findings"], fail_on))
+    result = PodExplanation(doc, snap.source)
+    emit(result, fmt)
+    raise typer.Exit(result.exit_code(fail_on))
 
 
 def explain_pod(
@@ -171,40 +172,3 @@ def kubelet_side_findings(snap: Snapshot, pod: Mapping) -> list[dict]:
         if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
     ]
     return [f.to_dict() for f in mine]
-
-
-def emit(doc: dict, fmt: str, source: str = "") -> None:
-    if fmt == "json":
-        from amldoctor.render.structured import to_json
-
-        sys.stdout.write(to_json(doc) + "\n")
-    elif fmt == "yaml":
-        from amldoctor.render.structured import to_yaml
-
-        sys.stdout.write(to_yaml(doc))
-    elif fmt == "markdown":
-        from amldoctor.whypending.render import render_markdown
-
-        sys.stdout.write(render_markdown(doc))
-    else:
-        from amldoctor.render import make_console
-        from amldoctor.whypending.render import render_console
-
-        render_console(make_console(), doc, source)
-
-
-def emit_job(result: dict, fmt: str) -> None:
-    """Print a whole-job explanation (`--job`)."""
-    if fmt in ("json", "yaml"):
-        from amldoctor.render.structured import to_json, to_yaml
-
-        sys.stdout.write(to_json(result) + "\n" if fmt == "json" else to_yaml(result))
-    elif fmt == "markdown":
-        from amldoctor.aml.render import explain_markdown
-
-        sys.stdout.write(explain_markdown(result))
-    else:
-        from amldoctor.aml.render import render_explain
-        from amldoctor.render import make_console
-
-        render_explain(make_console(), result)

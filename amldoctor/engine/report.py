@@ -155,7 +155,7 @@ def count_by_severity(findings: list[Finding]) -> dict[str, int]:
 
 
 def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
-    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes).
+    """0 when nothing is at or above `fail_on`, else 1 (README, "Exit codes").
 
     Accepts Findings or their JSON dicts (why-pending results carry the latter).
     """

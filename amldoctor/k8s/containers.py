@@ -40,7 +40,8 @@ SIGNALS = {
 
 _EXIT_MEANINGS = {
     0: "exited successfully",
-    1: "application error: an uncaught exception or sys.exit(1); CUDA out-of-memory errors end this way too",
+    1: "application error: an uncaught exception or sys.exit(1); CUDA out-of-memory errors end "
+    "this way too",
     2: "invalid command-line usage: argparse and shells exit 2 on bad arguments",
     126: "command found but not executable: file mode or wrong architecture",
     127: "command not found: check command/args and that the binary is on PATH in the image",
@@ -145,7 +146,8 @@ class ContainerView:
         return str(self.spec.get("image") or self.status.get("image") or "")
 
     def resource(self, section: str, name: str) -> int | None:
-        """Integer value of `resources.<section>.<name>` (bytes for memory), None when unset or invalid."""
+        """Integer value of `resources.<section>.<name>` (bytes for memory), None when unset or
+        invalid."""
         raw = as_dict(as_dict(self.spec.get("resources")).get(section)).get(name)
         if raw is None:
             return None
@@ -160,7 +162,8 @@ class ContainerView:
         return None if raw is None else str(raw)
 
     def probe(self, kind: str) -> dict | None:
-        """`livenessProbe`, `readinessProbe` or `startupProbe` (kind: liveness|readiness|startup)."""
+        """`livenessProbe`, `readinessProbe` or `startupProbe` (kind:
+        liveness|readiness|startup)."""
         return as_dict(self.spec.get(f"{kind}Probe")) or None
 
 

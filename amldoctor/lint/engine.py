@@ -213,7 +213,8 @@ def _canonical(key: str) -> str:
 
 def _non_kubernetes_notes(docs: list[Document]) -> list[str]:
     return [
-        f"{d.file}:{d.line()}: document {d.index} has no apiVersion/kind: not a Kubernetes object; skipped"
+        f"{d.file}:{d.line()}: document {d.index} has no apiVersion/kind: not a Kubernetes object; "
+        "skipped"
         for d in docs
         if not is_kubernetes_object(d) and not is_aml_job_spec(d)
     ]

@@ -228,7 +228,8 @@ def _simulate(
                 text = (
                     f"node(s) didn't satisfy plugin {plugin_names[0]}"
                     if len(plugin_names) == 1
-                    else f"node(s) didn't satisfy plugin(s) [{' '.join(plugin_names)}] simultaneously"
+                    else f"node(s) didn't satisfy plugin(s) [{' '.join(plugin_names)}] "
+                    "simultaneously"
                 )
                 rejection = Status(
                     names.FRAMEWORK, Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
@@ -333,7 +334,8 @@ def _filter_tables(snap: Snapshot, profile: Profile, plugins: list[Plugin]) -> l
 def _postfilter_message(
     result: SchedulingResult, cluster: ClusterView, active: list[Plugin]
 ) -> str:
-    """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then preemption.
+    """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then
+    preemption.
 
     RunPostFilterPlugins joins the reasons of rejecting plugins with ", ", so a pod without
     resource claims reads "no new claims to deallocate, preemption: ...". DynamicResources' own
@@ -446,8 +448,7 @@ def _not_modelled(snap: Snapshot, pod: Mapping) -> list[str]:
     if others:
         notes.append(
             f"{len(others)} other pod(s) have status.nominatedNodeName: the scheduler reserves "
-            "room "
-            "for them on those nodes, which this simulation does not"
+            "room for them on those nodes, which this simulation does not"
         )
     scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     if scheduler != DEFAULT_SCHEDULER:

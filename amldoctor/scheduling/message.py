@@ -25,7 +25,8 @@ NOTE_LENGTH_LIMIT = 1024
 PREEMPTION_PREFIX = "preemption: "
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
-# DynamicResources' PostFilter (v1.34+, DRA on by default): no claims, or no state from its PreFilter.
+# DynamicResources' PostFilter (v1.34+, DRA on by default): no claims, or no state from its
+# PreFilter.
 DRA_NO_CLAIMS = "no new claims to deallocate"
 DRA_STATE_NOT_FOUND = "not found"
 NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."

@@ -2,9 +2,9 @@
 
 `analyze(snapshot, pod)` is pure: it reads the snapshot, runs the scheduler simulation, compares
 it with what the scheduler said (FailedScheduling event / PodScheduled condition), and returns
-the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
-`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`) plus `funnel`,
-`closest_nodes`, `fixes`, `not_modelled`, `limited_view` and `observed`.
+the JSON document of `why-pending -o json`: `pod`, `status`, `scheduler_message`,
+`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`, `funnel`, `closest_nodes`,
+`fixes`, `not_modelled`, `limited_view` and `observed`.
 """
 
 from __future__ import annotations

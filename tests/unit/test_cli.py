@@ -36,7 +36,8 @@ PENDING_POD = {
                 "type": "PodScheduled",
                 "status": "False",
                 "reason": "Unschedulable",
-                "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+                "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: "
+                "0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
             }
         ],
     },

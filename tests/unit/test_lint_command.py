@@ -17,7 +17,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from amldoctor.commands.lint import LINT_FORMATS, lint, run_lint_command
+from amldoctor.commands.lint import lint, run_lint_command
+from amldoctor.commands.output import formats_for
+from amldoctor.commands.results import LintResult
 from amldoctor.errors import InputError
 from amldoctor.load import load_snapshot
 
@@ -90,7 +92,7 @@ def test_json_findings_carry_file_line_and_object(manifest, capsys):
     assert {s["rule"] for s in data["skipped_rules"]} == {"AMD812", "AMD813", "AMD814"}
 
 
-@pytest.mark.parametrize("fmt", LINT_FORMATS)
+@pytest.mark.parametrize("fmt", formats_for(LintResult))
 def test_credentials_are_never_echoed(manifest, capsys, fmt):
     _, out = _run([manifest], capsys, output=fmt)
     assert "AZURE_STORAGE_KEY" in out
@@ -145,7 +147,8 @@ def test_ignore_annotation_on_the_pod_template(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     text = MANIFEST.replace(
         "  template:\n",
-        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: AMD811,memory-request-not-limit\n",
+        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: "
+        "AMD811,memory-request-not-limit\n",
     )
     Path("t.yaml").write_text(text)
     data = json.loads(_run(["t.yaml"], capsys)[1])

@@ -3,7 +3,8 @@
 Layout: `fixtures/lint/<CODE>/failing.yaml`, `passing.yaml` and `expected.json` (the rule's findings
 on the failing manifest, file and line included). Pre-flight rules (those that read a cluster)
 are checked against `fixtures/lint/<CODE>/cluster.yaml`, else the shared
-`fixtures/lint/cluster.yaml`; a passing fixture may leave info findings ("fits on 1 of 4 nodes"). Regenerate golden files with
+`fixtures/lint/cluster.yaml`; a passing fixture may leave info findings ("fits on 1 of 4
+nodes"). Regenerate golden files with
 `UPDATE_GOLDEN=1 pytest tests/unit/test_lint_fixtures.py` after checking the new output by eye.
 """
 

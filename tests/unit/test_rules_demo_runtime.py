@@ -1,4 +1,5 @@
-"""The demo cluster: every broken workload in the runtime families gets its finding, healthy pods none.
+"""The demo cluster: every broken workload in the runtime families gets its finding, healthy pods
+none.
 
 The expected table is `fixtures/demo/README.md` ("Workloads and the findings amldoctor should
 give"), rows in the AMD2xx-AMD6xx families.

@@ -46,5 +46,6 @@ def manifest_syntax_error(ctx: LintContext) -> Iterator[Finding]:
             (),
             message=f"{problem.file} cannot be read at line {problem.line}: {problem.message}",
             evidence={},
-            remediation="fix the syntax at that line; the objects after it in this file were not checked",
+            remediation="fix the syntax at that line; the objects after it in this file were not "
+            "checked",
         )

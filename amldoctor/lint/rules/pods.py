@@ -87,8 +87,8 @@ def serving_probes_missing(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(
                 w,
                 path,
-                message=f"container {name} of {w.label} serves port {port} behind Service {svc_name} "
-                f"but has no {' and no '.join(missing)}: "
+                message=f"container {name} of {w.label} serves port {port} behind Service "
+                f"{svc_name} but has no {' and no '.join(missing)}: "
                 + (
                     "it receives requests before the model is loaded"
                     if "readinessProbe" in missing
@@ -224,16 +224,18 @@ def probe_startup_budget_short(ctx: LintContext) -> Iterator[Finding]:
                 w,
                 (*path, probe_key),
                 message=f"container {name} of {w.label} is killed if not healthy after {budget}s "
-                f"({probe_key}: initialDelaySeconds {parts['initialDelaySeconds']} + failureThreshold "
-                f"{parts['failureThreshold']} × periodSeconds {parts['periodSeconds']}), but it {why}",
+                f"({probe_key}: initialDelaySeconds {parts['initialDelaySeconds']} + "
+                "failureThreshold "
+                f"{parts['failureThreshold']} × periodSeconds {parts['periodSeconds']}), but it "
+                f"{why}",
                 evidence={
                     "container": name,
                     "probe": probe_key,
                     "budget_seconds": budget,
                     "needed_seconds": needed,
                 },
-                remediation=f"in {dotted(path)} ({name}), give it {needed}s to start with a startupProbe:\n"
-                + snippet(fix),
+                remediation=f"in {dotted(path)} ({name}), give it {needed}s to start with a "
+                "startupProbe:\n" + snippet(fix),
             )
 
 
@@ -398,7 +400,8 @@ def image_tag_mutable(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(
                 w,
                 (*path, "image"),
-                message=f"container {name} of {w.label} uses image {image} with {what}: nodes may run "
+                message=f"container {name} of {w.label} uses image {image} with {what}: nodes may "
+                "run "
                 "different builds, and a restart can change the code",
                 evidence={"container": name, "image": image},
                 remediation=f"in {dotted(path)} ({name}), pin a version (or @sha256: digest):\n"

@@ -92,7 +92,8 @@ _CONSEQUENCE = {
     "requests.memory": "the scheduler reserves no memory for it, so it lands on nodes without room "
     "and is evicted first under memory pressure",
     "limits.cpu": "its CPU use is unbounded and throttles its neighbours when it spikes",
-    "limits.memory": "nothing stops it from using the node's whole memory and taking neighbours down",
+    "limits.memory": "nothing stops it from using the node's whole memory and taking neighbours "
+    "down",
 }
 
 
@@ -181,7 +182,8 @@ def gpu_request_not_limit(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(
                     w,
                     (*path, "resources", where, res),
-                    message=f"container {name} of {w.label} {problem}: the API server rejects the pod",
+                    message=f"container {name} of {w.label} {problem}: the API server rejects the "
+                    "pod",
                     evidence={
                         "container": name,
                         "resource": res,

@@ -107,7 +107,8 @@ def plaintext_credential(ctx: LintContext) -> Iterator[Finding]:
                         yield ctx.finding(
                             w,
                             (*path, key, i),
-                            message=f"container {name} of {w.label} passes a credential in {key}[{i}] "
+                            message=f"container {name} of {w.label} passes a credential in "
+                            f"{key}[{i}] "
                             f"({mask_text(arg)}): it shows in the manifest and in `ps` on the node",
                             evidence={
                                 "container": name,

@@ -299,12 +299,16 @@ class VolumeBinding(Plugin):
         return SUCCESS
 
     def _why_unbound(self, ns: str, claim: str, class_name: str, sc: Mapping | None) -> str:
-        """Why a claim the scheduler must wait for is still unbound, as far as the snapshot shows."""
+        """Why a claim the scheduler must wait for is still unbound, as far as the snapshot
+        shows."""
         head = f"PersistentVolumeClaim {ns}/{claim} is not bound"
         if not class_name:
             return f"{head}: it names no StorageClass and waits for a matching PersistentVolume"
         if sc is None and self.cluster.collected("StorageClass"):
-            return f"{head}: its StorageClass {class_name!r} does not exist, so nothing will provision it"
+            return (
+                f"{head}: its StorageClass {class_name!r} does not exist, so nothing will "
+                "provision it"
+            )
         return (
             f"{head} and its StorageClass {class_name!r} binds immediately: the provisioner "
             "has not created a volume yet (kubectl describe pvc shows its events)"
