@@ -269,6 +269,18 @@ def _flatten(name: str, index: int, doc: object) -> list[dict]:
                 if not item_kind:
                     raise InputError(f"{name}: item {i + 1} of the List has no 'kind'")
                 item = {"kind": item_kind, "apiVersion": api_version, **item}
-            items.append(item)
+            items.append(drop_unread(item))
         return items
-    return [doc]
+    return [drop_unread(doc)]
+
+
+def drop_unread(obj: dict) -> dict:
+    """Drop `metadata.managedFields`, which no rule reads, as the live collector does.
+
+    Files from the API or older kubectl carry them on every object, often as much as the rest
+    of a pod's metadata: the snapshot would hold them, and every later pass step over them.
+    """
+    meta = obj.get("metadata")
+    if type(meta) is dict and "managedFields" in meta:
+        del meta["managedFields"]
+    return obj

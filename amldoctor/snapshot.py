@@ -236,6 +236,14 @@ class Snapshot:
             return False
         return kind in self._by_kind
 
+    def all_pods_on_nodes_read(self) -> bool:
+        """Were the pods of every namespace bound to the nodes read (`pods_on_node` complete)?
+
+        A namespace's live scan lists them only when something there waits for a node, and a
+        user may not be allowed to; either way a `Missing` Pod entry with no namespace says so.
+        """
+        return not any(m.kind == "Pod" and m.namespace is None for m in self.missing)
+
     def missing_for(self, kind: str) -> Missing | None:
         return next((m for m in self.missing if m.kind == kind), None)
 

@@ -4,8 +4,9 @@
                                             [--repeat 3]
 
 Runs `collect()` and then `kubectl get <the same kinds> -o json` (one kubectl call per scope:
-the namespace, cluster-scoped kinds, the node-bound pods, the azureml namespace), alternating,
-`--repeat` times, and prints each run, the medians and kubectl/amldoctor. Only kinds the cluster
+the namespace, cluster-scoped kinds, the node-bound pods when amldoctor read them, the azureml
+namespace), alternating, `--repeat` times, and prints each run, the medians and
+kubectl/amldoctor. Only kinds the cluster
 served to amldoctor are asked of kubectl (kubectl fails the whole call on an unknown type).
 Secrets are left out of the kubectl side: kubectl would read their data, amldoctor never does.
 """
@@ -38,7 +39,7 @@ def kubectl_name(res: Resource) -> str:
 
 
 def kubectl_calls(
-    args: argparse.Namespace, collected: set[str], namespace: str | None
+    args: argparse.Namespace, collected: set[str], namespace: str | None, bound_pods: bool = True
 ) -> list[list[str]]:
     base = ["kubectl"]
     if args.kubeconfig:
@@ -54,7 +55,7 @@ def kubectl_calls(
     calls = [[*base, "get", served(NAMESPACED), *scope, "-o", "json"]]
     if served(CLUSTER_SCOPED):
         calls.append([*base, "get", served(CLUSTER_SCOPED), "-o", "json"])
-    if namespace is not None:
+    if namespace is not None and bound_pods:  # a namespace scan reads them only when needed
         calls.append([*base, "get", "pods", "-A", f"--field-selector={BOUND_PODS}", "-o", "json"])
         if namespace != AZUREML_NAMESPACE:
             calls.append([*base, "get", served(EXTENSION), "-n", AZUREML_NAMESPACE, "-o", "json"])
@@ -94,7 +95,9 @@ def main() -> None:
         start = time.perf_counter()
         snap = collect(opts)
         ours.append(time.perf_counter() - start)
-        calls = kubectl_calls(args, snap.collected_kinds or set(), snap.namespace)
+        calls = kubectl_calls(
+            args, snap.collected_kinds or set(), snap.namespace, snap.all_pods_on_nodes_read()
+        )
         elapsed, items = run_kubectl(calls)
         theirs.append(elapsed)
         print(

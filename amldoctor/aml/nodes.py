@@ -79,11 +79,18 @@ class Capacity:
     def __init__(self, snap: Snapshot) -> None:
         self._profile = Profile.for_server(snap.server_version)
         self._snap = snap
+        self._by_name: dict[str, NodeInfo] | None = None
 
     def info(self, name: str) -> NodeInfo | None:
         """The node as the scheduler sees it: the snapshot's shared NodeInfo (sums cached inside,
-        shared with the scheduling simulation)."""
-        return cluster_nodes(self._snap, self._profile)[1].get(name)
+        shared with the scheduling simulation).
+
+        The name index is looked up in the snapshot's memo once per Capacity, not per call: a
+        gang placement asks about every node, for every distinct gang shape.
+        """
+        if self._by_name is None:
+            self._by_name = cluster_nodes(self._snap, self._profile)[1]
+        return self._by_name.get(name)
 
     def allocatable(self, node: Mapping) -> dict[str, int]:
         info = self.info(name_of(node))

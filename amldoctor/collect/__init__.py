@@ -27,3 +27,7 @@ class LiveOptions:
     selector: str | None = None
     request_timeout: float = 5.0
     progress: bool = False
+    # A namespace's scan: read other namespaces' node-bound pods only when something waits
+    # (`collector.collect_live`). Off for what simulates pods the cluster does not hold yet
+    # (lint --against-cluster, why-pending --job) and for dump.
+    occupancy_when_needed: bool = False

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from amldoctor.collect.kinds import (
     Resource,
     normalize,
 )
+from amldoctor.collect.scope import needs_node_occupancy, occupancy_skipped_reason
 from amldoctor.collect.transport import WORKERS, Api, ApiError, connect, list_all
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import long_lived_objects
@@ -69,6 +71,8 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
 
 
 BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
+# Given a finished list (its items, None if it failed), the lists to add to the running ones.
+FollowUp = Callable[[ListRequest, list[dict] | None], list[ListRequest]]
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -143,43 +147,63 @@ class Collector:
             return False if exc.status == 404 else None
         return True
 
-    def run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
+    def run(
+        self, requests: list[ListRequest], follow_up: FollowUp | None = None
+    ) -> dict[ListRequest, list[dict]]:
         """All LISTs concurrently; each failure becomes a Missing entry.
+
+        `follow_up`, called with each finished list (its items, or None when it failed), may
+        return more requests: they join the lists still running, so a read that depends on
+        another's answer costs no extra round of waiting.
 
         The responses become the snapshot's objects: they are parsed with the cyclic garbage
         collector paused and frozen afterwards when numerous, as `load.py` does for bundles
         (the collector would otherwise re-traverse the growing object graph again and again).
         """
         with long_lived_objects() as keep:
-            results = self._run(requests)
+            results = self._run(requests, follow_up)
             keep(self.objects)
         return results
 
-    def _run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
+    def _run(
+        self, requests: list[ListRequest], follow_up: FollowUp | None
+    ) -> dict[ListRequest, list[dict]]:
         results: dict[ListRequest, list[dict]] = {}
+        order = list(requests)
         progress = _Progress(len(requests)) if self.opts.progress and sys.stderr.isatty() else None
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(requests) or 1)) as pool:
-            futures = {
-                pool.submit(list_all, self.api, req, progress.add if progress else None): req
-                for req in requests
-            }
+
+            def submit(req: ListRequest) -> Future:
+                return pool.submit(list_all, self.api, req, progress.add if progress else None)
+
+            running = {submit(req): req for req in requests}
             try:
-                for future in as_completed(futures):
-                    req = futures[future]
-                    try:
-                        results[req] = future.result()
-                        if not req.extra:
-                            self.collected.add(req.resource.name)
-                    except ApiError as exc:
-                        if exc.status == 401:
-                            raise self.cluster_error(exc) from None
-                        self.add_missing(_missing(req, exc))
-                    if progress:
-                        progress.kind_done()
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        req = running.pop(future)
+                        items: list[dict] | None = None
+                        try:
+                            items = results[req] = future.result()
+                            if not req.extra:
+                                self.collected.add(req.resource.name)
+                        except ApiError as exc:
+                            if exc.status == 401:
+                                raise self.cluster_error(exc) from None
+                            self.add_missing(_missing(req, exc))
+                        if progress:
+                            progress.kind_done()
+                        for more in follow_up(req, items) if follow_up else ():
+                            order.append(more)
+                            running[submit(more)] = more
+                            if progress:
+                                progress.total += 1
             finally:
+                for future in running:
+                    future.cancel()
                 if progress:
                     progress.stop()
-        for req in requests:  # stable order whatever finished first
+        for req in order:  # stable order whatever finished first
             self.objects.extend(results.get(req, ()))
         return results
 
@@ -245,8 +269,14 @@ class _Progress:
 # -- public entry points ---------------------------------------------------------------------
 
 
-def collect_live(opts: LiveOptions) -> LiveResult:
-    """Read everything amldoctor's rules look at, once (scan and dump)."""
+def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> LiveResult:
+    """Read everything amldoctor's rules look at, once (scan and dump).
+
+    In a namespace, the pods other namespaces have bound to the nodes are what each node has
+    left for a pod waiting here. With `occupancy_when_needed` (scan) they are listed only once
+    the namespace's pods or PodGroups show something waiting for a node, alongside the lists
+    still running; otherwise (dump: a bundle must answer any later question) always.
+    """
     c = Collector(opts)
     c.probe()
     ns = None if opts.all_namespaces else c.namespace
@@ -254,23 +284,61 @@ def collect_live(opts: LiveOptions) -> LiveResult:
     if exists is False:
         raise InputError(f"namespace {ns} does not exist")
 
-    requests = []
-    for res in NAMESPACED:
-        requests.append(ListRequest(res, ns, _selector_params(opts) if res is POD else ()))
+    own_pods = ListRequest(POD, ns, _selector_params(opts))
+    requests = [own_pods if res is POD else ListRequest(res, ns) for res in NAMESPACED]
     requests += [ListRequest(res) for res in CLUSTER_SCOPED]
+    follow_up = None
     if ns is not None:
-        requests.append(BOUND_PODS_REQUEST)
+        if occupancy_when_needed:
+            follow_up = _OccupancyWhenNeeded(c, own_pods, ListRequest(POD_GROUP, ns))
+        else:
+            requests.append(BOUND_PODS_REQUEST)
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
         if ns != AUTOSCALER_STATUS.namespace:
             requests.append(AUTOSCALER_STATUS)
-    results = c.run(requests)
+    results = c.run(requests, follow_up)
+    if isinstance(follow_up, _OccupancyWhenNeeded):
+        follow_up.finish(ns or "")
 
     if exists is None and ns is not None:
         _judge_unreadable_namespace(c, ns, results)
     _require_pods(c, ns, results)
     return LiveResult(c.snapshot(), c.conn.server)
+
+
+class _OccupancyWhenNeeded:
+    """Adds the bound-pods list once the namespace's pods or PodGroups show a waiting one.
+
+    Both lists are awaited: a pod list with nothing pending still leaves a PodGroup that waits
+    with no pod yet (Volcano creates the pods only once the gang is enqueued).
+    """
+
+    def __init__(self, c: Collector, pods: ListRequest, podgroups: ListRequest) -> None:
+        self.c = c
+        self.watched = {pods: "pods", podgroups: "podgroups"}
+        self.seen: dict[str, list[dict] | None] = {}
+        self.requested = False
+
+    def __call__(self, req: ListRequest, items: list[dict] | None) -> list[ListRequest]:
+        what = self.watched.get(req)
+        if what is None or self.requested:
+            return []
+        self.seen[what] = items
+        pods_known = "pods" in self.seen
+        why = needs_node_occupancy(self.seen["pods"], None) if pods_known else None
+        if why is None and len(self.seen) == len(self.watched):
+            why = needs_node_occupancy(self.seen["pods"], self.seen["podgroups"])
+        if why is None:
+            return []
+        self.requested = True
+        return [BOUND_PODS_REQUEST]
+
+    def finish(self, namespace: str) -> None:
+        """Say in the snapshot that the pods elsewhere were left out, and why."""
+        if not self.requested:
+            self.c.add_missing(Missing(POD.name, occupancy_skipped_reason(namespace)))
 
 
 def _require_pods(c: Collector, ns: str | None, results: dict[ListRequest, list[dict]]) -> None:
@@ -327,8 +395,8 @@ def _selector_params(opts: LiveOptions) -> tuple[tuple[str, str], ...]:
 
 
 def collect(opts: LiveOptions) -> Snapshot:
-    """Read everything amldoctor's rules look at, once (scan and dump)."""
-    return collect_live(opts).snapshot
+    """Read everything amldoctor's rules look at, once (scan, jobs, lint --against-cluster)."""
+    return collect_live(opts, occupancy_when_needed=opts.occupancy_when_needed).snapshot
 
 
 def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:

@@ -49,6 +49,7 @@ def run_scan(
         selector=selector,
         request_timeout=request_timeout,
         progress=fmt == "table" and sys.stderr.isatty(),
+        occupancy_when_needed=True,
     )
     snap = open_snapshot(target)
     namespaces = resolve_namespaces(snap, target)

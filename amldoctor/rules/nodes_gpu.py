@@ -109,6 +109,8 @@ def gpu_inventory(ctx: Context):
                 holders[pod_label(pod)] = requested
         parts = []
         withdrawn_total = 0
+        # A namespace's live scan may not have read the other namespaces' pods on the node.
+        complete = ctx.snapshot.all_pods_on_nodes_read()
         for resource in sorted(set(capacity) | set(allocatable)):
             cap, alloc = capacity.get(resource, 0), allocatable.get(resource, 0)
             used = sum(r.get(resource, 0) for r in holders.values())
@@ -120,7 +122,12 @@ def gpu_inventory(ctx: Context):
             parts.append(
                 f"{resource} capacity {cap}, allocatable {alloc}"
                 + (f" ({withdrawn} withdrawn as unhealthy)" if withdrawn else "")
-                + f", requested {used}{f' by {by}' if by else ''}, free {max(0, alloc - used)}"
+                + f", requested {used}{f' by {by}' if by else ''}"
+                + (
+                    f", free {max(0, alloc - used)}"
+                    if complete
+                    else " in the namespaces read (other namespaces' pods not read: free unknown)"
+                )
             )
         where = ", ".join(
             x for x in (f"pool {node_pool(node)}" if node_pool(node) else "", sku or "") if x
@@ -200,7 +207,12 @@ def gpu_device_plugin_missing(ctx: Context):
             )
         else:
             plugin_name = None
-            state = "no NVIDIA device-plugin pod runs there"
+            state = (
+                "no NVIDIA device-plugin pod runs there"
+                if ctx.snapshot.all_pods_on_nodes_read()
+                else "no NVIDIA device-plugin pod was seen there "
+                "(the pods of other namespaces were not read)"
+            )
             fix = (
                 "Install the NVIDIA device plugin for this pool: for AzureML `az k8s-extension "
                 "update --name <ext> "

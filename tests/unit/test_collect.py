@@ -617,3 +617,104 @@ def test_importing_the_live_path_does_not_import_the_kubernetes_client():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- a namespace's scan lists other namespaces' pods only when something waits for a node ------
+
+PODGROUPS = "/apis/scheduling.volcano.sh/v1beta1/namespaces/ml/podgroups"
+
+
+def _waiting_pod() -> dict:
+    return pod("waiting", node=None, phase="Pending")
+
+
+def _podgroup(phase: str | None) -> dict:
+    return {
+        "metadata": {"name": "pg", "namespace": "ml"},
+        "status": {"phase": phase} if phase else {},
+    }
+
+
+# (the namespace's pods, its PodGroups or None when Volcano is not served, must list bound pods)
+OCCUPANCY_CASES = {
+    "all running": ([pod("a")], None, False),
+    "pending unbound pod": ([pod("a"), _waiting_pod()], None, True),
+    "pending pod already bound": ([pod("a", phase="Pending")], None, False),
+    "failed unbound pod": ([pod("a", node=None, phase="Failed")], None, False),
+    "succeeded unbound pod": ([pod("a", node=None, phase="Succeeded")], None, False),
+    "terminating unbound pod": (
+        [{**_waiting_pod(), "metadata": {**_waiting_pod()["metadata"], "deletionTimestamp": "x"}}],
+        None,
+        False,
+    ),
+    "no pods at all": ([], None, False),
+    **{
+        f"PodGroup {phase or 'without a phase'}, no pods": ([], [_podgroup(phase)], waits)
+        for phase, waits in (
+            ("Pending", True),
+            ("Inqueue", True),
+            (None, True),
+            ("Running", False),
+            ("Completed", False),
+        )
+    },
+}
+
+
+@pytest.mark.parametrize("case", OCCUPANCY_CASES)
+def test_scan_in_a_namespace_reads_bound_pods_only_when_something_waits(cluster, tmp_path, case):
+    from amldoctor.collect.collector import collect
+
+    own, podgroups, needed = OCCUPANCY_CASES[case]
+    populate(cluster)
+    cluster.lists["/api/v1/namespaces/ml/pods"] = own
+    cluster.lists["/api/v1/pods"] = [pod("other", "team-b")]
+    if podgroups is not None:
+        cluster.lists[PODGROUPS] = podgroups
+    snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
+
+    bound = cluster.queries("/api/v1/pods")
+    assert [q.get("fieldSelector") for q in bound] == ([BOUND_PODS] if needed else [])
+    assert (snap.get("Pod", "team-b", "other") is not None) is needed
+    assert snap.all_pods_on_nodes_read() is needed
+    skipped = [m for m in snap.missing if m.kind == "Pod" and m.namespace is None]
+    assert len(skipped) == (0 if needed else 1)
+    if not needed:
+        assert "nothing in namespace ml waits for a node" in skipped[0].reason
+    assert snap.collected("Pod")
+    assert {
+        (p["metadata"]["namespace"], p["metadata"]["name"]) for p in snap.of_kind("Pod", "ml")
+    } == {("ml", p["metadata"]["name"]) for p in own}
+
+
+def test_dump_lint_and_all_namespaces_read_every_bound_pod_whatever_waits(cluster, tmp_path):
+    """A bundle must answer any later why-pending question; lint --against-cluster and
+    why-pending --job simulate pods the cluster does not hold; -A reads every pod anyway."""
+    from amldoctor.collect.collector import collect
+
+    populate(cluster)  # nothing waits
+    collect_live(options(kubeconfig(tmp_path, cluster.url)))
+    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
+    cluster.requests.clear()
+    snap = collect(options(kubeconfig(tmp_path, cluster.url)))
+    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
+    assert snap.all_pods_on_nodes_read()
+    cluster.requests.clear()
+    wanted = options(kubeconfig(tmp_path, cluster.url), all_namespaces=True)
+    wanted.occupancy_when_needed = True
+    snap = collect(wanted)
+    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [None]
+    assert snap.all_pods_on_nodes_read()
+
+
+def test_forbidden_bound_pods_after_a_waiting_pod_is_reported(cluster, tmp_path):
+    from amldoctor.collect.collector import collect
+
+    populate(cluster)
+    cluster.lists["/api/v1/namespaces/ml/pods"] = [_waiting_pod()]
+    cluster.forced["/api/v1/pods"] = 403
+    snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
+    (miss,) = [m for m in snap.missing if m.kind == "Pod"]
+    assert miss.status == 403 and miss.namespace is None
+    assert not snap.all_pods_on_nodes_read()
+    assert snap.get("Pod", "ml", "waiting") is not None

@@ -222,3 +222,49 @@ def test_tarball_with_manifest_at_its_root_as_dump_writes_it(tmp_path):
             tar.addfile(info, io.BytesIO(raw))
     snap = load_snapshot(path)
     assert snap.namespace == "ns" and [p["metadata"]["name"] for p in snap.pods] == ["p1"]
+
+
+MANAGED = [{"manager": "kubelet", "operation": "Update", "fieldsV1": {"f:status": {}}}]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["List", "typed list", "bare object", "YAML documents", "bare array", "no metadata dict"],
+)
+def test_managed_fields_are_dropped_at_load_and_nothing_else(tmp_path, layout):
+    """No rule reads managedFields: files from the API carry them on every object."""
+    pod = {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": "p",
+            "namespace": "ml",
+            "labels": {"a": "b"},
+            "managedFields": MANAGED,
+        },
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
+    if layout == "List":
+        text = json.dumps({"kind": "List", "apiVersion": "v1", "items": [pod]})
+    elif layout == "typed list":
+        item = {k: v for k, v in pod.items() if k not in ("kind", "apiVersion")}
+        text = json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [item]})
+    elif layout == "bare object":
+        text = json.dumps(pod)
+    elif layout == "YAML documents":
+        text = "---\n" + json.dumps(pod) + "\n---\n" + json.dumps({**pod, "kind": "Service"})
+    elif layout == "bare array":
+        text = json.dumps([pod])
+    else:
+        text = json.dumps({**pod, "metadata": "not a dict"})
+    path = tmp_path / ("in.yaml" if layout == "YAML documents" else "in.json")
+    path.write_text(text)
+    snap = load_snapshot(path)
+    for obj in snap.objects:
+        meta = obj["metadata"]
+        if layout == "no metadata dict":
+            assert meta == "not a dict"
+            continue
+        assert "managedFields" not in meta
+        assert meta == {"name": "p", "namespace": "ml", "labels": {"a": "b"}}
+        assert obj["spec"] == pod["spec"]

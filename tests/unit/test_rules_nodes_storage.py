@@ -144,3 +144,39 @@ def test_rwo_claim_on_two_nodes():
     found = findings([claim, a, b], "AMD505")
     assert found[0].evidence["nodes"] == ["n1", "n2"]
     assert findings([claim, a], "AMD505") == []
+
+
+def test_node_gpu_rules_do_not_claim_what_other_namespaces_pods_hide():
+    """A namespace's live scan without a waiting pod did not read the other namespaces' pods:
+    AMD605 states no free count and AMD606 no absent device plugin from what it could not see."""
+    from runtime_helpers import CAPTURED, load_all
+
+    from amldoctor.collect.scope import occupancy_skipped_reason
+    from amldoctor.engine.registry import REGISTRY
+    from amldoctor.engine.runner import run_rules
+    from amldoctor.snapshot import Missing, Snapshot
+
+    gpu = _node(
+        "gpu",
+        labels={"kubernetes.azure.com/accelerator": "nvidia"},
+        capacity={"nvidia.com/gpu": "2"},
+        allocatable={"nvidia.com/gpu": "2"},
+    )
+    bare = _node("bare", labels={"kubernetes.azure.com/accelerator": "nvidia"})
+    mine = pod(
+        "a",
+        node="gpu",
+        containers=[{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+    )
+    load_all()
+    for partial in (False, True):
+        missing = [Missing("Pod", occupancy_skipped_reason("ml"))] if partial else []
+        snap = Snapshot([gpu, bare, mine], source="t", captured_at=CAPTURED, missing=missing)
+        assert snap.all_pods_on_nodes_read() is not partial
+        report = run_rules(snap, rules=[REGISTRY["AMD605"], REGISTRY["AMD606"]])
+        inventory = next(f for f in report.findings if f.rule == "AMD605")
+        plugin = next(f for f in report.findings if f.rule == "AMD606")
+        assert ("free 1" in inventory.message) is not partial
+        assert ("free unknown" in inventory.message) is partial
+        assert ("no NVIDIA device-plugin pod runs there" in plugin.message) is not partial
+        assert ("was seen there" in plugin.message) is partial

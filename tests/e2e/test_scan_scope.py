@@ -1,0 +1,101 @@
+"""A namespace's scan pays for its own question: proved from the API server's audit log.
+
+`scan -n NS` lists the pods other namespaces bound to the nodes only when something in NS waits
+for a node, and then once, with the field selector that leaves out unbound and finished pods.
+The verdict on a waiting pod is the one `scan -A` gives, and the one the real scheduler wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cluster import Cluster, amldoctor_json, create_namespace
+from harness import READER, ControlPlane
+from objects import pod_manifest
+
+from amldoctor.collect.kinds import BOUND_PODS
+
+pytestmark = pytest.mark.e2e
+
+
+def _flush_marker(plane: ControlPlane, user: str) -> int:
+    """Make a request as `user` and wait until the audit log holds it; the log's length then."""
+    marker = f"/api/v1/namespaces/default/pods/audit-marker-{uuid.uuid4().hex[:8]}"
+    plane.client(user).can("GET", marker)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        events = plane.audit_events(user)
+        if any(e["requestURI"] == marker for e in events):
+            return len(events)
+        time.sleep(0.2)
+    raise AssertionError("the audit log lacks the marker request")
+
+
+def _scan_lists(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any], list[dict]]:
+    """`scan -n namespace -o json` as the reader; its report and its cluster-wide pod LISTs."""
+    start = _flush_marker(plane, READER)
+    report = amldoctor_json("scan", kubeconfig=plane.kubeconfig(READER), namespace=namespace)
+    events = plane.audit_events(READER)[start : _flush_marker(plane, READER) - 1]
+    ours = [e for e in events if e.get("userAgent", "").startswith("amldoctor/")]
+    assert ours, "no amldoctor request in the audit log"
+    cluster_pods = [
+        parse_qs(urlsplit(e["requestURI"]).query)
+        for e in ours
+        if e["verb"] == "list" and urlsplit(e["requestURI"]).path == "/api/v1/pods"
+    ]
+    return report, cluster_pods
+
+
+def _timeless(finding: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A finding without how long the pod has waited (the two scans run seconds apart)."""
+    message = re.sub(r"Pending for [0-9a-z]+:", "Pending for (age):", finding["message"])
+    evidence = {k: v for k, v in finding["evidence"].items() if not re.search("age|seconds", k)}
+    return message, evidence
+
+
+def _amd101(report: dict[str, Any], pod: str) -> list[dict]:
+    return [f for f in report["findings"] if f["rule"] == "AMD101" and f["object"]["name"] == pod]
+
+
+def test_namespace_scan_lists_other_namespaces_pods_only_for_a_waiting_pod(
+    control_plane: ControlPlane, scheduling_cluster: Cluster
+) -> None:
+    c = scheduling_cluster
+    c.node("cpu-0", cpu="4")
+    other = f"{c.namespace}-other"
+    create_namespace(c.kube, other)
+    hog = pod_manifest("hog", node_name="cpu-0", requests={"cpu": "3"})
+    c.kube.create(f"/api/v1/namespaces/{other}/pods", hog)
+    try:
+        c.pod("web", node_name="cpu-0", requests={"cpu": "100m"})
+        c.wait_scheduler_sees(nodes=1, pods=2)
+
+        # Nothing waits: the namespace's own lists are enough, and the report says what it left.
+        report, listed = _scan_lists(control_plane, c.namespace)
+        assert listed == [], listed
+        skipped = [m for m in report["missing"] if m["kind"] == "Pod"]
+        assert len(skipped) == 1 and skipped[0]["namespace"] is None, skipped
+        assert f"nothing in namespace {c.namespace} waits for a node" in skipped[0]["reason"]
+
+        # A pod waits, because of what the other namespace holds on the node: one LIST of the
+        # node-bound pods, and the verdict `scan -A` and the scheduler give.
+        c.pod("trainer", requests={"cpu": "2"})
+        failure = c.wait_unschedulable("trainer")
+        report, listed = _scan_lists(control_plane, c.namespace)
+        assert [q.get("fieldSelector") for q in listed] == [[BOUND_PODS]], listed
+        assert not [m for m in report["missing"] if m["kind"] == "Pod"]
+        (finding,) = _amd101(report, "trainer")
+        assert finding["evidence"]["agrees_with_scheduler"] is True, finding
+        assert finding["evidence"]["scheduler_message"] == failure.condition_message
+        assert "Insufficient cpu" in finding["message"]
+
+        everything = amldoctor_json("scan", "-A", kubeconfig=control_plane.kubeconfig(READER))
+        (same,) = _amd101(everything, "trainer")
+        assert _timeless(same) == _timeless(finding)
+    finally:
+        c.kube.delete(f"/api/v1/namespaces/{other}/pods", gracePeriodSeconds=0)
