@@ -281,7 +281,7 @@ def _first_line(exc: BaseException) -> str:
 class Api:
     """GETs of raw JSON over the client's connection pool, with retries on 429/5xx."""
 
-    def __init__(self, conn: Connection, timeout: float) -> None:
+    def __init__(self, conn: Connection, timeout: float | None) -> None:
         import urllib3
         from kubernetes.client.rest import RESTClientObject
 
@@ -360,7 +360,7 @@ def _status_message(data: bytes, status: int) -> str:
     return text[0][:200] if text else f"HTTP {status}"
 
 
-def _transport_message(exc: Exception, timeout: float) -> str:
+def _transport_message(exc: Exception, timeout: float | None) -> str:
     import urllib3.exceptions as ue
 
     while isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
@@ -373,7 +373,7 @@ def _transport_message(exc: Exception, timeout: float) -> str:
             return "connection refused"
         return text.rsplit(": ", 1)[-1]
     if isinstance(exc, ue.TimeoutError):
-        return f"no answer within {timeout:g}s (--request-timeout)"
+        return f"no answer within {timeout or 0:g}s (--request-timeout)"
     if isinstance(exc, ue.SSLError):
         text = str(exc.args[0] if exc.args else exc)
         found = re.search(r"\]\s*(.*?)\s*\(_ssl\.c:\d+\)", text)
@@ -475,14 +475,43 @@ class Collector:
         try:
             body, headers = self.api.get_with_headers("/version")
         except ApiError as exc:
+            if exc.status == 404 or 200 <= exc.status < 300:  # 2xx here: not JSON
+                self._require_api_server(f"/version answered {exc.message or exc.status}")
+                return
             if exc.status not in (0, 401) and exc.status < 500:
                 return  # reachable and authenticated; /version merely not allowed
             raise self.cluster_error(exc) from None
+        if not isinstance(body, dict) or not isinstance(body.get("gitVersion"), str):
+            self._require_api_server("/version is not a Kubernetes version document")
+            return
         self.server_version = body.get("gitVersion")
         date = headers.get("Date")
         if date:
             with suppress(TypeError, ValueError):
                 self.captured_at = parsedate_to_datetime(date).astimezone(UTC)
+
+    def _require_api_server(self, why: str) -> None:
+        """Every API server serves discovery at /api; a server that does not is something else.
+
+        Without this check a web server or proxy that answers 404 to everything made every
+        later request look like "namespace does not exist" (exit 2) instead of a wrong
+        server address in the kubeconfig (exit 3).
+        """
+        where = f"{self.conn.server} (context {self.conn.context})"
+        try:
+            body = self.api.get("/api")
+        except ApiError as exc:
+            if exc.status in (0, 401) or exc.status >= 500:
+                raise self.cluster_error(exc) from None
+            if exc.status != 404 and not 200 <= exc.status < 300:
+                return  # forbidden: an API server that will not say more
+            body = None
+        if isinstance(body, dict) and body.get("kind") == "APIVersions":
+            return
+        raise ClusterError(
+            f"{where} is not a Kubernetes API server: {why} and /api serves no API "
+            "discovery; check the server URL of the kubeconfig's cluster"
+        )
 
     def cluster_error(self, exc: ApiError) -> ClusterError:
         where = f"{self.conn.server} (context {self.conn.context})"

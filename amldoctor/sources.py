@@ -21,7 +21,7 @@ class LiveOptions:
     namespace: str | None = None
     all_namespaces: bool = False
     selector: str | None = None
-    request_timeout: float = 5.0
+    request_timeout: float | None = 5.0  # seconds; None waits forever (--request-timeout 0)
     progress: bool = False
 
 

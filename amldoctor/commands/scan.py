@@ -25,7 +25,7 @@ def run_scan(
     ignore: list[str],
     kubeconfig: str | None,
     context: str | None,
-    request_timeout: float,
+    request_timeout: float | None,
 ) -> int:
     fmt = check_format(output)
     fail_on = check_fail_on(fail_on)
