@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amldoctor.k8s.templates import POD_TEMPLATE_PATHS as POD_TEMPLATES_AT
 from amldoctor.shapes import ListOf, MapOf, Obj
 
 STR, INT, BOOL, TIME, QTY, PORT = "str", "int", "bool", "time", "quantity", "port"
@@ -423,6 +424,13 @@ _WORKLOAD_STATUS = Obj(
 )
 
 
+def _nested(path: tuple[str, ...], leaf: Obj) -> Obj:
+    """An object shape with `leaf` at `path` (the template paths have one home)."""
+    for key in reversed(path):
+        leaf = Obj({key: leaf})
+    return leaf
+
+
 def _workload(spec: dict[str, Any]) -> Obj:
     return Obj(
         {
@@ -462,13 +470,7 @@ _BY_KIND: dict[str, Obj] = {
             ),
         }
     ),
-    "CronJob": Obj(
-        {
-            "spec": Obj(
-                {"schedule": STR, "jobTemplate": Obj({"spec": Obj({"template": POD_TEMPLATE})})}
-            )
-        }
-    ),
+    "CronJob": _nested(POD_TEMPLATES_AT["CronJob"], POD_TEMPLATE),
     "PodGroup": Obj(
         {
             "spec": Obj(

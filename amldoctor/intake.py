@@ -51,7 +51,7 @@ class Intake:
 
 
 def is_namespaced(kind: object) -> bool:
-    return kind not in CLUSTER_SCOPED_KINDS
+    return not isinstance(kind, str) or kind not in CLUSTER_SCOPED_KINDS
 
 
 def take_in(objects: list[dict]) -> Intake:
@@ -59,8 +59,8 @@ def take_in(objects: list[dict]) -> Intake:
     result = Intake([])
     kept: dict[tuple, int] = {}
     for raw in objects:
-        if not isinstance(raw, dict):
-            continue
+        if not isinstance(raw, dict) or not isinstance(raw.get("kind", ""), str):
+            continue  # a kind that is not a name cannot be indexed (files reject it earlier)
         if raw.get("kind") == "Status" and not isinstance(raw.get("status"), dict):
             result.statuses.append(raw)
             continue

@@ -9,17 +9,20 @@ be read, so a rule can say "could not check" instead of "no problem".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 
 from amldoctor.intake import DEFAULT_NAMESPACE, take_in
 from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
+from amldoctor.k8s.objects import meta, obj_key
 from amldoctor.k8s.timeutil import parse_time
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+# How a `Missing.reason` starts when the cluster does not serve the kind at all (an add-on or
+# CRD that is not installed), as opposed to one the user may not read.
+NOT_INSTALLED = "not installed:"
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,6 @@ class Missing:
         )
 
 
-def meta(obj: dict) -> dict:
-    """`metadata` of an object, {} when it is absent or not an object."""
-    m = obj.get("metadata")
-    return m if isinstance(m, dict) else {}
-
-
 def _namespace_name(obj: dict) -> tuple[str, str]:
     m = meta(obj)
     return (str(m.get("namespace") or ""), str(m.get("name") or ""))
@@ -63,11 +60,6 @@ def _namespace_name(obj: dict) -> tuple[str, str]:
 def _event_order(ev: dict) -> tuple:
     """Oldest first; ties in `of_kind` order (namespace, name)."""
     return (event_sort_key(ev), _namespace_name(ev))
-
-
-def obj_key(obj: dict) -> tuple[str, str, str]:
-    m = meta(obj)
-    return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
 
 
 class Snapshot:
@@ -97,13 +89,6 @@ class Snapshot:
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
-
-    @classmethod
-    def load(cls, path: str | Path) -> Snapshot:
-        """Read a file, directory or tarball (see `amldoctor.load`)."""
-        from amldoctor.load import load_snapshot
-
-        return load_snapshot(path)
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -192,8 +177,11 @@ class Snapshot:
         return self._by_kind.get(kind, [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
-        """The object, by kind, namespace and name; no namespace finds cluster-scoped objects
-        and, failing that, namespaced ones in `default` (where the intake puts unnamespaced ones)."""
+        """The object, by kind, namespace and name.
+
+        No namespace finds cluster-scoped objects and, failing that, namespaced ones in
+        `default` (where the intake puts objects that came without a namespace).
+        """
         found = self._by_key.get((kind, namespace or "", name))
         if found is None and not namespace:
             found = self._by_key.get((kind, DEFAULT_NAMESPACE, name))
@@ -217,7 +205,7 @@ class Snapshot:
         """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
         return self._pods_by_node.get(node_name, [])
 
-    def events_for(self, obj: dict) -> list[dict]:
+    def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.
 
         Matched by uid when the event names one; events that name no uid (or name an older
@@ -231,7 +219,7 @@ class Snapshot:
             found = self._events_found[key] = self._match_events(obj, uid)
         return list(found)
 
-    def _match_events(self, obj: dict, uid: str | None) -> list[dict]:
+    def _match_events(self, obj: Mapping, uid: str | None) -> list[dict]:
         by_uid, by_key = self._events_index
         found = list(by_uid.get(uid, [])) if uid else []
         seen = {id(e) for e in found}
@@ -279,7 +267,8 @@ class Snapshot:
 
 
 def _newest_timestamp(objects: list[dict]) -> datetime:
-    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that happened."""
+    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that
+    happened."""
     newest: datetime | None = None
 
     def consider(value: object) -> None:

@@ -31,7 +31,7 @@ class Loader(_Base):  # type: ignore[misc, valid-type]
 
 
 def _construct_value(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]  # a ScalarNode here
 
 
 Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)

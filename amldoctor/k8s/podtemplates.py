@@ -2,21 +2,20 @@
 
 ML workloads are mostly custom resources, and each nests its pod templates differently:
 
-| kind (API group)                     | pod templates                                             |
-|--------------------------------------|-----------------------------------------------------------|
-| Pod (v1)                             | the object itself                                         |
-| Deployment, StatefulSet, ReplicaSet, | `spec.template`                                           |
-| DaemonSet, Job (batch), RC           |                                                           |
-| CronJob                              | `spec.jobTemplate.spec.template`                          |
-| Job (batch.volcano.sh)               | `spec.tasks[].template`                                   |
-| PyTorchJob, TFJob, MPIJob... (kubeflow.org) | `spec.<x>ReplicaSpecs.<role>.template`             |
-| RayCluster (ray.io)                  | `spec.headGroupSpec.template`, `spec.workerGroupSpecs[].template` |
-| RayJob                               | the same under `spec.rayClusterSpec`                      |
-| RayService                           | the same under `spec.rayClusterConfig`                    |
-| LeaderWorkerSet (leaderworkerset.x-k8s.io) | `spec.leaderWorkerTemplate.leaderTemplate`, `.workerTemplate` |
-| JobSet (jobset.x-k8s.io)             | `spec.replicatedJobs[].template.spec.template`            |
-| InferenceService (serving.kserve.io) | `spec.predictor` / `transformer` / `explainer`: a pod spec written inline, plus the `model` (or framework) container |
-| Workflow (argoproj.io)               | `spec.templates[]` with `container`, `script` or `containerSet`; scheduling fields from the template, else the workflow |
+- Pod (v1): the object itself; Deployment, StatefulSet, ReplicaSet, DaemonSet, Job (batch),
+  ReplicationController: `spec.template`; CronJob: `spec.jobTemplate.spec.template` (the core
+  paths are `k8s.templates.POD_TEMPLATE_PATHS`);
+- Job (batch.volcano.sh): `spec.tasks[].template`;
+- PyTorchJob, TFJob, MPIJob... (kubeflow.org): `spec.<x>ReplicaSpecs.<role>.template`;
+- RayCluster (ray.io): `spec.headGroupSpec.template` and `spec.workerGroupSpecs[].template`;
+  RayJob: the same under `spec.rayClusterSpec`; RayService: under `spec.rayClusterConfig`;
+- LeaderWorkerSet (leaderworkerset.x-k8s.io): `spec.leaderWorkerTemplate.leaderTemplate` and
+  `.workerTemplate`;
+- JobSet (jobset.x-k8s.io): `spec.replicatedJobs[].template.spec.template`;
+- InferenceService (serving.kserve.io): `spec.predictor` / `transformer` / `explainer`, a pod
+  spec written inline, plus the `model` (or framework) container;
+- Workflow (argoproj.io): `spec.templates[]` with `container`, `script` or `containerSet`;
+  scheduling fields from the template, else from the workflow.
 
 Field paths checked against the projects' public CRD docs and examples (KubeRay, LWS, JobSet,
 KServe v1beta1, Argo Workflows v1alpha1). A `Site` is one pod template and where it sits, so
@@ -26,6 +25,8 @@ lint can point at the line of a field; `pod_spec` gives the pod spec the schedul
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from amldoctor.k8s.templates import POD_TEMPLATE_PATHS, VOLCANO_JOB_GROUP
 
 FieldPath = tuple[str | int, ...]
 
@@ -39,15 +40,19 @@ INLINE = "inline"  # a pod spec written inline at the path (KServe components)
 ARGO = "argo"  # an Argo template: containers and scheduling fields, no pod spec of its own
 POD = "pod"  # the object is the pod
 
+_CATEGORIES = {
+    "Deployment": SERVING,
+    "StatefulSet": SERVING,
+    "ReplicaSet": SERVING,
+    "ReplicationController": SERVING,
+    "DaemonSet": DAEMON,
+    "Job": BATCH,
+    "CronJob": BATCH,
+    "PodTemplate": SERVING,
+}
+# The core kinds' paths are `k8s.templates.POD_TEMPLATE_PATHS`; this table adds the rest.
 _SIMPLE: dict[str, tuple[str, FieldPath]] = {
-    "Deployment": (SERVING, ("spec", "template")),
-    "StatefulSet": (SERVING, ("spec", "template")),
-    "ReplicaSet": (SERVING, ("spec", "template")),
-    "ReplicationController": (SERVING, ("spec", "template")),
-    "DaemonSet": (DAEMON, ("spec", "template")),
-    "Job": (BATCH, ("spec", "template")),
-    "CronJob": (BATCH, ("spec", "jobTemplate", "spec", "template")),
-    "PodTemplate": (SERVING, ("template",)),
+    kind: (category, POD_TEMPLATE_PATHS[kind]) for kind, category in _CATEGORIES.items()
 }
 KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
 _RAY_CLUSTER_AT = {"RayCluster": ("spec",), "RayJob": ("spec", "rayClusterSpec"),
@@ -107,7 +112,7 @@ def sites(obj: dict) -> list[Site] | None:
     spec = _dict(obj.get("spec"))
     if kind == "Pod":
         return [Site((), BARE_POD, POD)] if api == "v1" else None
-    if kind == "Job" and group == "batch.volcano.sh":
+    if kind == "Job" and group == VOLCANO_JOB_GROUP:
         return [
             Site(("spec", "tasks", i, "template"), BATCH, role=str(_dict(t).get("name") or i))
             for i, t in enumerate(_list(spec.get("tasks")))

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from amldoctor.engine.report import ObjectRef
 from amldoctor.k8s import podtemplates
 from amldoctor.k8s.podtemplates import BARE_POD, BATCH, DAEMON, SERVING, Site
 from amldoctor.lint.source import Document, FieldPath
-from amldoctor.report import ObjectRef
 
 __all__ = ["BARE_POD", "BATCH", "DAEMON", "SERVING", "Workload", "extract_workloads"]
 
@@ -147,7 +147,8 @@ def instance_type_field(doc: Document) -> tuple[FieldPath, str] | None:
     if is_kubernetes_object(doc):
         return None
     obj = doc.obj
-    resources = obj.get("resources") if isinstance(obj.get("resources"), dict) else {}
+    resources = obj.get("resources")
+    resources = resources if isinstance(resources, dict) else {}
     for path, value in (
         (("instance_type",), obj.get("instance_type")),
         (("resources", "instance_type"), resources.get("instance_type")),

@@ -44,9 +44,9 @@ def pod_from_manifest(path: str, namespace: str | None = None) -> dict:
             continue
         site = next((s for s in found if _asks_extended(doc, s)), found[0])
         return _what_if_pod(doc, site, namespace)
-    found = ", ".join(sorted(set(kinds))) or "no Kubernetes objects"
+    seen = ", ".join(sorted(set(kinds))) or "no Kubernetes objects"
     raise InputError(
-        f"{path} has no Pod or pod template (found: {found}); give a Pod or a workload "
+        f"{path} has no Pod or pod template (found: {seen}); give a Pod or a workload "
         f"({', '.join(sorted(podtemplates.POD_BEARING_KINDS - {'Pod'}))})"
     )
 
@@ -64,7 +64,8 @@ def _asks_extended(doc: dict, site: podtemplates.Site) -> bool:
 
 
 def _what_if_pod(doc: dict, site: podtemplates.Site, namespace: str | None) -> dict:
-    owner = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    owner_meta = doc.get("metadata")
+    owner: dict = owner_meta if isinstance(owner_meta, dict) else {}
     meta = copy.deepcopy(podtemplates.metadata_of(doc, site))
     owner_name = owner.get("name") if isinstance(owner.get("name"), str) else "pod"
     suffix = f"-{site.role}" if site.role else ""

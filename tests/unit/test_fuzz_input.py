@@ -1,4 +1,4 @@
-"""A type-level fuzzer: whatever a cluster or a customer sends, a clear answer and never a traceback.
+"""A type-level fuzzer: whatever a cluster or a customer sends, a clear answer, never a traceback.
 
 Valid objects of every kind amldoctor reads (the demo cluster's, plus the workload manifests of
 the lint and why-pending fixtures) get random field paths replaced by wrong types, nulls, huge
@@ -240,7 +240,7 @@ def test_lint_against_snapshot_survives_any_field(tmp_path_factory, small_cluste
 @FUZZ
 @given(obj=mutated(DEMO_OBJECTS))
 def test_dump_bundle_round_trip_survives_any_field(tmp_path_factory, obj):
-    """`dump` is live-only; what it writes goes through `write_bundle`, then `--snapshot` reads it."""
+    """`dump` is live-only: what it writes goes through `write_bundle`; `--snapshot` reads it."""
     from amldoctor.bundle import write_bundle
     from amldoctor.snapshot import Snapshot
 

@@ -18,7 +18,7 @@ import yaml
 from amldoctor.commands.options import parse_request_timeout
 from amldoctor.commands.why_pending import split_pod_ref
 from amldoctor.errors import InputError
-from amldoctor.rules.lint_secrets import credential_reason
+from amldoctor.lint.rules.secrets import credential_reason
 from tests.unit.inprocess import Result, invoke
 
 NODE = {
@@ -271,7 +271,8 @@ def test_one_broken_document_does_not_hide_the_rest(tmp_path):
         "metadata:\n  name: {{ .Values.name }}\n",
         'metadata:\n  name: {{ include "chart.fullname" . }}\n',
         "{{- if .Values.enabled }}\nmetadata:\n  name: x\n{{- end }}\n",
-        "spec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n{{ toYaml .Values.containers | indent 6 }}\n",
+        "spec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n"
+        "      containers:\n{{ toYaml .Values.containers | indent 6 }}\n",
     ],
 )
 def test_unrendered_templates_are_named_with_the_fix(tmp_path, template):

@@ -126,19 +126,21 @@ def test_matchfields_prefilter_result_text_by_release() -> None:
     )
     newest = run(nodes, daemon, version="v1.35.0")
     assert newest.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
-        "no new claims to deallocate, "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) "
+        "[NodeAffinity]. no new claims to deallocate, "
         "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     )
     before_uu = run(nodes, daemon, version="v1.32.0")  # a too-small node was still "Unschedulable"
     assert before_uu.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) "
+        "[NodeAffinity]. "
         "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
         "2 Preemption is not helpful for scheduling."
     )
     old = run(nodes, daemon, version="v1.28.3")
     assert old.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node is filtered out by the prefilter result. "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node is filtered out by the prefilter "
+        "result. "
         "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
         "2 Preemption is not helpful for scheduling.."
     )
@@ -300,7 +302,10 @@ def test_read_write_once_pod_conflict() -> None:
     vol = [{"name": "c", "persistentVolumeClaim": {"claimName": "ckpt"}}]
     holder = pod("holder", node_name="n1", volumes=vol)
     result = run([node("n1"), node("n2"), pvc, pv, holder], pod("p", volumes=vol))
-    want = "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+    want = (
+        "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
+        "access mode"
+    )
     assert reasons(result) == {"n1": [want], "n2": [want]}
 
 

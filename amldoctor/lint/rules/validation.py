@@ -11,13 +11,13 @@ import re
 from collections.abc import Iterator
 
 from amldoctor.apishapes import POD_SPEC, shape_of
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s import podtemplates
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import is_extended_resource
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.source import Document, FieldPath
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 from amldoctor.shapes import Problem, conform
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
