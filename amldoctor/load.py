@@ -10,7 +10,6 @@ names the file (and the line, for YAML), never a traceback. This module must not
 from __future__ import annotations
 
 import gc
-import io
 import json
 import tarfile
 import zlib
@@ -19,16 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from amldoctor import yamlread
 from amldoctor.errors import InputError
+from amldoctor.intake import describe_status
 from amldoctor.k8s.timeutil import parse_time
 from amldoctor.snapshot import Missing, Snapshot
 
 MANIFEST = "manifest.json"
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
 FREEZE_AT = 10_000  # objects: about 150,000 containers, a collector pass of a tenth of a second
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
@@ -50,20 +48,34 @@ def load_snapshot(path: str | Path) -> Snapshot:
         raise InputError(
             f"{what} holds no Kubernetes objects (expected kubectl get -o yaml/json output)"
         )
-    return Snapshot(
+    snap = Snapshot(
         objects,
         source=str(path),
-        server_version=manifest.get("server_version"),
+        server_version=_text(manifest.get("server_version")),
         captured_at=parse_time(manifest.get("captured_at")),
-        namespace=manifest.get("namespace"),
-        context=manifest.get("context"),
+        namespace=_text(manifest.get("namespace")),
+        context=_text(manifest.get("context")),
         missing=[
             Missing.from_dict(m) for m in manifest.get("missing") or () if isinstance(m, dict)
         ],
-        collected_kinds=set(manifest["collected"])
+        collected_kinds={str(k) for k in manifest["collected"]}
         if isinstance(manifest.get("collected"), list)
         else None,
     )
+    if not snap.objects:
+        statuses = snap.intake.statuses
+        detail = f": {describe_status(statuses[0])}" if statuses else ""
+        raise InputError(
+            f"{what} holds API errors, not Kubernetes objects{detail}"
+            if statuses
+            else f"{what} holds no Kubernetes objects (expected kubectl get -o yaml/json output)"
+        )
+    return snap
+
+
+def _text(value: object) -> str | None:
+    """A manifest field that should be a string; anything else counts as absent."""
+    return value if isinstance(value, str) and value else None
 
 
 @contextmanager
@@ -196,7 +208,24 @@ def _tar_files(p: Path) -> Iterator[_File]:
                 if handle is not None:
                     yield _File(f"{p}:{member.name}", member.name, member.name, handle.read())
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise InputError(f"{p} is not a readable tarball: {exc}") from None
+        raise InputError(f"{p} is not a readable tarball: {_tar_problem(p, exc)}") from None
+
+
+def _tar_problem(p: Path, exc: BaseException) -> str:
+    """One line on what is wrong: tarfile's own message lists every method it tried."""
+    try:
+        with p.open("rb") as handle:
+            head = handle.read(512)
+    except OSError as err:
+        return err.strerror or str(err)
+    if p.name.endswith((".gz", ".tgz")) and not head.startswith(b"\x1f\x8b"):
+        if head.lstrip()[:1] in (b"{", b"[") or b"apiVersion" in head or b"kind:" in head:
+            return "it is not gzip-compressed but plain YAML/JSON; rename it to .yaml or .json"
+        return "it is not gzip-compressed (create it with tar -czf)"
+    if head.startswith(b"\x1f\x8b"):
+        return "the compressed data is damaged or truncated, or not a tar archive inside"
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
 
 
 def _parse_manifest(name: str, data: bytes) -> dict:
@@ -238,12 +267,9 @@ def _parse_text(name: str, text: str) -> list[dict]:
 
 def _yaml_documents(name: str, text: str) -> Iterator[object]:
     try:
-        yield from yaml.load_all(io.StringIO(text), Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+        yield from yamlread.load_all(text)
+    except yamlread.YamlProblem as exc:
+        raise InputError(f"{name}:{exc.line}: {exc.message}") from None
 
 
 def _flatten(name: str, index: int, doc: object) -> list[dict]:

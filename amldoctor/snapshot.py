@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
+from amldoctor.intake import DEFAULT_NAMESPACE, take_in
 from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
 from amldoctor.k8s.objects import meta, obj_key
 from amldoctor.k8s.timeutil import parse_time
@@ -46,14 +47,14 @@ class Missing:
         return cls(
             kind=str(data.get("kind", "")),
             reason=str(data.get("reason", "")),
-            namespace=data.get("namespace"),
-            status=data.get("status"),
+            namespace=data["namespace"] if isinstance(data.get("namespace"), str) else None,
+            status=data["status"] if type(data.get("status")) is int else None,
         )
 
 
 def _namespace_name(obj: dict) -> tuple[str, str]:
-    m = obj.get("metadata") or {}
-    return (m.get("namespace") or "", m.get("name") or "")
+    m = meta(obj)
+    return (str(m.get("namespace") or ""), str(m.get("name") or ""))
 
 
 def _event_order(ev: dict) -> tuple:
@@ -76,7 +77,9 @@ class Snapshot:
         missing: Iterable[Missing] = (),
         collected_kinds: set[str] | None = None,
     ) -> None:
-        self.objects = list(objects)
+        intake = take_in(objects if isinstance(objects, list) else list(objects))
+        self.objects = intake.objects
+        self.intake = intake
         self.source = source
         self.server_version = server_version
         self._captured_at = captured_at
@@ -174,7 +177,15 @@ class Snapshot:
         return self._by_kind.get(kind, [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
-        return self._by_key.get((kind, namespace or "", name))
+        """The object, by kind, namespace and name.
+
+        No namespace finds cluster-scoped objects and, failing that, namespaced ones in
+        `default` (where the intake puts objects that came without a namespace).
+        """
+        found = self._by_key.get((kind, namespace or "", name))
+        if found is None and not namespace:
+            found = self._by_key.get((kind, DEFAULT_NAMESPACE, name))
+        return found
 
     def by_uid(self, uid: str | None) -> dict | None:
         return self._by_uid.get(uid) if uid else None

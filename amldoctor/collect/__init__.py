@@ -25,7 +25,7 @@ class LiveOptions:
     namespace: str | None = None
     all_namespaces: bool = False
     selector: str | None = None
-    request_timeout: float = 5.0
+    request_timeout: float | None = 5.0  # seconds; None waits forever (--request-timeout 0)
     progress: bool = False
     # A namespace's scan: read other namespaces' node-bound pods only when something waits
     # (`collector.collect_live`). Off for what simulates pods the cluster does not hold yet

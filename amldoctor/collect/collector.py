@@ -100,14 +100,43 @@ class Collector:
         try:
             body, headers = self.api.get_with_headers("/version")
         except ApiError as exc:
+            if exc.status == 404 or 200 <= exc.status < 300:  # 2xx here: not JSON
+                self._require_api_server(f"/version answered {exc.message or exc.status}")
+                return
             if exc.status not in (0, 401) and exc.status < 500:
                 return  # reachable and authenticated; /version merely not allowed
             raise self.cluster_error(exc) from None
+        if not isinstance(body, dict) or not isinstance(body.get("gitVersion"), str):
+            self._require_api_server("/version is not a Kubernetes version document")
+            return
         self.server_version = body.get("gitVersion")
         date = headers.get("Date")
         if date:
             with suppress(TypeError, ValueError):
                 self.captured_at = parsedate_to_datetime(date).astimezone(UTC)
+
+    def _require_api_server(self, why: str) -> None:
+        """Every API server serves discovery at /api; a server that does not is something else.
+
+        Without this check a web server or proxy that answers 404 to everything made every
+        later request look like "namespace does not exist" (exit 2) instead of a wrong
+        server address in the kubeconfig (exit 3).
+        """
+        where = f"{self.conn.server} (context {self.conn.context})"
+        try:
+            body = self.api.get("/api")
+        except ApiError as exc:
+            if exc.status in (0, 401) or exc.status >= 500:
+                raise self.cluster_error(exc) from None
+            if exc.status != 404 and not 200 <= exc.status < 300:
+                return  # forbidden: an API server that will not say more
+            body = None
+        if isinstance(body, dict) and body.get("kind") == "APIVersions":
+            return
+        raise ClusterError(
+            f"{where} is not a Kubernetes API server: {why} and /api serves no API "
+            "discovery; check the server URL of the kubeconfig's cluster"
+        )
 
     def cluster_error(self, exc: ApiError) -> ClusterError:
         where = f"{self.conn.server} (context {self.conn.context})"

@@ -179,7 +179,7 @@ def _first_line(exc: BaseException) -> str:
 class Api:
     """GETs of raw JSON over the client's connection pool, with retries on 429/5xx."""
 
-    def __init__(self, conn: Connection, timeout: float) -> None:
+    def __init__(self, conn: Connection, timeout: float | None) -> None:
         import urllib3
         from kubernetes.client.rest import RESTClientObject
 
@@ -258,7 +258,7 @@ def _status_message(data: bytes, status: int) -> str:
     return text[0][:200] if text else f"HTTP {status}"
 
 
-def _transport_message(exc: Exception, timeout: float) -> str:
+def _transport_message(exc: Exception, timeout: float | None) -> str:
     import urllib3.exceptions as ue
 
     while isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
@@ -271,7 +271,7 @@ def _transport_message(exc: Exception, timeout: float) -> str:
             return "connection refused"
         return text.rsplit(": ", 1)[-1]
     if isinstance(exc, ue.TimeoutError):
-        return f"no answer within {timeout:g}s (--request-timeout)"
+        return f"no answer within {timeout or 0:g}s (--request-timeout)"
     if isinstance(exc, ue.SSLError):
         text = str(exc.args[0] if exc.args else exc)
         found = re.search(r"\]\s*(.*?)\s*\(_ssl\.c:\d+\)", text)

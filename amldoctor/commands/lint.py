@@ -98,7 +98,7 @@ def run_lint_command(
     namespace: str | None,
     kubeconfig: str | None,
     context: str | None,
-    request_timeout: float,
+    request_timeout: float | None,
 ) -> int:
     from amldoctor.commands.output import checked_format, emit
     from amldoctor.commands.results import LintResult

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -53,10 +54,42 @@ KubeconfigOpt = Annotated[
     ),
 ]
 ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.")]
+
+
+def parse_request_timeout(value: object) -> float | None:
+    """kubectl's `--request-timeout`: seconds, or a duration (`30s`, `2m`, `1h`); 0 means none.
+
+    Returns the seconds, or None for "no timeout". Negative, not-a-number and infinite values
+    are an input error (exit 2), as kubectl rejects them, not a crash deep in the HTTP client.
+    """
+    from amldoctor.errors import InputError
+
+    if value is None or (isinstance(value, float | int) and not isinstance(value, bool)):
+        seconds = float(value) if value is not None else 5.0
+    else:
+        text = str(value).strip().lower()
+        units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        unit = next((u for u in ("ms", "s", "m", "h") if text.endswith(u)), "")
+        number = text[: len(text) - len(unit)] if unit else text
+        try:
+            seconds = float(number) * units.get(unit, 1.0)
+        except ValueError:
+            seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InputError(
+            f"invalid --request-timeout {value!r}: give seconds (5), a duration (30s, 2m, 1h) "
+            "or 0 for no timeout"
+        )
+    return seconds or None
+
+
 RequestTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--request-timeout", help="Seconds to wait for each API request before giving up."
+        "--request-timeout",
+        parser=parse_request_timeout,
+        help="How long to wait for each API request: seconds or a duration (30s, 2m); "
+        "0 waits forever, as in kubectl.",
     ),
 ]
 

@@ -26,7 +26,7 @@ def run_scan(
     ignore: list[str],
     kubeconfig: str | None,
     context: str | None,
-    request_timeout: float,
+    request_timeout: float | None,
     expand: bool = False,
     include_cluster: bool = False,
 ) -> int:

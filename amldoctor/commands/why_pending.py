@@ -22,6 +22,7 @@ from amldoctor.commands.options import (
 from amldoctor.contract import WHY_PENDING_JOB, WHY_PENDING_POD, versioned
 from amldoctor.errors import InputError
 from amldoctor.hints import rewrite, source_flags
+from amldoctor.k8s.objects import meta
 
 if TYPE_CHECKING:
     from amldoctor.scheduling.profile import Profile
@@ -62,20 +63,15 @@ ServerVersionOpt = Annotated[
 ]
 
 
-POD_KINDS = ("pod", "pods", "po")
 JOB_KINDS = ("job", "jobs", "job.batch", "jobs.batch")
 
 
 def split_kind(arg: str | None) -> tuple[str | None, str | None]:
-    """kubectl's TYPE/NAME: ('pod', NAME) for pod/NAME, ('job', NAME) for job/NAME.
-
-    Anything else comes back unchanged (NAMESPACE/NAME stays for the caller to split).
-    """
+    """kubectl's job/NAME: ('job', NAME). Anything else comes back unchanged, for
+    `split_pod_ref` to read as NAME, NAMESPACE/NAME or pod/NAME."""
     if not arg or "/" not in arg:
         return None, arg
     head, rest = arg.split("/", 1)
-    if head.lower() in POD_KINDS:
-        return "pod", rest
     if head.lower() in JOB_KINDS:
         return "job", rest
     return None, arg
@@ -102,10 +98,30 @@ def job_pod(snap, name: str, namespace: str | None) -> dict | None:
     return max(pool, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
 
 
+_POD_RESOURCE_NAMES = frozenset({"pod", "pods", "po"})
+
+
+def split_pod_ref(ref: str, namespace: str | None) -> tuple[str | None, str]:
+    """(namespace, name) from what a user types: NAME, NAMESPACE/NAME, or `pod/NAME`.
+
+    `kubectl get pods -o name` prints `pod/NAME` (also `pods/NAME`, `po/NAME`, `pod.v1/NAME`
+    are accepted by kubectl): the part before the slash is the resource, not a namespace.
+    """
+    if "/" not in ref:
+        return namespace, ref
+    head, name = ref.split("/", 1)
+    if head.lower() in _POD_RESOURCE_NAMES or head.lower().startswith(("pod.", "pods.")):
+        return split_pod_ref(name, namespace) if "/" in name else (namespace, name)
+    if "/" in name:
+        raise InputError(f"pod {ref!r}: give NAME, NAMESPACE/NAME or pod/NAME")
+    if namespace is not None and namespace != head:
+        raise InputError(f"pod {ref!r} names namespace {head!r} but -n says {namespace!r}")
+    return head, name
+
+
 def find_pod(snap, name: str, namespace: str | None) -> dict:
-    """The pod named `name` (or `ns/name`); InputError with close names when it is not there."""
-    if "/" in name and namespace is None:
-        namespace, name = name.split("/", 1)
+    """The pod named `name` (or `ns/name`, `pod/name`); InputError with close names when absent."""
+    namespace, name = split_pod_ref(name, namespace)
     namespace = namespace or snap.namespace
     pods = snap.pods
     if namespace:
@@ -119,7 +135,7 @@ def find_pod(snap, name: str, namespace: str | None) -> dict:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            spaces = ", ".join(sorted((p["metadata"].get("namespace") or "") for p in matches))
+            spaces = ", ".join(sorted(str(meta(p).get("namespace") or "") for p in matches))
             raise InputError(
                 f"pod {name!r} exists in several namespaces ({spaces}): add -n NAMESPACE"
             )
@@ -163,8 +179,8 @@ def why_pending(
         job, pod = pod, None
     if sum(bool(x) for x in (pod, filename, job)) != 1:
         raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
-    if pod and "/" in pod and namespace is None:
-        namespace, pod = pod.split("/", 1)
+    if pod:
+        namespace, pod = split_pod_ref(pod, namespace)
     what_if = pod_from_manifest(filename, namespace) if filename else None
     target = Target(
         snapshot=snapshot,

@@ -203,13 +203,16 @@ def _masked(value: Any) -> Any:
 def ref_of(obj: dict) -> ObjectRef:
     m = meta(obj)
     return ObjectRef(
-        kind=str(obj.get("kind", "")), namespace=m.get("namespace"), name=str(m.get("name", ""))
+        kind=str(obj.get("kind", "")),
+        namespace=m["namespace"] if isinstance(m.get("namespace"), str) else None,
+        name=str(m.get("name", "")),
     )
 
 
 def ignored_codes(obj: dict) -> set[str]:
     """Codes and names listed in the `amldoctor.io/ignore` annotation ("all" ignores every rule)."""
-    value = (meta(obj).get("annotations") or {}).get(IGNORE_ANNOTATION, "")
+    annotations = meta(obj).get("annotations")
+    value = annotations.get(IGNORE_ANNOTATION, "") if isinstance(annotations, dict) else ""
     return {part.strip().upper() for part in str(value).split(",") if part.strip()}
 
 

@@ -48,6 +48,10 @@ class ObjectRef:
         prefix = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind} {prefix}{self.name}"
 
+    def sort_key(self) -> tuple[str, str, str]:
+        """Namespace, kind, name; a cluster-scoped object (no namespace) sorts first."""
+        return (self.namespace or "", self.kind, self.name)
+
 
 @dataclass
 class Finding:

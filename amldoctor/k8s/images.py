@@ -9,6 +9,7 @@ identity, Docker Hub wants credentials or a mirror).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Ordered: the first category whose needle appears in the text wins.
@@ -101,3 +102,20 @@ def parse_image(image: str) -> ImageRef:
     if registry == "docker.io" and "/" not in path:
         path = f"library/{path}"
     return ImageRef(registry=registry, repository=path, tag=tag, digest=digest)
+
+
+# The distribution reference grammar (what `docker pull` and the kubelet accept): an optional
+# registry host, lowercase path components, an optional tag and an optional digest.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+
+
+def is_image_reference(image: str) -> bool:
+    """Is this a pullable image reference, not a placeholder such as `<image>` or `IMAGE`?"""
+    return len(image) <= 4096 and _REFERENCE.fullmatch(image.strip()) is not None

@@ -11,8 +11,9 @@ from typing import Protocol
 
 
 def meta(obj: Mapping) -> dict:
-    """`metadata` of an object, never None."""
-    return obj.get("metadata") or {}
+    """`metadata` of an object, {} when it is absent or not an object."""
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
 
 
 def obj_key(obj: Mapping) -> tuple[str, str, str]:

@@ -1,8 +1,8 @@
 """Where a workload keeps the pod it will create: one table for every reader of manifests.
 
 `lint` points at fields inside these templates and `why-pending -f` judges the pod they would
-make; both read the same locations. A Volcano Job has one template per task
-(`spec.tasks[i].template`), which its readers walk themselves.
+make; both read the same locations, through `k8s.podtemplates`, which adds the kinds that keep
+several templates (Volcano and Kubeflow jobs, KubeRay, LeaderWorkerSet, JobSet, KServe, Argo).
 """
 
 from __future__ import annotations

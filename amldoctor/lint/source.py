@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from amldoctor import yamlread
 from amldoctor.errors import InputError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN_NAME = "<stdin>"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FieldPath = tuple[str | int, ...]
 
@@ -160,52 +160,70 @@ def parse_text(name: str, data: str | bytes, out: ManifestSet) -> None:
             lines = _json_lines(data)
             _add_document(name, 1, parsed, lines, out)
             return
-    loader = _Loader(data)
-    index = 0
+    added = len(out.documents), len(out.notes)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            index += 1
-            fields: dict[FieldPath, int] = {}
-            _record(node, (), fields, None, set())
-            _add_document(name, index, loader.construct_document(node), fields, out)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context = getattr(exc, "context", None)
-        text = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-        out.problems.append(Problem(name, mark.line + 1 if mark is not None else 1, text))
-    finally:
-        loader.dispose()
+        _add_stream(name, data, out, first_line=1)
+    except yamlread.YamlProblem:
+        # One broken document must not hide the others (`helm template ... | amldoctor lint -`):
+        # start over one document at a time, reporting each broken one where it is.
+        del out.documents[added[0] :], out.notes[added[1] :]
+        chunks = yamlread.split_documents(data)
+        for index, chunk in enumerate(chunks, start=1):
+            try:
+                _add_stream(name, chunk.text, out, first_line=chunk.first_line, index=index - 1)
+            except yamlread.YamlProblem as exc:
+                line = chunk.first_line + exc.line - 1
+                which = f"document {index}: " if len(chunks) > 1 else ""
+                out.problems.append(Problem(name, line, which + exc.message))
+
+
+def _add_stream(name: str, text: str, out: ManifestSet, *, first_line: int, index: int = 0) -> None:
+    """Add every document of `text` (which starts on `first_line` of the file)."""
+    for node in yamlread.nodes(text):
+        index += 1
+        lines: dict[FieldPath, int] = {}
+        _record(node, (), lines, None, {}, first_line - 1)
+        _add_document(name, index, yamlread.construct(node, text), lines, out)
 
 
 def _json_lines(text: str) -> dict[FieldPath, int]:
     """Lines of a JSON document's fields, via the YAML composer (tabs made spaces)."""
     try:
-        node = yaml.compose(text.replace("\t", " "), Loader=_Loader)
+        node = yaml.compose(text.replace("\t", " "), Loader=yamlread.Loader)
     except yaml.YAMLError:
         return {(): 1}
     lines: dict[FieldPath, int] = {}
-    _record(node, (), lines, None, set())
+    _record(node, (), lines, None, {})
     return lines
 
 
 def _record(
-    node: yaml.Node | None, path: FieldPath, lines: dict, line: int | None, stack: set
+    node: yaml.Node | None,
+    path: FieldPath,
+    lines: dict,
+    line: int | None,
+    seen: dict[int, FieldPath],
+    offset: int = 0,
 ) -> None:
-    """Map every field path under `node` to its line (a mapping entry: the line of its key)."""
-    if node is None or id(node) in stack:  # recursive aliases
+    """Map every field path under `node` to its line (a mapping entry: the line of its key).
+
+    A node reached through an alias is recorded at its first path only: walking it again for
+    every path that aliases it is what made a few hundred bytes of YAML take gigabytes.
+    """
+    if node is None:
         return
-    lines.setdefault(path, line or node.start_mark.line + 1)
-    stack.add(id(node))
+    lines.setdefault(path, line or node.start_mark.line + 1 + offset)
+    if id(node) in seen:
+        return
+    seen[id(node)] = path
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
-                _record(value, (*path, key.value), lines, key.start_mark.line + 1, stack)
+                key_line = key.start_mark.line + 1 + offset
+                _record(value, (*path, key.value), lines, key_line, seen, offset)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _record(item, (*path, i), lines, None, stack)
-    stack.discard(id(node))
+            _record(item, (*path, i), lines, None, seen, offset)
 
 
 _TYPE_NAMES = {int: "a number", float: "a number", str: "a string", bool: "a boolean"}

@@ -13,30 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from amldoctor.engine.report import ObjectRef
-from amldoctor.k8s.templates import POD_TEMPLATE_PATHS
+from amldoctor.k8s import podtemplates
+from amldoctor.k8s.podtemplates import BARE_POD, BATCH, DAEMON, SERVING, Site
 from amldoctor.lint.source import Document, FieldPath
 
-SERVING = "serving"  # long-running replicas behind a Service: Deployment, StatefulSet...
-BATCH = "batch"  # runs to completion: Job, CronJob, Volcano and Kubeflow jobs
-DAEMON = "daemon"
-BARE_POD = "pod"
-
-# The kinds lint checks, by how their pods live; where each keeps its template is
-# `k8s.templates.POD_TEMPLATE_PATHS`.
-_CATEGORIES = {
-    "Deployment": SERVING,
-    "StatefulSet": SERVING,
-    "ReplicaSet": SERVING,
-    "ReplicationController": SERVING,
-    "DaemonSet": DAEMON,
-    "Job": BATCH,
-    "CronJob": BATCH,
-    "Pod": BARE_POD,
-}
-_TEMPLATE_KINDS: dict[str, tuple[str, FieldPath]] = {
-    kind: (category, POD_TEMPLATE_PATHS[kind]) for kind, category in _CATEGORIES.items()
-}
-_KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
+__all__ = ["BARE_POD", "BATCH", "DAEMON", "SERVING", "Workload", "extract_workloads"]
 
 # Kinds amldoctor knows and reads for context (Services, referenced objects, InstanceTypes) but
 # that hold no pod template: not noted as skipped.
@@ -57,9 +38,21 @@ class Workload:
     """One pod template inside a manifest, and where it sits in its file."""
 
     doc: Document
-    category: str
-    path: FieldPath  # from the object to the pod template ({metadata, spec}); () for a Pod
-    task: str | None = None  # Volcano task or Kubeflow replica type
+    site: Site  # where the pod template is (see `k8s.podtemplates`)
+
+    @property
+    def category(self) -> str:
+        return self.site.category
+
+    @property
+    def path(self) -> FieldPath:
+        """From the object to the pod template; () for a Pod."""
+        return self.site.path
+
+    @property
+    def task(self) -> str | None:
+        """Volcano task, Kubeflow replica type, Ray group, LWS leader/worker..."""
+        return self.site.role
 
     @property
     def kind(self) -> str:
@@ -84,21 +77,25 @@ class Workload:
 
     @property
     def template(self) -> dict:
-        node = _get(self.doc.obj, self.path)
-        return node if isinstance(node, dict) else {}
+        """The pod template as {metadata, spec}, synthesized for kinds that write it inline."""
+        return {
+            "metadata": podtemplates.metadata_of(self.doc.obj, self.site),
+            "spec": self.spec,
+        }
 
     @property
     def spec(self) -> dict:
-        spec = self.template.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        return podtemplates.pod_spec(self.doc.obj, self.site)
 
     @property
     def labels(self) -> dict:
-        labels = (self.template.get("metadata") or {}).get("labels")
+        labels = podtemplates.metadata_of(self.doc.obj, self.site).get("labels")
         return labels if isinstance(labels, dict) else {}
 
     def spec_path(self, *rel: str | int) -> FieldPath:
         """Path from the object to a field of the pod spec."""
+        if self.site.shape in (podtemplates.INLINE, podtemplates.ARGO):
+            return (*self.path, *rel)
         return (*self.path, "spec", *rel)
 
     def containers(self, *, init: bool = False) -> list[tuple[FieldPath, dict]]:
@@ -107,15 +104,14 @@ class Workload:
         `init=False` adds only restartable init containers (sidecars): they run for the pod's
         whole life, so resources and probes matter for them as for regular containers.
         """
-        out = []
-        for key in ("containers", "initContainers"):
-            for i, c in enumerate(self.spec.get(key) or []):
-                if not isinstance(c, dict):
-                    continue
-                if key == "initContainers" and not init and c.get("restartPolicy") != "Always":
-                    continue
-                out.append((self.spec_path(key, i), c))
-        return out
+        found = podtemplates.container_paths(self.doc.obj, self.site)
+        regular = [(path, c) for path, c, is_init in found if not is_init]
+        inits = [
+            (path, c)
+            for path, c, is_init in found
+            if is_init and (init or c.get("restartPolicy") == "Always")
+        ]
+        return regular + inits
 
 
 def _get(obj: object, path: FieldPath) -> object:
@@ -178,7 +174,9 @@ def extract_workloads(docs: list[Document]) -> tuple[list[Workload], list[str]]:
                 first_seen.setdefault(doc.kind, f"{doc.file}:{doc.line()}")
             continue
         for w in found:
-            if not isinstance(w.template.get("spec"), dict):
+            if w.site.shape == podtemplates.TEMPLATE and not isinstance(
+                _get(doc.obj, (*w.path, "spec")), dict
+            ):
                 notes.append(f"{doc.file}:{doc.line(w.path)}: {w.label} has no pod spec; skipped")
                 continue
             workloads.append(w)
@@ -192,26 +190,5 @@ def extract_workloads(docs: list[Document]) -> tuple[list[Workload], list[str]]:
 
 def _templates(doc: Document) -> list[Workload] | None:
     """The workloads of one object; None when its kind holds no pod template we know."""
-    kind, api = doc.kind, doc.api_version
-    spec = doc.obj.get("spec")
-    spec = spec if isinstance(spec, dict) else {}
-    if kind == "Job" and api.startswith("batch.volcano.sh"):
-        return [
-            Workload(doc, BATCH, ("spec", "tasks", i, "template"), str(task.get("name") or i))
-            for i, task in enumerate(spec.get("tasks") or [])
-            if isinstance(task, dict)
-        ]
-    if kind in _KUBEFLOW_KINDS and api.startswith("kubeflow.org"):
-        out = []
-        for key, replicas in spec.items():
-            if key.endswith("ReplicaSpecs") and isinstance(replicas, dict):
-                for role in sorted(replicas):
-                    if isinstance(replicas[role], dict):
-                        out.append(Workload(doc, BATCH, ("spec", key, role, "template"), role))
-        return out
-    if kind in _TEMPLATE_KINDS and (kind != "Pod" or api == "v1"):
-        category, path = _TEMPLATE_KINDS[kind]
-        if kind == "Pod":
-            return [Workload(doc, category, ())]
-        return [Workload(doc, category, path)]
-    return None
+    found = podtemplates.sites(doc.obj)
+    return None if found is None else [Workload(doc, site) for site in found]

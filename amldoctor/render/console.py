@@ -25,7 +25,9 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
     groups: dict[ObjectRef, list[Finding]] = defaultdict(list)
     for finding in findings:
         groups[finding.object].append(finding)
-    ordered = sorted(groups.items(), key=lambda item: (-max(f.severity for f in item[1]), item[0]))
+    ordered = sorted(
+        groups.items(), key=lambda item: (-max(f.severity for f in item[1]), item[0].sort_key())
+    )
     for ref, items in ordered:
         worst = max(f.severity for f in items)
         header = Text()

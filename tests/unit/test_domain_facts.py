@@ -16,8 +16,8 @@ import yaml
 import amldoctor
 from amldoctor.aml.model import is_aml_pod
 from amldoctor.k8s.nodepools import POOL_LABELS, node_pool, pool_of_labels
+from amldoctor.k8s.podtemplates import sites
 from amldoctor.k8s.templates import POD_TEMPLATE_PATHS, is_volcano_job
-from amldoctor.lint.workloads import _TEMPLATE_KINDS
 from amldoctor.whypending.manifest import pod_from_manifest
 
 PACKAGE = Path(amldoctor.__file__).parent
@@ -91,9 +91,11 @@ def test_other_pods_are_not_aml_pods(labels: dict) -> None:
     assert not is_aml_pod({"metadata": {"labels": labels}})
 
 
-@pytest.mark.parametrize("kind", sorted(_TEMPLATE_KINDS))
+@pytest.mark.parametrize("kind", sorted(POD_TEMPLATE_PATHS))
 def test_lint_reads_templates_where_the_table_says(kind: str) -> None:
-    assert _TEMPLATE_KINDS[kind][1] == POD_TEMPLATE_PATHS[kind]
+    """lint's workloads and why-pending -f both take their sites from `k8s.podtemplates`."""
+    found = sites({"apiVersion": "v1", "kind": kind, "spec": {}})
+    assert found is not None and [s.path for s in found] == [POD_TEMPLATE_PATHS[kind]]
 
 
 def _nest(path: tuple[str, ...], leaf: dict) -> dict:

@@ -20,11 +20,13 @@ def manifest_syntax_error(ctx: LintContext) -> Iterator[Finding]:
     """
     ## What it does
     Reports input files that are not valid YAML or JSON (or not UTF-8 text), at the line where
-    the parser stopped. Documents before the error, and every other file, are still linted.
+    the parser stopped, and says so when the input is an unrendered Helm or Go template. Only
+    the broken document is skipped: the other documents of the stream, and every other file,
+    are still linted.
 
     ## Why is this bad?
     `kubectl apply` refuses the whole file, and a Helm template that renders broken YAML fails
-    at install time; the objects after the error were never checked.
+    at install time; the broken document was never checked.
 
     ## Example
     ```yaml
@@ -46,6 +48,16 @@ def manifest_syntax_error(ctx: LintContext) -> Iterator[Finding]:
             (),
             message=f"{problem.file} cannot be read at line {problem.line}: {problem.message}",
             evidence={},
-            remediation="fix the syntax at that line; the objects after it in this file were not "
-            "checked",
+            remediation=_fix_for(problem.message),
         )
+
+
+def _fix_for(message: str) -> str:
+    if "unrendered template" in message:
+        return (
+            "lint what the chart renders: helm template RELEASE CHART -f values.yaml | "
+            "amldoctor lint - (or kustomize build DIR | amldoctor lint -)"
+        )
+    if "alias" in message:
+        return "write the repeated values out, or use fewer nested YAML aliases (*name)"
+    return "fix the syntax at that line; the other documents of this file were still checked"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from amldoctor.engine.registry import rule
 from amldoctor.engine.report import Finding
-from amldoctor.k8s.images import parse_image
+from amldoctor.k8s.images import is_image_reference, parse_image
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import amounts, container_name, gpu_count, snippet
 from amldoctor.lint.workloads import BARE_POD, BATCH, DAEMON, SERVING, dotted
@@ -90,7 +90,11 @@ def serving_probes_missing(ctx: LintContext) -> Iterator[Finding]:
                 message=f"container {name} of {w.label} serves port {port} behind Service "
                 f"{svc_name} but has no {' and no '.join(missing)}: "
                 + (
-                    "it receives requests before the model is loaded"
+                    (
+                        "it receives requests before the model is loaded"
+                        if is_model_server(c)
+                        else "it receives requests before it is ready to answer them"
+                    )
                     if "readinessProbe" in missing
                     else "a hung server stays in rotation"
                 ),
@@ -160,7 +164,7 @@ def _needed_seconds(container: dict) -> tuple[int, str]:
             LARGE_STARTUP_SECONDS,
             f"has {memory.raw} of memory: loading a model that size takes more than a minute",
         )
-    return MIN_STARTUP_SECONDS, "the kubelet's own default is 30s"
+    return MIN_STARTUP_SECONDS, "gets less than the kubelet's own default budget of 30s"
 
 
 @rule("AMD806", "probe-startup-budget-short", severity="warning", needs=(), scope="lint")
@@ -262,7 +266,7 @@ def bare_pod(ctx: LintContext) -> Iterator[Finding]:
     Deployment; move the pod's `spec` under `spec.template.spec`.
     """
     for w in ctx.workloads:
-        if w.category != BARE_POD:
+        if w.category != BARE_POD or _has_controller(w.doc.metadata):
             continue
         serving = any(c.get("ports") for _, c in w.containers())
         if serving:
@@ -388,8 +392,8 @@ def image_tag_mutable(ctx: LintContext) -> Iterator[Finding]:
     for w in ctx.workloads:
         for path, c in w.containers(init=True):
             image = c.get("image")
-            if not isinstance(image, str) or not image:
-                continue
+            if not isinstance(image, str) or not image or not is_image_reference(image):
+                continue  # a placeholder (<your-image>, ${IMAGE}, REPLACE_ME) is no image yet
             ref = parse_image(image)
             tag = ref.tag
             if ref.digest or (tag is not None and tag != "latest"):
@@ -407,3 +411,37 @@ def image_tag_mutable(ctx: LintContext) -> Iterator[Finding]:
                 remediation=f"in {dotted(path)} ({name}), pin a version (or @sha256: digest):\n"
                 + snippet({"image": f"{repo}:<version>"}),
             )
+
+
+def _has_controller(metadata: dict) -> bool:
+    """A pod with a controlling owner (a ReplicaSet, a Job...) is recreated by it: not bare.
+
+    That is how `kubectl get pod -o yaml` output of a Deployment's pod looks, and how `scan`
+    judges pods already.
+    """
+    refs = metadata.get("ownerReferences")
+    return isinstance(refs, list) and any(
+        isinstance(r, dict) and r.get("controller") is True for r in refs
+    )
+
+
+# Images of model servers, which load weights before they can answer (AMD805's wording).
+_MODEL_SERVER_IMAGES = (
+    "triton", "tritonserver", "vllm", "text-generation-inference", "tgi", "torchserve",
+    "tensorflow/serving", "tfserving", "mlserver", "kserve", "seldon", "sglang", "ollama",
+    "llama", "lmdeploy", "tensorrt", "huggingface", "azureml", "inference", "ray-ml", "onnx",
+    "model", "scor", "predict", "llm", "embedding",
+)  # fmt: skip
+
+
+def is_model_server(container: dict) -> bool:
+    """Does the container serve a model: GPUs, 8Gi or more of memory, or a model-server image?"""
+    if gpu_count(container):
+        return True
+    memory = amounts(container, "limits").get("memory") or amounts(container, "requests").get(
+        "memory"
+    )
+    if memory and memory.quantity is not None and memory.quantity.value() >= LARGE_MEMORY_BYTES:
+        return True
+    image = str(container.get("image") or "").lower()
+    return any(word in image for word in _MODEL_SERVER_IMAGES)

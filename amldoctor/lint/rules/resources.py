@@ -101,7 +101,9 @@ _CONSEQUENCE = {
 def memory_request_not_limit(ctx: LintContext) -> Iterator[Finding]:
     """
     ## What it does
-    Reports containers whose memory request is lower than their memory limit.
+    Reports containers (init containers included: the pod's reservation is the larger of its
+    containers' sum and its largest init container) whose memory request is lower than their
+    memory limit.
 
     ## Why is this bad?
     The scheduler reserves the request; the kernel allows the limit. When several such pods
@@ -121,7 +123,7 @@ def memory_request_not_limit(ctx: LintContext) -> Iterator[Finding]:
     or lower the limit to what it really needs.
     """
     for w in ctx.workloads:
-        for path, c in w.containers():
+        for path, c in w.containers(init=True):
             req = amounts(c, "requests").get("memory")
             lim = amounts(c, "limits").get("memory")
             if not req or not lim or req.quantity is None or lim.quantity is None:
@@ -299,7 +301,7 @@ def gpu_toleration_missing(ctx: LintContext) -> Iterator[Finding]:
     """
     cluster_taints = _cluster_gpu_taints(ctx)
     for w in ctx.workloads:
-        gpus = max((gpu_count(c) for _, c in w.containers()), default=0)
+        gpus = max((gpu_count(c) for _, c in w.containers(init=True)), default=0)
         if gpus <= 0:
             continue
         declared = w.spec.get("tolerations")

@@ -22,20 +22,42 @@ _POINTER_WORDS = frozenset(
     {"NAME", "URL", "URI", "ENDPOINT", "PATH", "FILE", "DIR", "ID", "HOST", "PORT", "REGION",
      "TYPE", "MODE", "ENABLED", "VERSION", "SCOPE", "AUDIENCE", "HEADER", "REF"}
 )  # fmt: skip
+# Words anywhere in a name that make "token", "key" or "pass" a count, a setting or a data key,
+# as LLM servers and data pipelines use them: MAX_TOKENS, MAX_NUM_BATCHED_TOKENS, KEY_SIZE,
+# PARTITION_KEY, AUTH_DISABLED, PASS_THROUGH.
+_SETTING_WORDS = frozenset(
+    {"MAX", "MIN", "NUM", "NUMBER", "SIZE", "LEN", "LENGTH", "COUNT", "LIMIT", "BATCHED",
+     "BITS", "TTL", "TIMEOUT", "PARTITION", "SORT", "ROUTING", "SHARD", "CACHE", "PRIMARY",
+     "FOREIGN", "LOOKUP", "THROUGH", "THRU", "DISABLED", "DISABLE", "ENABLE", "REQUIRED",
+     "METHOD", "PROVIDER", "STRATEGY", "ALGORITHM", "ROTATION", "EXPIRY", "EXPIRATION"}
+)  # fmt: skip
 _NOT_SECRET_VALUES = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none"}
+    {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", ""}
 )
 _WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?[a-zA-Z]{0,3}")
+_HASH = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})")  # a git commit or a sha256 digest
 
 
 def credential_reason(name: str, value: str) -> str | None:
-    """Why a literal env value is a credential ("value shape" first: it is the stronger test)."""
-    if looks_like_credential(value):
+    """Why a literal env value is a credential, or None.
+
+    The value's shape is the stronger test (a JWT, an AccountKey=, a key-like blob), except for
+    a lowercase 40- or 64-hex string: a git commit or sha256 digest pinning a model revision
+    is a hash, not a key. The name is judged by whole words: a credential word, not qualified
+    by a setting word (MAX_TOKENS is a count) and not ending in a pointer (TOKEN_URL).
+    """
+    text = value.strip()
+    if not _HASH.fullmatch(text) and looks_like_credential(value):
         return "value looks like a credential"
     words = [w.upper() for w in _WORDS.split(name) if w]
-    if not is_sensitive_name(name) or (words and words[-1] in _POINTER_WORDS):
+    if not is_sensitive_name(name) or not words or words[-1] in _POINTER_WORDS:
         return None
-    if value.strip().lower() in _NOT_SECRET_VALUES or value.startswith(("/", "$(")):
+    if _SETTING_WORDS.intersection(words):
+        return None
+    if text.lower() in _NOT_SECRET_VALUES or _NUMBER.fullmatch(text):
+        return None
+    if value.startswith(("/", "$(", "{{")):
         return None
     return "name says it holds a credential"
 
