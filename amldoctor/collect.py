@@ -103,13 +103,23 @@ INSTANCE_TYPE = Resource(
 )
 QUEUE = Resource("Queue", "scheduling.volcano.sh/v1beta1", "queues", namespaced=False)
 NAMESPACE = Resource("Namespace", "v1", "namespaces", namespaced=False)
+# Preemption respects PodDisruptionBudgets; what-if admission reads PriorityClasses and
+# RuntimeClasses (why-pending -f, lint --against).
+PDB = Resource("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets")
+PRIORITY_CLASS = Resource(
+    "PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", namespaced=False
+)
+RUNTIME_CLASS = Resource("RuntimeClass", "node.k8s.io/v1", "runtimeclasses", namespaced=False)
 
 NAMESPACED = (
     POD, EVENT, PVC, RESOURCE_QUOTA, LIMIT_RANGE, SERVICE, CONFIG_MAP, SECRET, REPLICA_SET,
-    DEPLOYMENT, STATEFUL_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS,
+    DEPLOYMENT, STATEFUL_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS, PDB,
 )  # fmt: skip
 # Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
-CLUSTER_SCOPED = (NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE)
+CLUSTER_SCOPED = (
+    NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, PRIORITY_CLASS,
+    RUNTIME_CLASS,
+)  # fmt: skip
 # Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
 EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
 ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS

@@ -178,6 +178,8 @@ _register(
 _register("VolumeRestrictions", "node(s) had no available disk")
 _register(
     "VolumeRestrictions",
+    "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode "
+    "already in-use by another pod",
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode",
 )
 _register("NodeVolumeLimits", "node(s) exceed max volume count")
