@@ -52,6 +52,7 @@ JSON = "application/json"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 # What the scheduler counts on each node: every non-terminal pod bound to one, any namespace.
 BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+NOMINATED_PODS = "spec.nodeName=,status.nominatedNodeName!="
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -458,6 +459,10 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
 
 
 BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
+# Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
+NOMINATED_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", NOMINATED_PODS),), extra=True)
+# Budgets of victims in any namespace decide which pods preemption would evict.
+ALL_PDBS_REQUEST = ListRequest(PDB, None, extra=True)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -648,7 +653,7 @@ def collect_live(opts: LiveOptions) -> LiveResult:
         requests.append(ListRequest(res, ns, _selector_params(opts) if res is POD else ()))
     requests += [ListRequest(res) for res in CLUSTER_SCOPED]
     if ns is not None:
-        requests.append(BOUND_PODS_REQUEST)
+        requests += [BOUND_PODS_REQUEST, NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST]
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
@@ -741,6 +746,8 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
     requests = [
         _events_about(ns, pod_name),
         BOUND_PODS_REQUEST,
+        NOMINATED_PODS_REQUEST,
+        ALL_PDBS_REQUEST,
         ListRequest(PVC, ns),
         ListRequest(POD_GROUP, ns),
         *(ListRequest(res) for res in CLUSTER_SCOPED),

@@ -128,6 +128,20 @@ def generate(seed: int) -> RandomCase:
     if priorities:
         features.add("priority")
         pending["spec"]["priorityClassName"] = PRIORITIES[rng.choice([0, 10, 100, 100, 1000])]
+        if rng.random() < 0.7:
+            # Often only resources (and pod relations) stand in the way: preemption territory.
+            for key in ("nodeSelector", "affinity"):
+                pending["spec"].pop(key, None)
+            pending["spec"]["tolerations"] = [{"operator": "Exists"}]
+            # Sized to a node: it fits there only if pods make room.
+            node_cpu = int(rng.choice(nodes)["status"]["allocatable"]["cpu"].removesuffix("m"))
+            pending["spec"]["containers"][0]["resources"] = {
+                "requests": {
+                    "cpu": f"{node_cpu // rng.choice([1, 1, 2])}m",
+                    "memory": f"{rng.choice([512, 2048])}Mi",
+                }
+            }
+            pending["spec"]["priorityClassName"] = PRIORITIES[rng.choice([10, 100, 1000, 1000])]
         if bound and rng.random() < 0.4:
             case.pdbs = _pdbs(rng, bound)
             features.add("pdb")
@@ -295,7 +309,7 @@ def _bound_pods(
             requests={"cpu": f"{want['cpu']}m", "memory": f"{want['memory']}Mi"},
             tolerations=[{"operator": "Exists"}],
             labels=_labels(rng),
-            priority_class_name=PRIORITIES[rng.choice([0, 0, 10, 100, 1000])]
+            priority_class_name=PRIORITIES[rng.choice([0, 0, 0, 10, 100, 1000])]
             if priorities
             else None,
         )
