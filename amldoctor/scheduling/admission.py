@@ -251,13 +251,13 @@ def _resource_quota(snap: Any, out: Admitted) -> None:
             if have + usage[name] > cap:
                 over.append((name, usage[name], used.get(name, "0"), limit))
         if over:
+            # The quota plugin's wording: each list sorted by resource name, `name=quantity`.
             out.refusals.append(
                 f'pods "{out.pod["metadata"].get("name")}" is forbidden: exceeded quota: '
                 f"{quota['metadata'].get('name')}, "
-                + "; ".join(
-                    f"{name}: requested {_fmt(n)}, used {u}, limited {lim}"
-                    for name, n, u, lim in over
-                )
+                f"requested: {','.join(f'{name}={_fmt(n)}' for name, n, _, _ in over)}, "
+                f"used: {','.join(f'{name}={u}' for name, _, u, _ in over)}, "
+                f"limited: {','.join(f'{name}={lim}' for name, _, _, lim in over)}"
             )
 
 

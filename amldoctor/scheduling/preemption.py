@@ -273,8 +273,13 @@ def dry_run(result: Any, cluster: ClusterView, plugins: Sequence[Plugin]) -> Pre
     potential = [
         v for v in result.verdicts if v.status is not None and v.status.code != Code.UNRESOLVABLE
     ]
-    outcome.partial_search = len(potential) > num_candidates(len(potential))
-    for verdict in potential:
+    # The scheduler stops once it has this many candidates (from a random first node): which
+    # nodes it tries is chance then, and so is the choice among them.
+    wanted = num_candidates(len(potential))
+    for i, verdict in enumerate(potential):
+        if len(outcome.candidates) >= wanted:
+            outcome.partial_search = i < len(potential)
+            break
         node = cluster.node_by_name[verdict.name]
         candidate, reasons = select_victims_on_node(cluster, plugins, node, pdbs)
         if candidate is None:

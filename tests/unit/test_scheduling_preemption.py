@@ -252,3 +252,23 @@ def test_why_pending_document_lists_victims() -> None:
     assert [v["name"] for v in doc["preemption"]["victims"]] == ["low"]
     assert doc["preemption"]["victims"][0]["priority_class"] == "batch-low"
     assert any("ml/low" in f["text"] for f in doc["fixes"]), doc["fixes"]
+
+
+def test_scan_pending_finding_names_the_victims() -> None:
+    from amldoctor.rules.engine import run_rules
+
+    existing = [pod("low", "n1", cpu="3", priority=1)]
+    subject = pod("p", cpu="2", priority=1000)
+    subject["status"]["conditions"] = [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 Insufficient cpu.",
+        }
+    ]
+    report = run_rules(Snapshot([node("n1"), *existing, subject]))
+    finding = next(f for f in report.findings if f.rule == "AMD101")
+    assert "preemption would help" in finding.message and "ml/low" in finding.message
+    assert finding.evidence["preemption"]["node"] == "n1"
+    assert [v["name"] for v in finding.evidence["preemption"]["victims"]] == ["low"]
