@@ -3,7 +3,7 @@
 A bundle is a directory or a `.tar.gz` holding one JSON `List` file per kind (exactly what
 `kubectl get KIND -o json` prints, so other tools read it too) and `manifest.json` (tool version,
 context, server, namespace, server version, capture time, the kinds read and those that could not
-be, with why). `Snapshot.load` reads it back into the same snapshot. Every object goes through
+be, with why). `load.load_snapshot` reads it back into the same snapshot. Every object goes through
 `redact_object` first: credential-like env values never leave the machine.
 """
 
@@ -30,7 +30,7 @@ TARBALL_SUFFIXES = (".tar.gz", ".tgz")
 
 
 def manifest(snap: Snapshot, server: str | None = None) -> dict:
-    """The manifest.json contract (see DESIGN.md)."""
+    """The manifest.json contract (README, "Snapshots")."""
     collected = snap.collected_kinds
     if collected is None:
         collected = {str(o.get("kind")) for o in snap.objects if o.get("kind")}

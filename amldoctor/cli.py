@@ -64,7 +64,8 @@ def scan(
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = 5.0,
 ) -> None:
-    """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs, AML."""
+    """Explain every pod in a namespace: Pending, OOMKilled, probes, crashes, images, mounts, GPUs,
+    AML."""
     from amldoctor.commands.scan import run_scan
 
     code = run_scan(
@@ -114,7 +115,8 @@ def version_cmd() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning our errors into one line and an exit code."""
+    """Console-script entry point: run the app, turning our errors into one line and an exit
+    code."""
     invoked_as = os.path.basename(sys.argv[0])
     prog = "kubectl amldoctor" if invoked_as.startswith("kubectl-") else "amldoctor"
     try:

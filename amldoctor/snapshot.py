@@ -9,16 +9,19 @@ be read, so a rule can say "could not check" instead of "no problem".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 
 from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
+from amldoctor.k8s.objects import meta, obj_key
 from amldoctor.k8s.timeutil import parse_time
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+# How a `Missing.reason` starts when the cluster does not serve the kind at all (an add-on or
+# CRD that is not installed), as opposed to one the user may not read.
+NOT_INSTALLED = "not installed:"
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,6 @@ class Missing:
         )
 
 
-def meta(obj: dict) -> dict:
-    """`metadata` of an object, never None."""
-    return obj.get("metadata") or {}
-
-
 def _namespace_name(obj: dict) -> tuple[str, str]:
     m = obj.get("metadata") or {}
     return (m.get("namespace") or "", m.get("name") or "")
@@ -61,11 +59,6 @@ def _namespace_name(obj: dict) -> tuple[str, str]:
 def _event_order(ev: dict) -> tuple:
     """Oldest first; ties in `of_kind` order (namespace, name)."""
     return (event_sort_key(ev), _namespace_name(ev))
-
-
-def obj_key(obj: dict) -> tuple[str, str, str]:
-    m = meta(obj)
-    return (str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
 
 
 class Snapshot:
@@ -93,13 +86,6 @@ class Snapshot:
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
-
-    @classmethod
-    def load(cls, path: str | Path) -> Snapshot:
-        """Read a file, directory or tarball (see `amldoctor.load`)."""
-        from amldoctor.load import load_snapshot
-
-        return load_snapshot(path)
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -208,7 +194,7 @@ class Snapshot:
         """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
         return self._pods_by_node.get(node_name, [])
 
-    def events_for(self, obj: dict) -> list[dict]:
+    def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.
 
         Matched by uid when the event names one; events that name no uid (or name an older
@@ -222,7 +208,7 @@ class Snapshot:
             found = self._events_found[key] = self._match_events(obj, uid)
         return list(found)
 
-    def _match_events(self, obj: dict, uid: str | None) -> list[dict]:
+    def _match_events(self, obj: Mapping, uid: str | None) -> list[dict]:
         by_uid, by_key = self._events_index
         found = list(by_uid.get(uid, [])) if uid else []
         seen = {id(e) for e in found}
@@ -270,7 +256,8 @@ class Snapshot:
 
 
 def _newest_timestamp(objects: list[dict]) -> datetime:
-    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that happened."""
+    """Best estimate of capture time for a plain `kubectl get` file: the latest thing that
+    happened."""
     newest: datetime | None = None
 
     def consider(value: object) -> None:

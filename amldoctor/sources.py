@@ -1,28 +1,17 @@
 """Where a snapshot comes from: `--snapshot PATH`, or the live cluster in the kubeconfig.
 
-Commands call `open_snapshot`; the live collector (the only module that imports the
-`kubernetes` client) is imported only when no `--snapshot` is given, so offline runs stay fast.
+Commands call `open_snapshot`; the live collector imports the `kubernetes` client only when it
+connects, so offline runs with `--snapshot` never load it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amldoctor.collect import LiveOptions
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 from amldoctor.snapshot import Snapshot
-
-
-@dataclass
-class LiveOptions:
-    """How to reach the cluster and what to read; mirrors kubectl's flags."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    all_namespaces: bool = False
-    selector: str | None = None
-    request_timeout: float = 5.0
-    progress: bool = False
 
 
 @dataclass
@@ -35,12 +24,12 @@ class Target(LiveOptions):
 def open_snapshot(target: Target, *, pod: str | None = None) -> Snapshot:
     """Load the snapshot file, or collect from the cluster (only what one pod needs, if `pod`)."""
     if target.snapshot:
-        return Snapshot.load(target.snapshot)
-    from amldoctor import collect
+        return load_snapshot(target.snapshot)
+    from amldoctor.collect import collector
 
     if pod is not None:
-        return collect.collect_for_pod(target, pod)
-    return collect.collect(target)
+        return collector.collect_for_pod(target, pod)
+    return collector.collect(target)
 
 
 def resolve_namespaces(snap: Snapshot, target: Target) -> list[str] | None:
@@ -58,7 +47,8 @@ def resolve_namespaces(snap: Snapshot, target: Target) -> list[str] | None:
         if unknown and target.snapshot:
             listed = ", ".join(known) or "none"
             raise InputError(
-                f"namespace {target.namespace!r} is not in snapshot {target.snapshot} (it has: {listed})"
+                f"namespace {target.namespace!r} is not in snapshot {target.snapshot} (it has: "
+                f"{listed})"
             )
         return [target.namespace]
     if snap.namespace:

@@ -19,16 +19,16 @@ import subprocess
 import sys
 import time
 
-from amldoctor.collect import (
+from amldoctor.collect import LiveOptions
+from amldoctor.collect.collector import collect
+from amldoctor.collect.kinds import (
     AZUREML_NAMESPACE,
     BOUND_PODS,
     CLUSTER_SCOPED,
     EXTENSION,
     NAMESPACED,
     SECRET,
-    LiveOptions,
     Resource,
-    collect,
 )
 
 

@@ -363,7 +363,9 @@ class Generator:
             "kubernetes.azure.com/agentpool": pool.name,
             "kubernetes.azure.com/cluster": NODE_RG,
             "kubernetes.azure.com/consolidated-additional-properties": self.uid(),
-            "kubernetes.azure.com/kubelet-identity-client-id": "3b1f7c2e-8d4a-4e55-9f0b-6c2d1a7e9f31",
+            "kubernetes.azure.com/kubelet-identity-client-id": (
+                "3b1f7c2e-8d4a-4e55-9f0b-6c2d1a7e9f31"
+            ),
             "kubernetes.azure.com/mode": pool.mode,
             "kubernetes.azure.com/node-image-version": "AKSUbuntu-2204gen2containerd-202611.04.0",
             "kubernetes.azure.com/nodepool-type": "VirtualMachineScaleSets",
@@ -488,7 +490,8 @@ class Generator:
             }
             for image in self.rng.sample(NODE_IMAGES, 14)
         ]
-        ip = f"10.{224 + len(self.nodes) // 65536 % 32}.{len(self.nodes) // 256 % 256}.{len(self.nodes) % 256}"
+        n = len(self.nodes)
+        ip = f"10.{224 + n // 65536 % 32}.{n // 256 % 256}.{n % 256}"
         obj = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -760,7 +763,8 @@ class Generator:
                     self.rng.choice((1024, 2048, 4096)),
                 )
             )
-            name = f"{self.rng.choice(('fraud', 'churn', 'ranker', 'embed', 'ocr', 'forecast'))}-{self.suffix(4)}-blue"
+            app = self.rng.choice(("fraud", "churn", "ranker", "embed", "ocr", "forecast"))
+            name = f"{app}-{self.suffix(4)}-blue"
             replicas = min(count - made, self.rng.choice((2, 3, 5, 10, 20)))
             image = "mlprodacr.azurecr.io/scoring/fraud-model:2026.11.3"
             owner = self.deployment(
@@ -809,7 +813,8 @@ class Generator:
             image = self.rng.choice(NODE_IMAGES[14:])
             batch = self.rng.random() < 0.2
             replicas = min(count - made, self.rng.choice((1, 2, 3, 6, 12)))
-            name = f"{self.rng.choice(('api', 'worker', 'etl', 'web', 'cache', 'sync', 'report'))}-{self.suffix(4)}"
+            app = self.rng.choice(("api", "worker", "etl", "web", "cache", "sync", "report"))
+            name = f"{app}-{self.suffix(4)}"
             owner = (
                 self.job(namespace, name)
                 if batch
@@ -907,7 +912,8 @@ class Generator:
                 self.info["pending"][case.name].append([namespace, pod["metadata"]["name"]])
 
     def record_scheduler_verdicts(self) -> None:
-        """FailedScheduling events and PodScheduled conditions, as the kube-scheduler writes them."""
+        """FailedScheduling events and PodScheduled conditions, as the kube-scheduler writes
+        them."""
         verdicts: dict[str, str] = {}
         for case, pod in self.pending_pods:
             if case.gated or case.scheduler != "default-scheduler":
@@ -928,12 +934,19 @@ class Generator:
             self.scheduler_event(pod, truncate(message))
 
     def fit_error(self, pod: dict, case: PendingCase) -> str:
-        """The FitError text for this pod and the final cluster state (first failing filter per node)."""
+        """The FitError text for this pod and the final cluster state (first failing filter per
+        node)."""
         total = len(self.nodes)
-        not_helpful = f"{POST_FILTER}preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+        not_helpful = (
+            f"{POST_FILTER}preemption: 0/{total} nodes are available: {total} Preemption "
+            "is not helpful for scheduling."
+        )
         if case.pvc:
             claim = pod["spec"]["volumes"][-1]["persistentVolumeClaim"]["claimName"]
-            return f'0/{total} nodes are available: persistentvolumeclaim "{claim}" not found. {not_helpful}'
+            return (
+                f'0/{total} nodes are available: persistentvolumeclaim "{claim}" not found. '
+                f"{not_helpful}"
+            )
         wants = requests_of(case.shape)
         tolerations = pod["spec"]["tolerations"]
         selector = pod["spec"].get("nodeSelector") or {}
@@ -954,13 +967,17 @@ class Generator:
         preemption += (
             [f"{unresolvable} Preemption is not helpful for scheduling"] if unresolvable else []
         )
-        return f"0/{total} nodes are available: {', '.join(items)}. {POST_FILTER}preemption: 0/{total} nodes are available: {', '.join(sorted(preemption))}."
+        return (
+            f"0/{total} nodes are available: {', '.join(items)}. {POST_FILTER}preemption: "
+            f"0/{total} nodes are available: {', '.join(sorted(preemption))}."
+        )
 
     @staticmethod
     def filter_reasons(
         state: NodeState, wants: dict[str, int], tolerations: list[dict], selector: dict
     ) -> list[str]:
-        """NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit: the first that fails."""
+        """NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit: the first that
+        fails."""
         spec, labels = state.obj["spec"], state.obj["metadata"]["labels"]
         if spec.get("unschedulable"):  # none of these pods tolerates the cordon
             return ["node(s) were unschedulable"]
@@ -1274,7 +1291,10 @@ class Generator:
                         },
                         "csi": {
                             "driver": "disk.csi.azure.com",
-                            "volumeHandle": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{NODE_RG}/providers/Microsoft.Compute/disks/{pv_name}",
+                            "volumeHandle": (
+                                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{NODE_RG}"
+                                f"/providers/Microsoft.Compute/disks/{pv_name}"
+                            ),
                         },
                         "persistentVolumeReclaimPolicy": "Delete",
                         "storageClassName": storage_class,
@@ -1654,7 +1674,8 @@ class Generator:
         return ev
 
     def scheduler_event(self, pod: dict, message: str) -> None:
-        """events.k8s.io/v1 shape seen through core/v1: eventTime and series, no count or timestamps."""
+        """events.k8s.io/v1 shape seen through core/v1: eventTime and series, no count or
+        timestamps."""
         m = pod["metadata"]
         self.events.append(
             {
@@ -1696,7 +1717,8 @@ class Generator:
         self.event(
             pod,
             "BackOff",
-            f"Back-off restarting failed container {main} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+            f"Back-off restarting failed container {main} in pod "
+            f"{pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
             "Warning",
             "kubelet",
             count=restarts * 4,
@@ -1715,7 +1737,8 @@ class Generator:
             self.event(
                 self.node_by_name[host].obj,
                 "OOMKilling",
-                f"Memory cgroup out of memory: Killed process {self.rng.randint(1000, 99999)} (python) total-vm:{self.rng.randint(2, 9)}000000kB",
+                f"Memory cgroup out of memory: Killed process {self.rng.randint(1000, 99999)} "
+                f"(python) total-vm:{self.rng.randint(2, 9)}000000kB",
                 "Warning",
                 "kernel-monitor",
                 count=restarts,
@@ -1723,13 +1746,15 @@ class Generator:
             )
 
     def fill_events(self) -> None:
-        """Lifecycle events of recently started pods up to the target count (what churn produces)."""
+        """Lifecycle events of recently started pods up to the target count (what churn
+        produces)."""
         steps = (
             ("Scheduled", "Successfully assigned {ns}/{pod} to {node}", "default-scheduler"),
             ("Pulling", 'Pulling image "{image}"', "kubelet"),
             (
                 "Pulled",
-                'Successfully pulled image "{image}" in 2.104s (2.104s including waiting). Image size: 71246334 bytes.',
+                'Successfully pulled image "{image}" in 2.104s (2.104s including waiting). Image '
+                "size: 71246334 bytes.",
                 "kubelet",
             ),
             ("Created", "Created container: {container}", "kubelet"),
@@ -1746,7 +1771,8 @@ class Generator:
                 self.event(
                     pod,
                     "Unhealthy",
-                    'Readiness probe failed: Get "http://10.1.2.3:8080/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+                    'Readiness probe failed: Get "http://10.1.2.3:8080/": context deadline '
+                    "exceeded (Client.Timeout exceeded while awaiting headers)",
                     "Warning",
                     "kubelet",
                     count=self.rng.randint(1, 30),

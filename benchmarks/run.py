@@ -40,16 +40,16 @@ data = [json.load(open(f, "rb")) for f in sorted(Path(sys.argv[1]).glob("*.json"
 BASELINE_GC_OFF = "import gc; gc.disable()" + BASELINE  # the parser's own cost
 LOAD = """
 import sys
-from amldoctor.snapshot import Snapshot
-Snapshot.load(sys.argv[1])
+from amldoctor.load import load_snapshot
+load_snapshot(sys.argv[1])
 """
 # From a loaded snapshot to the verdict, lazily built indexes included: what why-pending adds
 # on top of reading the bundle. Prints its own time; profiles just that part if given a path.
 ANALYSIS = """
 import sys, time
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 from amldoctor.whypending import analyze
-snap = Snapshot.load(sys.argv[1])
+snap = load_snapshot(sys.argv[1])
 pod = snap.get("Pod", sys.argv[2], sys.argv[3])
 if len(sys.argv) > 4:
     import cProfile
@@ -161,7 +161,7 @@ def suite(
     snapshot = ["--snapshot", str(bundle)]
     commands = {
         "json.load (baseline)": ([python, "-c", BASELINE, str(bundle)], (0,)),
-        "Snapshot.load": ([python, "-c", LOAD, str(bundle)], (0,)),
+        "load_snapshot": ([python, "-c", LOAD, str(bundle)], (0,)),
         "scan -A": ([amldoctor, "scan", *snapshot, "-A"], (0, 1)),
     }
     if full:
@@ -203,7 +203,8 @@ def run_suite(commands: dict, runs: int, timeout: float) -> dict[str, Result]:
 def print_main_table(results: dict[str, Result], size_mib: float) -> None:
     base = results["json.load (baseline)"]
     print(
-        "| measurement | wall (s) | CPU (s) | × json.load (wall / CPU) | peak RSS (MiB) | × bundle size |"
+        "| measurement | wall (s) | CPU (s) | × json.load (wall / CPU) | peak RSS (MiB) | × bundle "
+        "size |"
     )
     print("|---|---:|---:|---:|---:|---:|")
     for label, r in results.items():
@@ -219,7 +220,8 @@ def print_main_table(results: dict[str, Result], size_mib: float) -> None:
             f" (analysis {r.reported:.2f})" if r.reported is not None else ""
         )
         print(
-            f"| {label} | {wall} | {r.cpu:.2f} | {ratio} | {r.peak_mib:.0f} | {r.peak_mib / size_mib:.2f} |"
+            f"| {label} | {wall} | {r.cpu:.2f} | {ratio} | {r.peak_mib:.0f} | "
+            f"{r.peak_mib / size_mib:.2f} |"
         )
 
 
@@ -328,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle, info = bundle_for(args.workdir, args.scale, args.seed)
     size = bundle_mib(bundle)
     print(
-        f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events ({info['objects']} objects); "
-        f"bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
+        f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events "
+        f"({info['objects']} objects); bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
     )
     results = run_suite(suite(bundle, info, args.amldoctor, full=True), args.runs, args.timeout)
     print_main_table(results, size)

@@ -1,4 +1,5 @@
-"""Shared test helpers: tiny object builders and a CLI runner that sees stdout, stderr and exit codes."""
+"""Shared test helpers: tiny object builders and a CLI runner that sees stdout, stderr and exit
+codes."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from amldoctor.aml.model import (
 )
 from amldoctor.k8s.containers import containers
 from amldoctor.k8s.owners import top_owner
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 _BAD_WAITING = frozenset(
@@ -206,7 +206,8 @@ def is_arc_cluster(snap: Snapshot) -> bool:
 
 
 def pod_problem(pod: dict) -> str | None:
-    """'CrashLoopBackOff (14 restarts)', 'Pending', 'not ready', 'OOMKilled' or None when healthy."""
+    """'CrashLoopBackOff (14 restarts)', 'Pending', 'not ready', 'OOMKilled' or None when
+    healthy."""
     status = as_dict(pod.get("status"))
     phase = status.get("phase")
     if phase == "Succeeded":

@@ -22,9 +22,10 @@ from amldoctor.aml.nodes import (
     mig_resources,
     untolerated_by_aml,
 )
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.tolerations import format_taint
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 # Tolerations every pod gets from admission; they say nothing about what AML adds.
@@ -38,12 +39,6 @@ _STANDARD_KEYS = frozenset(
         "node.kubernetes.io/unschedulable",
     }
 )
-POOL_LABELS = ("kubernetes.azure.com/agentpool", "agentpool")
-
-
-def node_pool(node: Mapping) -> str | None:
-    labels = labels_of(node)
-    return next((str(labels[k]) for k in POOL_LABELS if labels.get(k)), None)
 
 
 def observed_aml_tolerations(snap: Snapshot) -> list[dict]:

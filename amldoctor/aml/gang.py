@@ -19,7 +19,7 @@ from amldoctor.aml.model import name_of
 from amldoctor.aml.nodes import Capacity, is_ready, is_schedulable, selector_matches
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, format_taint, untolerated_taints
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 

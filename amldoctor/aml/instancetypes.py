@@ -59,7 +59,8 @@ class InstanceType:
 
     @property
     def effective_requests(self) -> dict[str, int]:
-        """What the scheduler reserves per pod: requests, defaulting to limits (GPUs are limits-only)."""
+        """What the scheduler reserves per pod: requests, defaulting to limits (GPUs are
+        limits-only)."""
         out = dict(self.limits)
         out.update(self.requests)
         return out
@@ -147,7 +148,8 @@ def parse_instance_type(obj: Mapping) -> InstanceType:
         req, lim = it.requests.get(name), it.limits.get(name)
         if req is not None and lim is not None and req > lim:
             it.problems.append(
-                f"requests.{name} {format_amount(name, req)} is above limits.{name} {format_amount(name, lim)}"
+                f"requests.{name} {format_amount(name, req)} is above limits.{name} "
+                f"{format_amount(name, lim)}"
             )
     return it
 
@@ -164,7 +166,8 @@ def instance_types(snap: Snapshot) -> list[InstanceType]:
 def combined_selector(
     it: InstanceType, extension_selector: Mapping[str, str]
 ) -> tuple[dict, list[str]]:
-    """Instance-type selector AND extension selector; conflicting keys are returned as the second value."""
+    """Instance-type selector AND extension selector; conflicting keys are returned as the second
+    value."""
     merged = dict(extension_selector)
     conflicts = []
     for key, value in it.node_selector.items():
@@ -183,7 +186,7 @@ def matching_nodes(nodes: list[dict], selector: Mapping[str, str]) -> list[dict]
 # --- which instance type a pod came from ----------------------------------------------------------
 
 
-def user_container(pod: Mapping) -> ContainerView | None:
+def user_container(pod: dict) -> ContainerView | None:
     """The container that carries the instance type's resources.
 
     Training: `<runUuid>-execution-wrapper` (observed). Inference: the scoring container (the one
@@ -223,14 +226,14 @@ def _same_resources(it: InstanceType, requests: dict[str, int], limits: dict[str
     )
 
 
-def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
+def resolve_instance_type(snap: Snapshot, pod: dict) -> dict:
     """Which instance type a pod came from, and how sure that is.
 
     AML pods carry no instance-type label (none was observed), so the answer is inferred: the
     user container's requests and limits equal the instance type's; when several instance types
-    have the same resources, the pod's nodeSelector decides. Returns a JSON-ready dict: `name` (None when unknown),
-    `basis`, `confidence` (`inferred` or `unknown`), `candidates` when several match, and the
-    `container` that was compared.
+    have the same resources, the pod's nodeSelector decides. Returns a JSON-ready dict: `name`
+    (None when unknown), `basis`, `confidence` (`inferred` or `unknown`), `candidates` when
+    several match, and the `container` that was compared.
     """
     view = user_container(pod)
     if view is None:
@@ -273,7 +276,8 @@ def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
             result.update(
                 name=None,
                 confidence="unknown",
-                basis="resources equal the built-in default, but a defaultinstancetype CR overrides it",
+                basis="resources equal the built-in default, but a defaultinstancetype CR "
+                "overrides it",
             )
         else:
             result.update(
@@ -287,7 +291,8 @@ def resolve_instance_type(snap: Snapshot, pod: Mapping) -> dict:
         result.update(
             name=None,
             confidence="unknown",
-            basis=f"no instance type in the snapshot has container {view.name}'s requests and limits",
+            basis=f"no instance type in the snapshot has container {view.name}'s requests and "
+            "limits",
         )
     return result
 

@@ -30,10 +30,11 @@ from amldoctor.k8s.events import (
     event_reason,
     event_type,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import pod_requests, to_scheduler_units
 from amldoctor.k8s.timeutil import format_time, parse_time
-from amldoctor.snapshot import TERMINAL_PHASES, Snapshot, meta
+from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
 
 SYSTEM_TAINT_KEYS = ("CriticalAddonsOnly", "node.kubernetes.io/", "node-role.kubernetes.io/")
 
@@ -150,7 +151,8 @@ def shapes_for_podgroup(
         for task in as_list(as_dict(job.get("spec")).get("tasks")):
             if not isinstance(task, dict):
                 continue
-            replicas = task.get("replicas") if isinstance(task.get("replicas"), int) else 1
+            raw_replicas = task.get("replicas")
+            replicas = raw_replicas if isinstance(raw_replicas, int) else 1
             template = {"spec": as_dict(as_dict(task.get("template")).get("spec"))}
             shape = _shape_from_pod_spec(
                 str(task.get("name") or "task"),
@@ -228,7 +230,8 @@ def gang_for_podgroup(snap: Snapshot, pg: Mapping, capacity: Capacity | None = N
 
 
 def _system_taint(text: str) -> bool:
-    """Taints that keep workloads off system pools or broken nodes on purpose: never worth tolerating."""
+    """Taints that keep workloads off system pools or broken nodes on purpose: never worth
+    tolerating."""
     return text.startswith(SYSTEM_TAINT_KEYS)
 
 

@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from amldoctor.scheduling.memo import memo_on
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.k8s.objects import meta
+from amldoctor.memo import memo_on
+from amldoctor.snapshot import Snapshot
 
 AML_GROUP = "amlarc.azureml.com"
 VOLCANO_BATCH_GROUP = "batch.volcano.sh"
@@ -257,7 +258,8 @@ def aml_job_for(snap: Snapshot, workload: Workload) -> dict | None:
 
 
 def node_count_of_aml_job(aml_job: Mapping) -> int | None:
-    """`spec.job.options.envs.AZUREML_NODE_COUNT`: the gang size (as NVIDIA's KAI grouper reads it)."""
+    """`spec.job.options.envs.AZUREML_NODE_COUNT`: the gang size (as NVIDIA's KAI grouper reads
+    it)."""
     envs = as_dict(
         as_dict(as_dict(as_dict(aml_job.get("spec")).get("job")).get("options")).get("envs")
     )

@@ -7,7 +7,7 @@ Commands name the real extension and pool when the snapshot shows them, placehol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from amldoctor.aml.extension import component_for, extension_namespace, is_arc_cluster
 from amldoctor.aml.model import annotations_of, name_of
@@ -52,8 +52,9 @@ def az_nodepool_taints(pool: str | None, taints: list[str]) -> str:
     )
 
 
-def workload_toleration_settings(taints: list[Mapping]) -> dict[str, str]:
-    """`workLoadToleration[i].*` settings tolerating the given taints (observed in IaC, undocumented)."""
+def workload_toleration_settings(taints: Sequence[Mapping]) -> dict[str, str]:
+    """`workLoadToleration[i].*` settings tolerating the given taints (observed in IaC,
+    undocumented)."""
     settings: dict[str, str] = {}
     for i, taint in enumerate(taints):
         settings[f"workLoadToleration[{i}].key"] = str(taint.get("key") or "")

@@ -60,7 +60,8 @@ def jobs_markdown(jobs: list[dict]) -> str:
         it = (job.get("instance_type") or {}).get("name") or "?"
         lines.append(
             f"| {job.get('severity') or 'ok'} | {job['kind']} | `{_cell(job['id'])}` | "
-            f"{pods.get('total', 0)}/{pods.get('expected', 0)} | {_cell(it)} | {_cell(job['summary'])} |"
+            f"{pods.get('total', 0)}/{pods.get('expected', 0)} | {_cell(it)} | "
+            f"{_cell(job['summary'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -75,11 +76,15 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
         aml = result["aml_job"]
         yield (
             "",
-            f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count {aml.get('node_count') or '?'}",
+            f"AmlJob {aml['name']}: phase {aml.get('phase') or '?'}, node count "
+            f"{aml.get('node_count') or '?'}",
         )
     pg = result.get("podgroup")
     if pg:
-        text = f"PodGroup {pg['name']}: {pg['phase']}, minMember {pg['minMember']}, queue {pg['queue']}"
+        text = (
+            f"PodGroup {pg['name']}: {pg['phase']}, minMember {pg['minMember']}, queue "
+            f"{pg['queue']}"
+        )
         cond = pg.get("condition") or {}
         if cond.get("message"):
             text += f"; {cond.get('reason') or cond.get('type')}: {cond['message']}"
@@ -96,7 +101,8 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
     if result.get("pods_missing"):
         yield (
             "yellow",
-            f"{result['pods_missing']} pod(s) do not exist yet: {result.get('pods_missing_reason', '')}",
+            f"{result['pods_missing']} pod(s) do not exist yet: "
+            f"{result.get('pods_missing_reason', '')}",
         )
     gang = result.get("gang_fit")
     if gang:
@@ -122,7 +128,7 @@ def _explain_lines(result: dict) -> Iterable[tuple[str, str]]:
 def render_explain(console: Console, result: dict) -> None:
     """`amldoctor why-pending --job ID` in the terminal."""
     for style, text in _explain_lines(result):
-        console.print(Text(text, style=style or None))
+        console.print(Text(text, style=style or ""))
     findings = result.get("findings") or []
     if findings:
         console.print()
@@ -149,7 +155,8 @@ def explain_markdown(result: dict) -> str:
     if findings:
         lines += ["", "| Rule | Severity | Finding | Fix |", "|---|---|---|---|"]
         lines += [
-            f"| {f['rule']} | {f['severity']} | {_cell(f['message'])} | {_cell(f.get('remediation', ''))} |"
+            f"| {f['rule']} | {f['severity']} | {_cell(f['message'])} | "
+            f"{_cell(f.get('remediation', ''))} |"
             for f in findings
         ]
     return "\n".join(lines) + "\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from amldoctor.engine.registry import REGISTRY, find_rule, load_all
 from amldoctor.errors import InputError
 from amldoctor.render import check_format, make_console
-from amldoctor.rules.base import REGISTRY, find_rule, load_all
 
 
 def _all_rules():
@@ -64,7 +64,10 @@ def explain(key: str) -> None:
     from rich.markdown import Markdown
 
     console = make_console()
-    header = f"# {found.code} {found.name}\n\nFamily: {found.family} · default severity: {found.severity.label}"
+    header = (
+        f"# {found.code} {found.name}\n\nFamily: {found.family} · default severity: "
+        f"{found.severity.label}"
+    )
     if found.needs:
         header += f" · reads: {', '.join(found.needs)}"
     console.print(Markdown(header + "\n\n" + found.doc))

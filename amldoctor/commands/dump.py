@@ -47,8 +47,11 @@ def dump(
 ) -> None:
     """Save the cluster state a scan reads (credentials masked) as a bundle for --snapshot."""
     from amldoctor.bundle import write_bundle
-    from amldoctor.collect import LiveOptions, collect_live
-    from amldoctor.report import NOT_INSTALLED
+    from amldoctor.collect import LiveOptions
+    from amldoctor.collect.collector import collect_live
+    from amldoctor.commands.output import emit
+    from amldoctor.commands.results import DumpResult
+    from amldoctor.snapshot import NOT_INSTALLED
 
     if debug:
         os.environ["AMLDOCTOR_DEBUG"] = "1"
@@ -64,15 +67,16 @@ def dump(
     result = collect_live(opts)
     snap = result.snapshot
     path = write_bundle(snap, output or _default_name(snap.namespace), server=result.server)
-    kinds = len(snap.collected_kinds or ())
-    typer.echo(f"wrote {path}: {len(snap.objects)} objects of {kinds} kinds", err=True)
     absent = sorted({m.kind for m in snap.missing if m.reason.startswith(NOT_INSTALLED)})
-    if absent:
-        typer.echo(f"  not installed in this cluster: {', '.join(absent)}", err=True)
-    for missing in snap.missing:
-        if missing.kind not in absent:
-            where = f" in {missing.namespace}" if missing.namespace else ""
-            typer.echo(f"  not read: {missing.kind}{where}: {missing.reason}", err=True)
+    not_read = [
+        f"{m.kind}{f' in {m.namespace}' if m.namespace else ''}: {m.reason}"
+        for m in snap.missing
+        if m.kind not in absent
+    ]
+    emit(
+        DumpResult(str(path), len(snap.objects), len(snap.collected_kinds or ()), absent, not_read),
+        "table",
+    )
 
 
 def _default_name(namespace: str | None) -> str:

@@ -24,8 +24,7 @@ from amldoctor.commands.options import (
     split_codes,
 )
 from amldoctor.errors import InputError
-
-LINT_FORMATS = ("table", "json", "yaml", "markdown", "sarif", "junit")
+from amldoctor.load import load_snapshot
 
 PathsArg = Annotated[
     list[str] | None,
@@ -35,7 +34,8 @@ AgainstOpt = Annotated[
     str | None,
     typer.Option(
         "--against",
-        help="Pre-flight: check scheduling and references against this snapshot (file, directory or .tar.gz).",
+        help="Pre-flight: check scheduling and references against this snapshot (file, directory "
+        "or .tar.gz).",
     ),
 ]
 AgainstClusterOpt = Annotated[
@@ -100,13 +100,14 @@ def run_lint_command(
     context: str | None,
     request_timeout: float,
 ) -> int:
+    from amldoctor.commands.output import checked_format, emit
+    from amldoctor.commands.results import LintResult
+    from amldoctor.engine.registry import find_rule, load_all
     from amldoctor.lint.config import load_config
     from amldoctor.lint.engine import run_lint
     from amldoctor.lint.source import read_manifests
-    from amldoctor.render import check_format
-    from amldoctor.rules.base import find_rule, load_all
 
-    fmt = check_format(output, LINT_FORMATS)
+    fmt = checked_format(LintResult, output)
     fail_on = check_fail_on(fail_on)
     if not paths:
         raise InputError("give manifest files or directories to lint, or '-' to read stdin")
@@ -123,16 +124,15 @@ def run_lint_command(
     manifests = read_manifests(paths)
     snapshot = None
     if against:
-        from amldoctor.snapshot import Snapshot
-
-        snapshot = Snapshot.load(against)
+        snapshot = load_snapshot(against)
     elif against_cluster:
         snapshot = _live_snapshot(manifests, namespace, kubeconfig, context, request_timeout, fmt)
     report = run_lint(
         manifests, snapshot=snapshot, namespace=namespace, ignore=ignore_codes, config=lint_config
     )
-    emit_lint_report(report, fmt)
-    return report.exit_code(fail_on)
+    result = LintResult(report)
+    emit(result, fmt)
+    return result.exit_code(fail_on)
 
 
 def _live_snapshot(manifests, namespace, kubeconfig, context, request_timeout, fmt):
@@ -150,32 +150,3 @@ def _live_snapshot(manifests, namespace, kubeconfig, context, request_timeout, f
         progress=fmt == "table" and sys.stderr.isatty(),
     )
     return open_snapshot(target)
-
-
-def emit_lint_report(report, fmt: str) -> None:
-    """Print a lint report in the chosen format to stdout; credentials are masked in all of them."""
-    from amldoctor.redact import redact_object
-
-    if fmt in ("json", "yaml"):
-        from amldoctor.render.structured import to_json, to_yaml
-
-        data = redact_object(report.to_dict())
-        sys.stdout.write(to_json(data) + "\n" if fmt == "json" else to_yaml(data))
-    elif fmt == "sarif":
-        from amldoctor.render.sarif import report_sarif
-        from amldoctor.render.structured import to_json
-
-        sys.stdout.write(to_json(redact_object(report_sarif(report))) + "\n")
-    elif fmt == "junit":
-        from amldoctor.render.junit import report_junit
-
-        sys.stdout.write(report_junit(report))
-    elif fmt == "markdown":
-        from amldoctor.render.lint import lint_markdown
-
-        sys.stdout.write(lint_markdown(report))
-    else:
-        from amldoctor.render import make_console
-        from amldoctor.render.lint import render_lint
-
-        render_lint(make_console(), report)

@@ -11,7 +11,8 @@ SnapshotOpt = Annotated[
     typer.Option(
         "--snapshot",
         "-s",
-        help="Read a captured snapshot (YAML/JSON file, directory, or .tar.gz bundle) instead of a live cluster.",
+        help="Read a captured snapshot (YAML/JSON file, directory, or .tar.gz bundle) instead of a "
+        "live cluster.",
     ),
 ]
 NamespaceOpt = Annotated[
@@ -66,8 +67,8 @@ def split_codes(values: list[str] | None) -> list[str]:
 
 
 def check_fail_on(value: str) -> str:
+    from amldoctor.engine.report import FAIL_ON_CHOICES
     from amldoctor.errors import InputError
-    from amldoctor.report import FAIL_ON_CHOICES
 
     value = value.lower()
     if value not in FAIL_ON_CHOICES:

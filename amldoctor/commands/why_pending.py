@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +20,10 @@ from amldoctor.commands.options import (
     check_fail_on,
 )
 from amldoctor.errors import InputError
-from amldoctor.report import exit_code_for
+
+if TYPE_CHECKING:
+    from amldoctor.scheduling.profile import Profile
+    from amldoctor.snapshot import Snapshot
 
 PodArg = Annotated[
     str | None,
@@ -100,13 +104,13 @@ def why_pending(
     server_version: ServerVersionOpt = None,
 ) -> None:
     """Explain why one pod is not running: the scheduler's verdict node by node, and the fix."""
-    from amldoctor.render import check_format
+    from amldoctor.commands.output import checked_format, emit
+    from amldoctor.commands.results import JobExplanation, PodExplanation
     from amldoctor.scheduling.profile import Profile
     from amldoctor.sources import Target, open_snapshot
-    from amldoctor.whypending import analyze
     from amldoctor.whypending.manifest import pod_from_manifest
 
-    fmt = check_format(output)
+    fmt = checked_format(PodExplanation, output)
     fail_on = check_fail_on(fail_on)
     if sum(bool(x) for x in (pod, filename, job)) != 1:
         raise InputError("give exactly one of: a pod name, -f MANIFEST, or --job ID")
@@ -123,50 +127,48 @@ def why_pending(
     )
     snap = open_snapshot(target, pod=pod) if pod else open_snapshot(target)
     if job:
-        from amldoctor.aml.jobview import explain_job
+        from amldoctor.commands.jobview import explain_job
 
-        result = explain_job(snap, job)
-        emit_job(result, fmt)
-        raise typer.Exit(exit_code_for(result["findings"], fail_on))
-    subject = what_if if what_if is not None else find_pod(snap, pod, namespace)
+        job_result = JobExplanation(explain_job(snap, job))
+        emit(job_result, fmt)
+        raise typer.Exit(job_result.exit_code(fail_on))
+    subject = what_if if what_if is not None else find_pod(snap, pod or "", namespace)
     profile = Profile.for_server(server_version or snap.server_version)
-    doc = analyze(snap, subject, profile=profile, what_if=what_if is not None)
-    emit(doc, fmt, source=snap.source)
-    raise typer.Exit(exit_code_for(doc["findings"], fail_on))
+    doc = explain_pod(snap, subject, profile=profile, what_if=what_if is not None)
+    result = PodExplanation(doc, snap.source)
+    emit(result, fmt)
+    raise typer.Exit(result.exit_code(fail_on))
 
 
-def emit(doc: dict, fmt: str, source: str = "") -> None:
-    if fmt == "json":
-        from amldoctor.render.structured import to_json
+def explain_pod(
+    snap: Snapshot, pod: Mapping, *, profile: Profile | None = None, what_if: bool = False
+) -> dict:
+    """why-pending's document for one pod: the scheduler's side (`whypending.analyze`) and, for
+    a pod already bound to a node, the kubelet's side from the scan rules run on that pod."""
+    from amldoctor.whypending import analyze
+    from amldoctor.whypending.state import BOUND
 
-        sys.stdout.write(to_json(doc) + "\n")
-    elif fmt == "yaml":
-        from amldoctor.render.structured import to_yaml
-
-        sys.stdout.write(to_yaml(doc))
-    elif fmt == "markdown":
-        from amldoctor.whypending.render import render_markdown
-
-        sys.stdout.write(render_markdown(doc))
-    else:
-        from amldoctor.render import make_console
-        from amldoctor.whypending.render import render_console
-
-        render_console(make_console(), doc, source)
+    doc = analyze(snap, pod, profile=profile, what_if=what_if)
+    if doc["status"]["state"] == BOUND:
+        doc["findings"] += kubelet_side_findings(snap, pod)
+    return doc
 
 
-def emit_job(result: dict, fmt: str) -> None:
-    """Print a whole-job explanation (`--job`)."""
-    if fmt in ("json", "yaml"):
-        from amldoctor.render.structured import to_json, to_yaml
+def kubelet_side_findings(snap: Snapshot, pod: Mapping) -> list[dict]:
+    """For a bound pod the answer is in the image, volume and config rules: run them on it."""
+    from amldoctor.engine.runner import run_rules
 
-        sys.stdout.write(to_json(result) + "\n" if fmt == "json" else to_yaml(result))
-    elif fmt == "markdown":
-        from amldoctor.aml.render import explain_markdown
+    meta = pod.get("metadata") or {}
+    key = (meta.get("namespace") or "default", meta.get("name"))
 
-        sys.stdout.write(explain_markdown(result))
-    else:
-        from amldoctor.aml.render import render_explain
-        from amldoctor.render import make_console
+    def this_pod(obj: Mapping) -> bool:
+        m = obj.get("metadata") or {}
+        return (m.get("namespace") or "default", m.get("name")) == key
 
-        render_explain(make_console(), result)
+    report = run_rules(snap, namespaces=[key[0]], selector=this_pod)
+    mine = [
+        f
+        for f in report.findings
+        if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
+    ]
+    return [f.to_dict() for f in mine]

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from amldoctor.k8s.objects import ObjectIndex, meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.timeutil import parse_time
-from amldoctor.snapshot import Snapshot, meta
 
 # Linux signal numbers: exit code 128+N means "killed by signal N".
 SIGNALS = {
@@ -40,7 +40,8 @@ SIGNALS = {
 
 _EXIT_MEANINGS = {
     0: "exited successfully",
-    1: "application error: an uncaught exception or sys.exit(1); CUDA out-of-memory errors end this way too",
+    1: "application error: an uncaught exception or sys.exit(1); CUDA out-of-memory errors end "
+    "this way too",
     2: "invalid command-line usage: argparse and shells exit 2 on bad arguments",
     126: "command found but not executable: file mode or wrong architecture",
     127: "command not found: check command/args and that the binary is on PATH in the image",
@@ -145,7 +146,8 @@ class ContainerView:
         return str(self.spec.get("image") or self.status.get("image") or "")
 
     def resource(self, section: str, name: str) -> int | None:
-        """Integer value of `resources.<section>.<name>` (bytes for memory), None when unset or invalid."""
+        """Integer value of `resources.<section>.<name>` (bytes for memory), None when unset or
+        invalid."""
         raw = as_dict(as_dict(self.spec.get("resources")).get(section)).get(name)
         if raw is None:
             return None
@@ -160,7 +162,8 @@ class ContainerView:
         return None if raw is None else str(raw)
 
     def probe(self, kind: str) -> dict | None:
-        """`livenessProbe`, `readinessProbe` or `startupProbe` (kind: liveness|readiness|startup)."""
+        """`livenessProbe`, `readinessProbe` or `startupProbe` (kind:
+        liveness|readiness|startup)."""
         return as_dict(self.spec.get(f"{kind}Probe")) or None
 
 
@@ -273,7 +276,7 @@ _BATCH_OWNER_KINDS = frozenset(
 _BATCH_LABELS = ("volcano.sh/job-name", "job-name", "batch.kubernetes.io/job-name", "jobId")
 
 
-def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
+def is_batch_pod(snap: ObjectIndex, pod: dict) -> bool:
     """Does this pod run to completion (Job, Volcano job, AML training run) rather than serve?
 
     Batch pods have no traffic to gate and nothing to restart into health, so probe-presence
@@ -299,14 +302,6 @@ def is_batch_pod(snap: Snapshot, pod: dict) -> bool:
         ):
             return True
     return False
-
-
-def is_aml_pod(pod: dict) -> bool:
-    """Pods that the AzureML extension created (training or inference)."""
-    labels = meta(pod).get("labels") or {}
-    return labels.get("isazuremlapp") == "true" or any(
-        str(k).startswith("ml.azure.com/") for k in labels
-    )
 
 
 def iter_terminations(view: ContainerView) -> Iterator[tuple[str, dict]]:

@@ -52,7 +52,8 @@ def event_type(ev: dict) -> str:
 
 
 def involved_object(ev: dict) -> dict:
-    """The object an event is about: `involvedObject` (core/v1) or `regarding` (events.k8s.io/v1)."""
+    """The object an event is about: `involvedObject` (core/v1) or `regarding`
+    (events.k8s.io/v1)."""
     return ev.get("involvedObject") or ev.get("regarding") or {}
 
 

@@ -7,7 +7,7 @@ the reference itself (kind and name) when it is not, so the answer degrades inst
 
 from __future__ import annotations
 
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.k8s.objects import ObjectIndex, meta
 
 
 def controller_ref(obj: dict) -> dict | None:
@@ -16,7 +16,7 @@ def controller_ref(obj: dict) -> dict | None:
     return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
 
 
-def owner_chain(snap: Snapshot, obj: dict, limit: int = 8) -> list[dict]:
+def owner_chain(snap: ObjectIndex, obj: dict, limit: int = 8) -> list[dict]:
     """Owners from the nearest to the top, as objects, or as stub dicts built from the reference.
 
     A stub has `kind`, `apiVersion` and `metadata.name/namespace/uid` only and is marked with
@@ -51,7 +51,7 @@ def owner_chain(snap: Snapshot, obj: dict, limit: int = 8) -> list[dict]:
     return chain
 
 
-def top_owner(snap: Snapshot, obj: dict) -> dict:
+def top_owner(snap: ObjectIndex, obj: dict) -> dict:
     """The workload a user manages (e.g. the Deployment of a pod), or the object itself."""
     chain = owner_chain(snap, obj)
     return chain[-1] if chain else obj

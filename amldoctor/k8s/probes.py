@@ -62,8 +62,9 @@ def _int(probe: dict, key: str) -> int:
 def settings(probe: dict) -> ProbeSettings:
     """Read a probe object; missing fields take the API defaults, odd values are ignored."""
     handler = next((h for h in HANDLERS if isinstance(probe.get(h), dict)), "none")
-    body = probe.get(handler) if handler != "none" else {}
-    port = body.get("port") if isinstance(body, dict) else None
+    body = probe.get(handler) if handler != "none" else None
+    body = body if isinstance(body, dict) else {}
+    port = body.get("port")
     if handler == "httpGet":
         target = f":{port}{body.get('path') or '/'}"
     elif handler in ("tcpSocket", "grpc"):

@@ -33,26 +33,41 @@ def _split(selector: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+Test = Callable[[dict], bool]  # over an object's labels
+
+
+def _in(key: str, values: set[str]) -> Test:
+    return lambda labels: key in labels and labels[key] in values
+
+
+def _not_in(key: str, values: set[str]) -> Test:
+    return lambda labels: labels.get(key) not in values
+
+
+def _exists(key: str, negate: bool) -> Test:
+    return lambda labels: (key in labels) != negate
+
+
 def parse_selector(selector: str) -> Callable[[dict], bool]:
     """Return a predicate over objects; raise InputError for syntax kubectl would reject."""
-    tests: list[Callable[[dict], bool]] = []
+    tests: list[Test] = []
     for part in _split(selector):
         if m := _SET_RE.match(part):
             key, op, raw = m.group(1), m.group(2), m.group(3)
             values = {v.strip() for v in raw.split(",") if v.strip()}
             if op == "in":
-                tests.append(lambda labels, k=key, vs=values: k in labels and labels[k] in vs)
+                tests.append(_in(key, values))
             else:
-                tests.append(lambda labels, k=key, vs=values: labels.get(k) not in vs)
+                tests.append(_not_in(key, values))
         elif m := _CMP_RE.match(part):
             key, op, value = m.group(1), m.group(2), m.group(3)
             if op == "!=":
-                tests.append(lambda labels, k=key, v=value: labels.get(k) != v)
+                tests.append(_not_in(key, {value}))
             else:
-                tests.append(lambda labels, k=key, v=value: k in labels and labels[k] == v)
+                tests.append(_in(key, {value}))
         elif m := _KEY_RE.match(part):
             negate, key = bool(m.group(1)), m.group(2)
-            tests.append(lambda labels, k=key, n=negate: (k in labels) != n)
+            tests.append(_exists(key, negate))
         else:
             raise InputError(f"invalid label selector {selector!r}: cannot parse {part.strip()!r}")
 

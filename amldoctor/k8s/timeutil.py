@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 
 def parse_time(value: object) -> datetime | None:
-    """Parse an API timestamp; None for missing or unparseable values (odd data never crashes a rule)."""
+    """Parse an API timestamp; None for missing or unparseable values (odd data never crashes a
+    rule)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value:

@@ -2,6 +2,6 @@
 
 Layers, in the order data flows: `source` reads files and stdin into documents that remember the
 line of every field; `workloads` finds the pod templates inside them; `engine` runs the
-`scope="lint"` rules (`amldoctor.rules.lint`) and applies suppressions; `preflight` runs each
+`scope="lint"` rules (`lint/rules/`) and applies suppressions; `preflight` runs each
 pod template through the why-pending engine against a snapshot or a live cluster.
 """

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from amldoctor.engine.registry import find_rule, load_all
 from amldoctor.errors import InputError
-from amldoctor.rules.base import find_rule, load_all
 
 CONFIG_NAME = ".amldoctor.yaml"
 

@@ -12,6 +12,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from amldoctor.engine.registry import (
+    RuleMeta,
+    find_rule,
+    ignored_codes,
+    iter_rules,
+    run_check,
+    suppressed_by,
+)
+from amldoctor.engine.report import (
+    Finding,
+    ObjectRef,
+    Severity,
+    SkippedRule,
+    count_by_severity,
+    exit_code_for,
+    missing_notes,
+)
 from amldoctor.k8s.timeutil import format_time
 from amldoctor.lint.config import LintConfig
 from amldoctor.lint.source import Document, FieldPath, ManifestSet
@@ -21,23 +38,6 @@ from amldoctor.lint.workloads import (
     extract_workloads,
     is_aml_job_spec,
     is_kubernetes_object,
-)
-from amldoctor.report import (
-    Finding,
-    ObjectRef,
-    Severity,
-    SkippedRule,
-    count_by_severity,
-    exit_code_for,
-    missing_notes,
-)
-from amldoctor.rules.base import (
-    RuleMeta,
-    find_rule,
-    ignored_codes,
-    iter_rules,
-    run_check,
-    suppressed_by,
 )
 from amldoctor.snapshot import Snapshot
 
@@ -213,7 +213,8 @@ def _canonical(key: str) -> str:
 
 def _non_kubernetes_notes(docs: list[Document]) -> list[str]:
     return [
-        f"{d.file}:{d.line()}: document {d.index} has no apiVersion/kind: not a Kubernetes object; skipped"
+        f"{d.file}:{d.line()}: document {d.index} has no apiVersion/kind: not a Kubernetes object; "
+        "skipped"
         for d in docs
         if not is_kubernetes_object(d) and not is_aml_job_spec(d)
     ]

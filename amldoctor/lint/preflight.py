@@ -19,9 +19,8 @@ from amldoctor.snapshot import Snapshot
 
 def pod_for(w: Workload, namespace: str) -> dict:
     """The pod the workload's controller would create (named after the workload)."""
-    template_meta = (
-        w.template.get("metadata") if isinstance(w.template.get("metadata"), dict) else {}
-    )
+    template_meta = w.template.get("metadata")
+    template_meta = template_meta if isinstance(template_meta, dict) else {}
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -158,9 +158,9 @@ def parse_text(name: str, data: str | bytes, out: ManifestSet) -> None:
         while loader.check_node():
             node = loader.get_node()
             index += 1
-            lines: dict[FieldPath, int] = {}
-            _record(node, (), lines, None, set())
-            _add_document(name, index, loader.construct_document(node), lines, out)
+            fields: dict[FieldPath, int] = {}
+            _record(node, (), fields, None, set())
+            _add_document(name, index, loader.construct_document(node), fields, out)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -12,23 +12,29 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from amldoctor.engine.report import ObjectRef
+from amldoctor.k8s.templates import POD_TEMPLATE_PATHS
 from amldoctor.lint.source import Document, FieldPath
-from amldoctor.report import ObjectRef
 
 SERVING = "serving"  # long-running replicas behind a Service: Deployment, StatefulSet...
 BATCH = "batch"  # runs to completion: Job, CronJob, Volcano and Kubeflow jobs
 DAEMON = "daemon"
 BARE_POD = "pod"
 
+# The kinds lint checks, by how their pods live; where each keeps its template is
+# `k8s.templates.POD_TEMPLATE_PATHS`.
+_CATEGORIES = {
+    "Deployment": SERVING,
+    "StatefulSet": SERVING,
+    "ReplicaSet": SERVING,
+    "ReplicationController": SERVING,
+    "DaemonSet": DAEMON,
+    "Job": BATCH,
+    "CronJob": BATCH,
+    "Pod": BARE_POD,
+}
 _TEMPLATE_KINDS: dict[str, tuple[str, FieldPath]] = {
-    "Deployment": (SERVING, ("spec", "template")),
-    "StatefulSet": (SERVING, ("spec", "template")),
-    "ReplicaSet": (SERVING, ("spec", "template")),
-    "ReplicationController": (SERVING, ("spec", "template")),
-    "DaemonSet": (DAEMON, ("spec", "template")),
-    "Job": (BATCH, ("spec", "template")),
-    "CronJob": (BATCH, ("spec", "jobTemplate", "spec", "template")),
-    "Pod": (BARE_POD, ()),
+    kind: (category, POD_TEMPLATE_PATHS[kind]) for kind, category in _CATEGORIES.items()
 }
 _KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
 
@@ -145,7 +151,8 @@ def instance_type_field(doc: Document) -> tuple[FieldPath, str] | None:
     if is_kubernetes_object(doc):
         return None
     obj = doc.obj
-    resources = obj.get("resources") if isinstance(obj.get("resources"), dict) else {}
+    resources = obj.get("resources")
+    resources = resources if isinstance(resources, dict) else {}
     for path, value in (
         (("instance_type",), obj.get("instance_type")),
         (("resources", "instance_type"), resources.get("instance_type")),
@@ -186,7 +193,8 @@ def extract_workloads(docs: list[Document]) -> tuple[list[Workload], list[str]]:
 def _templates(doc: Document) -> list[Workload] | None:
     """The workloads of one object; None when its kind holds no pod template we know."""
     kind, api = doc.kind, doc.api_version
-    spec = doc.obj.get("spec") if isinstance(doc.obj.get("spec"), dict) else {}
+    spec = doc.obj.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
     if kind == "Job" and api.startswith("batch.volcano.sh"):
         return [
             Workload(doc, BATCH, ("spec", "tasks", i, "template"), str(task.get("name") or i))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
 from amldoctor.errors import InputError
 
@@ -18,14 +19,14 @@ def check_format(fmt: str, allowed: tuple[str, ...] = REPORT_FORMATS) -> str:
     return fmt
 
 
-def make_console(stderr: bool = False):
+def make_console(stderr: bool = False, stream: TextIO | None = None):
     """A rich Console that honours NO_COLOR and plain output when piped.
 
     Piped output keeps a wide fixed width so lines are not wrapped mid-message in tickets.
     """
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
+    stream = stream or (sys.stderr if stderr else sys.stdout)
     is_tty = stream.isatty()
     width = None if is_tty else int(os.environ.get("COLUMNS", "120"))
     return Console(

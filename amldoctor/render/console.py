@@ -12,7 +12,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.report import Finding, ObjectRef, Report, Severity, missing_notes
+from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}

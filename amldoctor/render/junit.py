@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from amldoctor.report import Finding, Severity
+from amldoctor.engine.report import Finding, Severity
 
 
 def _case(suite: ET.Element, f: Finding) -> None:

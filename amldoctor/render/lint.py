@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.text import Text
 from tabulate import tabulate
 
+from amldoctor.engine.report import Finding
 from amldoctor.render.console import ICONS, STYLES, summary_text
-from amldoctor.report import Finding
 
 
 def location(f: Finding) -> str:

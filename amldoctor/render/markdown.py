@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from amldoctor.report import Report, Severity, missing_notes
+from amldoctor.engine.report import Report, Severity, missing_notes
 
 
 def _cell(text: str) -> str:
@@ -20,7 +20,8 @@ def report_markdown(report: Report) -> str:
         f"- Source: `{src['origin']}`"
         + (f" (context `{src['context']}`)" if src["context"] else "")
         + (f", Kubernetes {src['server_version']}" if src["server_version"] else ""),
-        f"- Namespaces: {', '.join(src['namespaces'] or []) or 'all'}; captured {src['captured_at']}",
+        f"- Namespaces: {', '.join(src['namespaces'] or []) or 'all'}; captured "
+        f"{src['captured_at']}",
         f"- {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info; "
         f"{report.pods_checked} pods checked; {report.suppressed} suppressed",
     ]

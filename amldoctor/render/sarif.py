@@ -10,11 +10,12 @@ tool notifications.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from amldoctor import __version__
-from amldoctor.report import Finding, Severity
-from amldoctor.rules.base import RuleMeta, iter_rules
+from amldoctor.engine.registry import RuleMeta, iter_rules
+from amldoctor.engine.report import Finding, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -60,7 +61,7 @@ def _result(finding: Finding, index: dict[str, int]) -> dict:
             }
         ],
     }
-    result = {
+    result: dict[str, Any] = {
         "ruleId": finding.rule,
         "level": LEVELS[finding.severity],
         "message": {"text": text},

@@ -1,4 +1,4 @@
-"""JSON and YAML: the machine-readable contract (DESIGN "Findings"), deterministic."""
+"""JSON and YAML: the machine-readable contract (README, "Output contract"), deterministic."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Rule families, one module each; `base.load_all()` imports them so they register."""
+"""Scan rule families, one module each; `engine.registry.load_all()` imports them so they
+register."""

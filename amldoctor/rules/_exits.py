@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from amldoctor.k8s.containers import ContainerView, dicts
-from amldoctor.snapshot import meta
+from amldoctor.k8s.objects import meta
 
 _MISSING_ENV = re.compile(r"KeyError: '([A-Za-z_][A-Za-z0-9_]*)'")
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
@@ -54,7 +54,8 @@ def termination_evidence(view: ContainerView, term: dict) -> dict:
 
 
 def explained_elsewhere(term: dict) -> bool:
-    """OOM kills (AMD201), SIGKILLs (AMD206, AMD302/303) and start failures (AMD405) have their own rules."""
+    """OOM kills (AMD201), SIGKILLs (AMD206, AMD302/303) and start failures (AMD405) have their own
+    rules."""
     if term.get("reason") == "OOMKilled" or term.get("reason") in START_FAILURES:
         return True
     # Every exit 137 is explained by AMD206 (or AMD302/AMD303/AMD204, which it defers to).
@@ -69,8 +70,8 @@ def exit_fix(term: dict, view: ContainerView, pod: dict) -> str:
     message = str(term.get("message") or "")
     if "cuda out of memory" in message.lower() or "outofmemoryerror" in message.lower():
         return (
-            "The GPU ran out of memory (CUDA OOM), not the container: lower the batch size, use mixed "
-            f"precision or gradient checkpointing, or a GPU with more memory. Logs: {logs}."
+            "The GPU ran out of memory (CUDA OOM), not the container: lower the batch size, use "
+            f"mixed precision or gradient checkpointing, or a GPU with more memory. Logs: {logs}."
         )
     env_key = _MISSING_ENV.search(message)
     if env_key and not any(
@@ -80,20 +81,39 @@ def exit_fix(term: dict, view: ContainerView, pod: dict) -> str:
     ):
         var = env_key.group(1)
         return (
-            f"The code reads environment variable {var}, which container {view.name} does not set: add it\n"
-            f"env:\n- name: {var}\n  value: <value>   # or valueFrom: configMapKeyRef / secretKeyRef\nLogs: {logs}."
+            f"The code reads environment variable {var}, which container {view.name} does not set: "
+            f"add it\nenv:\n- name: {var}\n  value: <value>   # or valueFrom: configMapKeyRef / "
+            f"secretKeyRef\nLogs: {logs}."
         )
     module = _MISSING_MODULE.search(message)
     if module:
-        return f"Python module {module.group(1)!r} is not installed in image {view.image}: add it to the image's requirements. Logs: {logs}."
+        return (
+            f"Python module {module.group(1)!r} is not installed in image {view.image}: add it "
+            f"to the image's requirements. Logs: {logs}."
+        )
     if code == 127:
-        return f"Fix `command`/`args` of container {view.name} or install the binary in the image ({view.image}). Logs: {logs}."
+        return (
+            f"Fix `command`/`args` of container {view.name} or install the binary in the image "
+            f"({view.image}). Logs: {logs}."
+        )
     if code == 126:
-        return f"Make the entrypoint executable (`chmod +x`) in image {view.image}, and check its architecture."
+        return (
+            f"Make the entrypoint executable (`chmod +x`) in image {view.image}, and check its "
+            "architecture."
+        )
     if code == 139:
-        return f"Native crash: check CUDA/driver compatibility of {view.image} with the node and native extensions. Logs: {logs}."
+        return (
+            f"Native crash: check CUDA/driver compatibility of {view.image} with the node and "
+            f"native extensions. Logs: {logs}."
+        )
     if code == 135:
-        return "Give the data loader more shared memory: mount an emptyDir {medium: Memory} at /dev/shm (inside the memory limit)."
+        return (
+            "Give the data loader more shared memory: mount an emptyDir {medium: Memory} at "
+            "/dev/shm (inside the memory limit)."
+        )
     if message:
         return f"Fix what the termination message reports; full output: {logs}."
-    return f"Read the logs: {logs}; set terminationMessagePolicy: FallbackToLogsOnError to see the error in the pod status."
+    return (
+        f"Read the logs: {logs}; set terminationMessagePolicy: FallbackToLogsOnError to see the "
+        "error in the pod status."
+    )

@@ -12,10 +12,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from amldoctor.k8s.containers import ContainerView, as_dict, dicts, is_aml_pod
+from amldoctor.aml.model import is_aml_pod
+from amldoctor.k8s.containers import ContainerView, as_dict, dicts
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, format_bytes, parse_quantity
 from amldoctor.rules._runtime import owner_kind_name
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30
 MI = 1 << 20
@@ -70,7 +72,8 @@ def limit_source(snap: Snapshot, pod: dict, view: ContainerView) -> LimitSource:
             text = (
                 "the built-in AML defaultinstancetype (the job named no instance type)"
                 if snap.collected("InstanceType")
-                else "the built-in AML defaultinstancetype as far as the snapshot shows (it holds no InstanceTypes)"
+                else "the built-in AML defaultinstancetype as far as the snapshot shows (it holds "
+                "no InstanceTypes)"
             )
             return LimitSource("aml-default-instance-type", "defaultinstancetype", text)
         return LimitSource(
@@ -109,12 +112,16 @@ def suggest_limit(limit: int | None, usage: int | None) -> Suggestion | None:
     if usage is not None:
         basis = f"1.5 x max(limit, current usage {format_bytes(usage)} from metrics.k8s.io)"
     else:
-        basis = "1.5 x the current limit; the snapshot has no PodMetrics (metrics.k8s.io), so usage is unknown: confirm with `kubectl top pod --containers`"
+        basis = (
+            "1.5 x the current limit; the snapshot has no PodMetrics (metrics.k8s.io), so "
+            "usage is unknown: confirm with `kubectl top pod --containers`"
+        )
     return Suggestion(round_up_memory(base * 3 // 2), basis)
 
 
 def _instance_types_with(snap: Snapshot, memory: int, gpu: bool) -> list[tuple[str, int]]:
-    """Instance types with a memory limit of at least `memory` (GPU ones only for GPU pods), smallest first."""
+    """Instance types with a memory limit of at least `memory` (GPU ones only for GPU pods),
+    smallest first."""
     found = []
     for it in snap.of_kind("InstanceType"):
         limits = (as_dict(it.get("spec")).get("resources") or {}).get("limits") or {}
@@ -146,14 +153,16 @@ def memory_fix(
         )
         if bigger:
             how = (
-                f"Use an existing instance type with at least {value}: `instance_type: {bigger[0][0]}` ({', '.join(f'{n} {format_bytes(m)}' for n, m in bigger)}); or: "
+                f"Use an existing instance type with at least {value}: `instance_type: "
+                f"{bigger[0][0]}` ({', '.join(f'{n} {format_bytes(m)}' for n, m in bigger)}); or: "
                 + how[0].lower()
                 + how[1:]
             )
         return (
-            how
-            + f"apiVersion: amlarc.azureml.com/v1alpha1\nkind: InstanceType\nmetadata:\n  name: {name}\n"
-            + f"spec:\n  resources:\n    requests:\n      memory: {value}\n    limits:\n      memory: {value}"
+            how + "apiVersion: amlarc.azureml.com/v1alpha1\nkind: InstanceType\nmetadata:\n  name: "
+            f"{name}\n"
+            + f"spec:\n  resources:\n    requests:\n      memory: {value}\n    limits:\n      "
+            f"memory: {value}"
         )
     snippet = (
         f"containers:\n- name: {view.name}\n  resources:\n    requests:\n      memory: {value}\n"
@@ -171,5 +180,11 @@ def memory_fix(
             f"kubectl set resources {owner[0].lower()}/{owner[1]} -n {ns} -c {view.name} "
             f"--limits=memory={value} --requests=memory={value}"
         )
-        return f"Raise the memory limit (and request) of container {view.name}: `{command}`, or in the manifest:\n{snippet}"
-    return f"Raise the memory limit (and request) of container {view.name} in the pod template:\n{snippet}"
+        return (
+            f"Raise the memory limit (and request) of container {view.name}: `{command}`, or in "
+            f"the manifest:\n{snippet}"
+        )
+    return (
+        f"Raise the memory limit (and request) of container {view.name} in the pod "
+        f"template:\n{snippet}"
+    )

@@ -26,9 +26,10 @@ from amldoctor.k8s.events import (
     event_reason,
     involved_object,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.timeutil import format_age, format_time, parse_time
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 EVENTS_EXPIRE = (
     "no events were found for this pod: events expire (about an hour by default), so this rests "
@@ -95,7 +96,8 @@ def probe_failures(snap: Snapshot, pod: dict) -> dict[tuple[str, str], ProbeFail
 
 
 def classify_probe_failure(text: str) -> str:
-    """'HTTP 503', 'connection refused', 'timeout', 'exec exit code 1', ... from the probe output."""
+    """'HTTP 503', 'connection refused', 'timeout', 'exec exit code 1', ... from the probe
+    output."""
     status = re.search(r"statuscode: (\d{3})", text)
     if status:
         return f"HTTP {status.group(1)}"
@@ -137,7 +139,8 @@ def probe_kills(
 class KillCause:
     """Who sent the SIGKILL behind an exit code 137 that is not an OOM kill."""
 
-    # liveness | startup | status-unknown | eviction | preemption | node-shutdown | grace-period | external
+    # liveness | startup | status-unknown | eviction | preemption | node-shutdown | grace-period |
+    # external
     cause: str
     detail: str
 
@@ -152,7 +155,8 @@ def sigkill_cause(snap: Snapshot, pod: dict, view: ContainerView) -> KillCause:
             when = f", last at {format_time(last)}" if last else ""
             return KillCause(
                 probe,
-                f"the kubelet killed it after its {probe} probe failed ({count} Killing events{when})",
+                f"the kubelet killed it after its {probe} probe failed ({count} Killing "
+                f"events{when})",
             )
     failures = probe_failures(snap, pod)
     for probe in ("liveness", "startup"):
@@ -165,7 +169,8 @@ def sigkill_cause(snap: Snapshot, pod: dict, view: ContainerView) -> KillCause:
     if any(t.get("reason") == "ContainerStatusUnknown" for _, t in iter_terminations(view)):
         return KillCause(
             "status-unknown",
-            "the kubelet lost track of the container (its node went away, or the pod was deleted before the "
+            "the kubelet lost track of the container (its node went away, or the pod was deleted "
+            "before the "
             "kubelet reported): 137 is a placeholder code here, not a signal",
         )
     pod_reason = str(status.get("reason") or "")
@@ -190,12 +195,14 @@ def sigkill_cause(snap: Snapshot, pod: dict, view: ContainerView) -> KillCause:
         grace = as_dict(pod.get("spec")).get("terminationGracePeriodSeconds", 30)
         return KillCause(
             "grace-period",
-            f"the pod is being deleted and the process ignored SIGTERM for terminationGracePeriodSeconds ({grace}s)",
+            "the pod is being deleted and the process ignored SIGTERM for "
+            f"terminationGracePeriodSeconds ({grace}s)",
         )
     return KillCause(
         "external",
         "no probe, eviction, preemption or deletion explains it: something sent SIGKILL "
-        "(a supervisor or sidecar in the pod, `kill -9`, or a node-level kill the runtime did not label)",
+        "(a supervisor or sidecar in the pod, `kill -9`, or a node-level kill the runtime did not "
+        "label)",
     )
 
 

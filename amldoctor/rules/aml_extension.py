@@ -24,8 +24,8 @@ from amldoctor.aml.extension import (
 )
 from amldoctor.aml.model import AML_GROUP, as_dict, is_aml_pod, name_of
 from amldoctor.aml.remedy import az_extension_update
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.snapshot import Snapshot
 
 _WARNING_AREAS = frozenset({"metrics", "logs"})
@@ -36,7 +36,8 @@ HEALTH_CODES = {
     "E40001": ("LOAD_BALANCER_NOT_SUPPORT", "use inferenceRouterServiceType=nodePort or clusterIP"),
     "E40002": (
         "INSUFFICIENT_NODE",
-        "too few healthy nodes for the HA router, or a bad nodeSelector: set inferenceRouterHA=false or add nodes",
+        "too few healthy nodes for the HA router, or a bad nodeSelector: set "
+        "inferenceRouterHA=false or add nodes",
     ),
     "E40003": (
         "INTERNAL_LOAD_BALANCER_NOT_SUPPORT",
@@ -48,7 +49,8 @@ HEALTH_CODES = {
     ),
     "E45001": (
         "AGENT_UNHEALTHY",
-        "an extension Pod, Job, Deployment, DaemonSet or StatefulSet is unhealthy: kubectl get pods -n {ns}",
+        "an extension Pod, Job, Deployment, DaemonSet or StatefulSet is unhealthy: kubectl get "
+        "pods -n {ns}",
     ),
     "E45002": (
         "PROMETHEUS_CONFLICT",
@@ -71,7 +73,10 @@ _CODE_RE = re.compile(r"\bE4\d{4}\b")
 def _component_fix(snap: Snapshot, component: Component, problems: dict[str, str]) -> str:
     ns = extension_namespace(snap)
     first = sorted(problems)[0]
-    base = f"kubectl describe pod {first} -n {ns}; kubectl logs {first} -n {ns} --all-containers --previous"
+    base = (
+        f"kubectl describe pod {first} -n {ns}; kubectl logs {first} -n {ns} --all-containers "
+        "--previous"
+    )
     text = " ".join(problems.values())
     if component.name == "azureml-fe" and "Pending" in text:
         cordoned = sorted(
@@ -84,8 +89,8 @@ def _component_fix(snap: Snapshot, component: Component, problems: dict[str, str
         )
         return (
             base
-            + f"{uncordon}\nthe HA inference router spreads 3 replicas over 3 nodes; on smaller clusters: "
-            + (az_extension_update(snap, {"inferenceRouterHA": "false"}))
+            + f"{uncordon}\nthe HA inference router spreads 3 replicas over 3 nodes; on smaller "
+            "clusters: " + (az_extension_update(snap, {"inferenceRouterHA": "false"}))
         )
     if component.name == "azureml-ingress-nginx-controller" and "OOMKilled" in text:
         return (
@@ -110,7 +115,8 @@ def aml_extension_not_installed(ctx: Context) -> Iterator[Finding]:
     On a cluster that is not used for AML this is only a note.
 
     ## Example
-    `kubectl get instancetypes` answers `error: the server doesn't have a resource type "instancetypes"`.
+    `kubectl get instancetypes` answers
+    `error: the server doesn't have a resource type "instancetypes"`.
 
     ## How to fix
     Check the extension with `az k8s-extension show --name <extension> --cluster-type
@@ -146,7 +152,8 @@ def aml_extension_not_installed(ctx: Context) -> Iterator[Finding]:
             "--cluster-name <cluster> --resource-group <resource-group>\n"
             "to install: az k8s-extension create --name <extension> --extension-type "
             "Microsoft.AzureML.Kubernetes --cluster-type managedClusters --cluster-name <cluster> "
-            "--resource-group <resource-group> --scope cluster --config enableTraining=True enableInference=True"
+            "--resource-group <resource-group> --scope cluster --config enableTraining=True "
+            "enableInference=True"
         ),
         severity=severity,
     )
@@ -194,7 +201,8 @@ def aml_extension_component_unhealthy(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             owner,
             message=(
-                f"AzureML extension component {key}{arc_note} is unhealthy ({shown}): {component.breaks}"
+                f"AzureML extension component {key}{arc_note} is unhealthy ({shown}): "
+                f"{component.breaks}"
             ),
             evidence={
                 "component": component.name,
@@ -248,7 +256,8 @@ def aml_healthcheck_failed(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 cm,
                 message=(
-                    f"AzureML extension health check reports {code} {title} in {', '.join(codes[code])}"
+                    f"AzureML extension health check reports {code} {title} in "
+                    f"{', '.join(codes[code])}"
                     + (" (critical: blocks install and upgrade)" if critical else "")
                 ),
                 evidence={
@@ -289,7 +298,8 @@ def aml_relay_missing_on_arc(ctx: Context) -> Iterator[Finding]:
     ns = extension_namespace(snap)
     yield ctx.finding(
         {"kind": "Namespace", "metadata": {"name": ns}},
-        message=f"Arc cluster without the AzureML relayserver in {ns}: AML cannot send jobs or scoring calls to this cluster",
+        message=f"Arc cluster without the AzureML relayserver in {ns}: AML cannot send jobs or "
+        "scoring calls to this cluster",
         evidence={
             "arc_namespace": "azure-arc",
             "extension_namespace": ns,
@@ -340,10 +350,12 @@ def aml_compute_namespace_missing(ctx: Context) -> Iterator[Finding]:
     yield ctx.finding(
         {"kind": "Namespace", "metadata": {"name": ns}},
         message=(
-            f"namespace {ns} {sure}: if it is an AML compute's namespace, its training jobs stay Queued "
-            "and online deployments fail with NamespaceNotFound"
+            f"namespace {ns} {sure}: if it is an AML compute's namespace, its training jobs stay "
+            "Queued and online deployments fail with NamespaceNotFound"
         ),
         evidence={"namespace": ns, "namespace_list_read": listed},
-        remediation=f"kubectl create namespace {ns}\n(or detach and re-attach the compute with an existing namespace: "
-        "az ml compute detach ...; az ml compute attach --type Kubernetes --namespace <existing> ...)",
+        remediation=f"kubectl create namespace {ns}\n(or detach and re-attach the compute with an "
+        "existing namespace: "
+        "az ml compute detach ...; az ml compute attach --type Kubernetes --namespace <existing> "
+        "...)",
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_node_selector
-from amldoctor.aml.fit import InstanceTypeFit, analyze, gpu_advertisement, label_values, node_pool
+from amldoctor.aml.fit import InstanceTypeFit, analyze, gpu_advertisement, label_values
 from amldoctor.aml.instancetypes import InstanceType, instance_type_yaml, parse_instance_type
 from amldoctor.aml.model import AML_GROUP, api_group, labels_of, name_of
 from amldoctor.aml.nodes import GPU, Capacity, is_ready, looks_like_gpu_node
@@ -22,10 +22,11 @@ from amldoctor.aml.remedy import (
     az_nodepool_taints,
     workload_toleration_settings,
 )
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.labels import format_labels
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.tolerations import format_taint
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30
@@ -143,15 +144,18 @@ def instance_type_selects_no_node(ctx: Context) -> Iterator[Finding]:
             states = {name_of(n): _node_state(n) for n in fit.matching}
             evidence["matching_node_states"] = states
             message = (
-                f"instance type {it.name} selects {len(fit.matching)} node(s) but none is Ready and "
-                f"schedulable ({', '.join(f'{k}: {v}' for k, v in sorted(states.items()))}): "
+                f"instance type {it.name} selects {len(fit.matching)} node(s) but none is Ready "
+                f"and schedulable ({', '.join(f'{k}: {v}' for k, v in sorted(states.items()))}): "
                 "aml-operator validates against Ready nodes, so its jobs fail with code 9"
             )
             pool = node_pool(fit.matching[0])
             fix = (
-                f"Bring a node of pool {pool or '<pool>'} back (uncordon, or fix the NotReady node). If the pool "
-                f"autoscales from zero, keep one node: az aks nodepool update --resource-group <resource-group> "
-                f"--cluster-name <cluster> --name {pool or '<pool>'} --update-cluster-autoscaler --min-count 1 "
+                f"Bring a node of pool {pool or '<pool>'} back (uncordon, or fix the NotReady "
+                "node). If the pool "
+                "autoscales from zero, keep one node: az aks nodepool update --resource-group "
+                "<resource-group> "
+                f"--cluster-name <cluster> --name {pool or '<pool>'} --update-cluster-autoscaler "
+                "--min-count 1 "
                 "--max-count <max>\nor let jobs wait for scale-up instead of failing: "
                 + az_extension_update(snap, {"amloperator.skipResourceValidation": "true"})
             )
@@ -271,8 +275,8 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
                 f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded
             )
             message = (
-                f"instance type {it.name} is bigger than every node it selects: on the closest node "
-                f"{where} {over} allocatable; {CODE9}"
+                f"instance type {it.name} is bigger than every node it selects: on the closest "
+                f"node {where} {over} allocatable; {CODE9}"
             )
             yield ctx.finding(
                 obj,
@@ -287,9 +291,10 @@ def instance_type_exceeds_node(ctx: Context) -> Iterator[Finding]:
                 for e in fit.limit_exceeded
             )
             message = (
-                f"instance type {it.name}'s limits exceed the largest node it selects ({where}: {over} "
-                "allocatable): its pods can be OOM-killed or evicted below their limit, and AML may "
-                "reject it with code 9 (inferred: which values AML validates is not documented)"
+                f"instance type {it.name}'s limits exceed the largest node it selects ({where}: "
+                f"{over} "
+                "allocatable): its pods can be OOM-killed or evicted below their limit, and AML "
+                "may reject it with code 9 (inferred: which values AML validates is not documented)"
             )
             yield ctx.finding(
                 obj,
@@ -346,13 +351,16 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
     metadata: {name: gpu-1}
     spec:
       nodeSelector: {kubernetes.azure.com/agentpool: gpupool}
-      resources: {limits: {cpu: "4", memory: 16Gi, nvidia.com/gpu: 1}, requests: {cpu: "4", memory: 16Gi}}
+      resources:
+        limits: {cpu: "4", memory: 16Gi, nvidia.com/gpu: 1}
+        requests: {cpu: "4", memory: 16Gi}
     ```
 
     ## How to fix
-    Install the device plugin (`az k8s-extension update ... --config installNvidiaDevicePlugin=True`,
-    the GPU Operator, or an AKS managed GPU pool); for MIG use the `single` strategy; or point
-    the instance type at the GPU pool.
+    Install the device plugin
+    (`az k8s-extension update ... --config installNvidiaDevicePlugin=True`, the GPU Operator, or
+    an AKS managed GPU pool); for MIG use the `single` strategy; or point the instance type at
+    the GPU pool.
     """
     snap = ctx.snapshot
     if not snap.nodes:
@@ -375,20 +383,23 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
         if mig and GPU in wanted:
             first = next(iter(mig.items()))
             message = (
-                f"instance type {it.name} asks for {asked} but its {len(fit.ready)} node(s) advertise only "
-                f"MIG slices ({first[0]}: {', '.join(f'{k}={v}' for k, v in first[1].items())}): the device "
+                f"instance type {it.name} asks for {asked} but its {len(fit.ready)} node(s) "
+                "advertise only "
+                f"MIG slices ({first[0]}: {', '.join(f'{k}={v}' for k, v in first[1].items())}): "
+                "the device "
                 "plugin uses the MIG mixed strategy, which AML instance types cannot request"
             )
             fix = (
-                "Run the NVIDIA device plugin with migStrategy=single so each MIG slice is advertised as "
+                "Run the NVIDIA device plugin with migStrategy=single so each MIG slice is "
+                "advertised as "
                 "nvidia.com/gpu (GPU Operator: `mig.strategy=single`; AKS: create the pool with "
                 "`az aks nodepool add ... --gpu-instance-profile MIG1g` and the single strategy). "
                 "Inferred from AKS MIG docs: verify on one node."
             )
         elif with_gpu:
             message = (
-                f"instance type {it.name} asks for {asked} but its nodes advertise nvidia.com/gpu instead; "
-                "AML instance types should request nvidia.com/gpu"
+                f"instance type {it.name} asks for {asked} but its nodes advertise nvidia.com/gpu "
+                "instead; AML instance types should request nvidia.com/gpu"
             )
             fix = "Request the resource the nodes advertise:\n" + instance_type_yaml(
                 it.name,
@@ -401,13 +412,15 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
             )
         elif gpu_vms:
             message = (
-                f"instance type {it.name} asks for {asked} but its GPU nodes ({', '.join(gpu_vms[:3])}) "
+                f"instance type {it.name} asks for {asked} but its GPU nodes "
+                f"({', '.join(gpu_vms[:3])}) "
                 "advertise no nvidia.com/gpu: the NVIDIA device plugin is not running there"
             )
             fix = (
                 "Install one device plugin: "
                 + az_extension_update(snap, {"installNvidiaDevicePlugin": "True"})
-                + "\nor the NVIDIA GPU Operator, or an AKS managed GPU pool; if a plugin DaemonSet exists, "
+                + "\nor the NVIDIA GPU Operator, or an AKS managed GPU pool; if a plugin DaemonSet "
+                "exists, "
                 "check that it tolerates the pool's taints (kubectl get ds -A | grep nvidia)"
             )
         else:
@@ -429,7 +442,10 @@ def instance_type_gpu_unavailable(ctx: Context) -> Iterator[Finding]:
                 selector = {"kubernetes.azure.com/agentpool": gpu_pools[0]}
             fix = "Select the GPU pool:\n" + _it_yaml(it, selector)
             if not gpu_pools:
-                fix = "No node advertises GPUs: add a GPU pool (az aks nodepool add --node-vm-size Standard_NC...)"
+                fix = (
+                    "No node advertises GPUs: add a GPU pool (az aks nodepool add --node-vm-size "
+                    "Standard_NC...)"
+                )
             evidence["agentpool_values"] = values.get("kubernetes.azure.com/agentpool", [])
         yield ctx.finding(obj, message=message, evidence=evidence, remediation=fix)
 
@@ -549,19 +565,24 @@ def aml_untolerated_taint(ctx: Context) -> Iterator[Finding]:
         gpu_only = all(t.startswith("nvidia.com/gpu") for t in taints) and it.gpus > 0
         raw = _raw_taints(usable, taints)
         message = (
-            f"instance type {it.name}: all {len(usable)} usable node(s) (pool {', '.join(pools) or '?'}) carry "
-            f"taint {', '.join(taints)}, which AML workload pods do not tolerate (they tolerate only ml.azure.com/*)"
+            f"instance type {it.name}: all {len(usable)} usable node(s) (pool "
+            f"{', '.join(pools) or '?'}) carry "
+            f"taint {', '.join(taints)}, which AML workload pods do not tolerate (they tolerate "
+            "only ml.azure.com/*)"
         )
         severity = None
         if gpu_only:
-            message += "; the ExtendedResourceToleration admission plugin may add it for GPU pods (unverified on AKS)"
+            message += (
+                "; the ExtendedResourceToleration admission plugin may add it for GPU pods "
+                "(unverified on AKS)"
+            )
             severity = "warning"
         new_taint = "ml.azure.com/amlarc-workload=true:NoSchedule"
         fix = (
             f"Option 1 (documented): taint the pool with AML's own key instead of {taints[0]}:\n"
             + _nodepool_retaint(pools, new_taint)
-            + "\nOption 2 (extension setting seen in public deployments, not in AML's docs; verify with "
-            "az k8s-extension show after applying): "
+            + "\nOption 2 (extension setting seen in public deployments, not in AML's docs; verify "
+            "with az k8s-extension show after applying): "
             + az_extension_update(snap, workload_toleration_settings(raw))
         )
         yield ctx.finding(
@@ -588,4 +609,5 @@ def _raw_taints(nodes: list[dict], texts: list[str]) -> list[dict]:
 
 
 def _nodepool_retaint(pools: list[str], taint: str) -> str:
-    return "\n".join(az_nodepool_taints(p, [taint]) for p in pools or [None])
+    names: list[str | None] = list(pools) or [None]
+    return "\n".join(az_nodepool_taints(p, [taint]) for p in names)

@@ -1,4 +1,5 @@
-"""AMD71x: AML training jobs stuck in Volcano: queued with no pods, gangs that cannot fit, no scheduler.
+"""AMD71x: AML training jobs stuck in Volcano: queued with no pods, gangs that cannot fit, no
+scheduler.
 
 AML's training pods are gang-scheduled by Volcano: nothing runs until all `minMember` workers
 have a node, and Volcano does not even create the pods until the PodGroup is enqueued. These are
@@ -32,12 +33,12 @@ from amldoctor.aml.model import (
 )
 from amldoctor.aml.nodes import Capacity
 from amldoctor.aml.remedy import az_extension_update
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.events import event_message, event_reason, event_type
 from amldoctor.k8s.quantity import QuantityError, format_amount, parse_quantity
 from amldoctor.k8s.resources import to_scheduler_units
 from amldoctor.k8s.timeutil import format_age
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
 
 WAITING = ("Pending", "Inqueue", "")
@@ -60,7 +61,10 @@ def _if_tolerated(gang: dict) -> str:
     relaxed = gang.get("if_tolerated")
     if not relaxed:
         return ""
-    return f"; with {', '.join(relaxed['taints'])} tolerated, {relaxed['placeable']} of {gang['needed']} would fit"
+    return (
+        f"; with {', '.join(relaxed['taints'])} tolerated, {relaxed['placeable']} of "
+        f"{gang['needed']} would fit"
+    )
 
 
 def _capacity_fix(snap: Snapshot, gang: dict) -> str:
@@ -76,13 +80,15 @@ def _capacity_fix(snap: Snapshot, gang: dict) -> str:
     if tainted:
         taints = ", ".join(f"{t} ({n} nodes)" for t, n in sorted(tainted.items()))
         prefix = (
-            f"Nodes with taint {taints} are closed to these pods: if they are the pool the job needs, "
-            "taint that pool with ml.azure.com/amlarc-workload=true:NoSchedule instead, or tolerate the "
-            "taint at extension level (see AMD707 for the commands).\n"
+            f"Nodes with taint {taints} are closed to these pods: if they are the pool the job "
+            "needs, taint that pool with ml.azure.com/amlarc-workload=true:NoSchedule instead, or "
+            "tolerate the taint at extension level (see AMD707 for the commands).\n"
         )
     return prefix + (
-        f"Make the gang fit: fewer workers (`instance_count` in the job's `resources`), or a smaller "
-        f"instance type per worker (each asks {per_pod or 'the listed resources'}); or add nodes to the "
+        "Make the gang fit: fewer workers (`instance_count` in the job's `resources`), or a "
+        "smaller "
+        f"instance type per worker (each asks {per_pod or 'the listed resources'}); or add nodes "
+        "to the "
         "pool: az aks nodepool update --resource-group <resource-group> --cluster-name <cluster> "
         "--name <pool> --update-cluster-autoscaler --min-count <n> --max-count <m>.\n"
         "A gang with no pods never triggers the cluster autoscaler; for pools that scale from zero "
@@ -158,15 +164,17 @@ def aml_job_queued_without_pods(ctx: Context) -> Iterator[Finding]:
         elif status["phase"] == "Inqueue":
             fix = (
                 "The gang was admitted but no pods were created: check the Volcano job controller "
-                f"(kubectl get pods -n {extension_namespace(snap)} | grep volcano-controllers; kubectl describe "
-                f"jobs.batch.volcano.sh {name_of(job) if job else name_of(pg)} -n {namespace_of(pg)})"
+                f"(kubectl get pods -n {extension_namespace(snap)} | grep volcano-controllers; "
+                f"kubectl describe jobs.batch.volcano.sh {name_of(job) if job else name_of(pg)} -n "
+                f"{namespace_of(pg)})"
             )
         else:
             fix = (
-                f"The nodes could hold the gang, so the queue or other jobs hold it back: kubectl get queue "
-                f"{status['queue']} -o yaml (state Open? capability?); kubectl get podgroups -A | grep -v "
-                f"Completed (enqueued jobs reserve capacity); kubectl logs -n {extension_namespace(snap)} "
-                "deploy/volcano-scheduler"
+                "The nodes could hold the gang, so the queue or other jobs hold it back: kubectl "
+                "get queue "
+                f"{status['queue']} -o yaml (state Open? capability?); kubectl get podgroups -A | "
+                "grep -v Completed (enqueued jobs reserve capacity); kubectl logs -n "
+                f"{extension_namespace(snap)} deploy/volcano-scheduler"
             )
         yield ctx.finding(
             pg, message=message, evidence=evidence, remediation=fix, severity=severity
@@ -217,9 +225,8 @@ def aml_gang_does_not_fit(ctx: Context) -> Iterator[Finding]:
         status = podgroup_status(snap, pg)
         why = why_text(status)
         message = (
-            f"{_job_label(pg)}: {running}/{total} workers Running, {len(pending)} Pending: {gang['summary']}"
-            + _if_tolerated(gang)
-            + (f"; Volcano: {why}" if why else "")
+            f"{_job_label(pg)}: {running}/{total} workers Running, {len(pending)} Pending: "
+            f"{gang['summary']}" + _if_tolerated(gang) + (f"; Volcano: {why}" if why else "")
         )
         yield ctx.finding(
             pg,
@@ -313,7 +320,8 @@ def volcano_scheduler_not_running(ctx: Context) -> Iterator[Finding]:
         )
         yield ctx.finding(
             pg or first,
-            message=f"{what}: {len(pods)} pod(s) wait for scheduler 'volcano' but {state}; they will never be scheduled",
+            message=f"{what}: {len(pods)} pod(s) wait for scheduler 'volcano' but {state}; they "
+            "will never be scheduled",
             evidence={
                 **(workload.to_dict() if workload else {}),
                 "pods": sorted(name_of(p) for p in pods),
@@ -323,7 +331,8 @@ def volcano_scheduler_not_running(ctx: Context) -> Iterator[Finding]:
             remediation=(
                 "Install Volcano with the extension: "
                 + az_extension_update(snap, {"installVolcano": "true"})
-                + f"\nor, if it exists but is failing: kubectl describe pod -n {extension_namespace(snap)} "
+                + "\nor, if it exists but is failing: kubectl describe pod -n "
+                f"{extension_namespace(snap)} "
                 "-l app=volcano-scheduler; kubectl logs -n <namespace> deploy/volcano-scheduler"
             ),
         )
@@ -383,7 +392,10 @@ def volcano_queue_blocks_job(ctx: Context) -> Iterator[Finding]:
         evidence: dict = {**_identity(pg), "queue": queue_name}
         if queue is None:
             message = f"{label} waits in Volcano queue {queue_name}, which does not exist"
-            fix = f"Create the queue or resubmit to an existing one: kubectl get queues; vcctl queue create --name {queue_name}"
+            fix = (
+                "Create the queue or resubmit to an existing one: kubectl get queues; vcctl "
+                f"queue create --name {queue_name}"
+            )
             yield ctx.finding(pg, message=message, evidence=evidence, remediation=fix)
             continue
         state = str(as_dict(queue.get("status")).get("state") or "Open")
@@ -415,7 +427,9 @@ def volcano_queue_blocks_job(ctx: Context) -> Iterator[Finding]:
         }
         yield ctx.finding(
             pg,
-            message=f"{label} can never be enqueued: its gang needs more than queue {queue_name} allows ({text})",
+            message=f"{label} can never be enqueued: its gang needs more than queue {queue_name} "
+            f"allows ({text})",
             evidence=evidence,
-            remediation=f"Raise the queue's capability (kubectl edit queue {queue_name}: spec.capability) or shrink the job",
+            remediation=f"Raise the queue's capability (kubectl edit queue {queue_name}: "
+            "spec.capability) or shrink the job",
         )

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from amldoctor.aml.extension import extension_namespace, extension_pods, pod_problem
-from amldoctor.aml.fit import node_pool
 from amldoctor.aml.instancetypes import (
     DEFAULT_MEMORY_LIMITS,
     DEFAULT_NAME,
@@ -24,12 +23,13 @@ from amldoctor.aml.instancetypes import (
 )
 from amldoctor.aml.model import Workload, is_inference_pod, name_of, namespace_of, workload_of
 from amldoctor.aml.nodes import Capacity, is_schedulable
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.containers import containers, iter_terminations, run_seconds
+from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.probes import settings
 from amldoctor.k8s.quantity import format_bytes
-from amldoctor.report import Finding
 from amldoctor.rules._runtime import probe_failures, probe_kills
-from amldoctor.rules.base import Context, rule
 from amldoctor.snapshot import Snapshot
 
 GI = 1 << 30
@@ -112,13 +112,16 @@ def aml_oom_on_default_instance_type(ctx: Context) -> Iterator[Finding]:
         use = (
             f"then in the job YAML:\nresources:\n  instance_type: {new_name}"
             if workload.kind == "job"
-            else f"then in the deployment YAML set `instance_type: {new_name}` and run: az ml online-deployment "
-            f"update --endpoint-name {workload.endpoint} --name {workload.deployment} -f deployment.yml"
+            else f"then in the deployment YAML set `instance_type: {new_name}` and run: az ml "
+            "online-deployment "
+            f"update --endpoint-name {workload.endpoint} --name {workload.deployment} -f "
+            "deployment.yml"
         )
         yield ctx.finding(
             pod,
             message=(
-                f"{workload.label()}: container {view.name} was OOMKilled at {format_bytes(limit)}, the memory "
+                f"{workload.label()}: container {view.name} was OOMKilled at "
+                f"{format_bytes(limit)}, the memory "
                 f"limit of {which}: the {workload.kind} names no instance type"
             ),
             evidence={
@@ -131,9 +134,10 @@ def aml_oom_on_default_instance_type(ctx: Context) -> Iterator[Finding]:
                 "largest_pool_node_memory": format_bytes(largest) if largest else None,
             },
             remediation=(
-                f"Create an instance type with room for the model (kubectl apply -f):\n{manifest}\n{use}\n"
-                "or raise the default for everything that names no instance type: apply the same YAML "
-                f"with `name: {DEFAULT_NAME}`"
+                "Create an instance type with room for the model (kubectl apply "
+                f"-f):\n{manifest}\n{use}\n"
+                "or raise the default for everything that names no instance type: apply the same "
+                f"YAML with `name: {DEFAULT_NAME}`"
             ),
         )
 
@@ -213,9 +217,11 @@ def aml_scoring_probe_kills_model_load(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             _owner(ctx, pods),
             message=(
-                f"online deployment {workload.id}: liveness probe on :{port} kills the scoring server before "
-                f"the model loads in {len(killed)}/{len(pods)} replica(s) (budget {probe.budget}s = "
-                f"initial_delay {probe.initial_delay} + failure_threshold {probe.failure_threshold} x period "
+                f"online deployment {workload.id}: liveness probe on :{port} kills the scoring "
+                "server before "
+                f"the model loads in {len(killed)}/{len(pods)} replica(s) (budget {probe.budget}s "
+                f"= initial_delay {probe.initial_delay} + failure_threshold "
+                f"{probe.failure_threshold} x period "
                 f"{probe.period}; container {ran_text}; {count} kills)"
             ),
             evidence={
@@ -295,20 +301,25 @@ def aml_model_download_failed(ctx: Context) -> Iterator[Finding]:
             f"{len(failing)}/{len(pods)} replica(s): {detail}"
         )
         if proxy:
-            message += f"; the extension's amlarc-identity-proxy is unhealthy ({', '.join(sorted(proxy.values()))})"
+            message += (
+                "; the extension's amlarc-identity-proxy is unhealthy "
+                f"({', '.join(sorted(proxy.values()))})"
+            )
         ns = namespace_of(pods[0])
         fix = (
-            f"az ml online-deployment get-logs --endpoint-name {workload.endpoint} --name {workload.deployment} "
-            "--container storage-initializer --lines 100\n"
+            f"az ml online-deployment get-logs --endpoint-name {workload.endpoint} --name "
+            f"{workload.deployment} --container storage-initializer --lines 100\n"
         )
         if proxy:
             fix += (
-                f"first fix the identity proxy: kubectl describe pod -n {extension_namespace(snap)} "
-                f"{sorted(proxy)[0]}\n"
+                "first fix the identity proxy: kubectl describe pod -n "
+                f"{extension_namespace(snap)} {sorted(proxy)[0]}\n"
             )
         fix += (
-            "then grant the endpoint identity read access to the model's storage: az role assignment create "
-            '--assignee <endpoint-principal-id> --role "Storage Blob Data Reader" --scope <storage-account-id>; '
+            "then grant the endpoint identity read access to the model's storage: az role "
+            "assignment create "
+            '--assignee <endpoint-principal-id> --role "Storage Blob Data Reader" --scope '
+            "<storage-account-id>; "
             f"pods in {ns} must reach amlarc-identity-proxy on port 9999 and blob storage on 443"
         )
         yield ctx.finding(

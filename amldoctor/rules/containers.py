@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
@@ -20,6 +21,7 @@ from amldoctor.k8s.containers import (
 )
 from amldoctor.k8s.events import event_message
 from amldoctor.k8s.images import CATEGORY_TEXT, classify_pull_failure, parse_image
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import (
     PULL_REASONS,
     exit_fix,
@@ -30,8 +32,6 @@ from amldoctor.rules._exits import (
 )
 from amldoctor.rules._pullfix import pull_fix
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 
 @rule("AMD401", "crash-loop-backoff", severity="error", needs=("Pod",))
@@ -64,7 +64,8 @@ def crash_loop_backoff(ctx: Context):
                 continue
             code = term.get("exitCode")
             message = (
-                f"container {view.name} in pod {pod_label(pod)} is in CrashLoopBackOff after {view.restart_count} "
+                f"container {view.name} in pod {pod_label(pod)} is in CrashLoopBackOff after "
+                f"{view.restart_count} "
                 f"restarts: last exit {explain_exit(code)} {when(term.get('finishedAt'), captured)}"
             )
             message += termination_clause(term) or (
@@ -136,7 +137,10 @@ def image_pull_failed(ctx: Context):
             )
             image = view.image
             ref = parse_image(image)
-            message = f"{view.kind} {view.name} in pod {pod_label(pod)} cannot pull {image}: {CATEGORY_TEXT[category]}"
+            message = (
+                f"{view.kind} {view.name} in pod {pod_label(pod)} cannot pull {image}: "
+                f"{CATEGORY_TEXT[category]}"
+            )
             if attempts:
                 message += f"; {attempts} failed pulls"
             if not events:
@@ -212,13 +216,25 @@ def create_container_config_error(ctx: Context):
                 message += f"; {EVENTS_EXPIRE}"
             ns = meta(pod).get("namespace")
             if kind and name and key:
-                fix = f"Add key {key} to {kind} {ns}/{name}, or fix the key name in the pod spec (or set optional: true)."
+                fix = (
+                    f"Add key {key} to {kind} {ns}/{name}, or fix the key name in the pod spec "
+                    "(or set optional: true)."
+                )
             elif kind == "Secret":
-                fix = f"Create Secret {name} in namespace {ns} (`kubectl create secret generic {name} -n {ns} --from-literal=...`), or fix the name."
+                fix = (
+                    f"Create Secret {name} in namespace {ns} (`kubectl create secret generic "
+                    f"{name} -n {ns} --from-literal=...`), or fix the name."
+                )
             elif kind == "ConfigMap":
-                fix = f"Create ConfigMap {name} in namespace {ns} (`kubectl create configmap {name} -n {ns} --from-file=...`), or fix the name."
+                fix = (
+                    f"Create ConfigMap {name} in namespace {ns} (`kubectl create configmap "
+                    f"{name} -n {ns} --from-file=...`), or fix the name."
+                )
             else:
-                fix = "Fix the container configuration the message names (securityContext, env, volume mounts)."
+                fix = (
+                    "Fix the container configuration the message names (securityContext, env, "
+                    "volume mounts)."
+                )
             yield ctx.finding(
                 pod,
                 message=message,

@@ -5,6 +5,7 @@ Split from `containers.py` to keep each module readable; the same conventions ap
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import ContainerView, as_dict, containers, explain_exit, pod_label
 from amldoctor.k8s.events import event_message
 from amldoctor.rules._exits import (
@@ -18,7 +19,6 @@ from amldoctor.rules._exits import (
     termination_summary,
 )
 from amldoctor.rules._runtime import EVENTS_EXPIRE, container_events, when
-from amldoctor.rules.base import Context, rule
 
 RUN_REASONS = frozenset({"RunContainerError", "CreateContainerError", *START_FAILURES})
 _START_HINTS = (
@@ -74,13 +74,15 @@ def invalid_image_name(ctx: Context):
             hint = "; ".join(hints) or "expected registry/repository:tag"
             yield ctx.finding(
                 pod,
-                message=f'{view.kind} {view.name} in pod {pod_label(pod)} has an invalid image reference "{image}" ({hint})',
+                message=f"{view.kind} {view.name} in pod {pod_label(pod)} has an invalid image "
+                f'reference "{image}" ({hint})',
                 evidence={
                     "container": view.name,
                     "image": image,
                     "status_message": short_text(waiting.get("message")) or None,
                 },
-                remediation=f"Fix containers[{view.name}].image: {hint}, e.g. myregistry.azurecr.io/trainer:1.0",
+                remediation=f"Fix containers[{view.name}].image: {hint}, e.g. "
+                "myregistry.azurecr.io/trainer:1.0",
             )
 
 
@@ -128,7 +130,10 @@ def run_container_error(ctx: Context):
                 if waiting.get("reason") in RUN_REASONS
                 else (term or {}).get("reason")
             )
-            message = f"{view.kind} {view.name} in pod {pod_label(pod)} could not start ({reason}): {short_text(text) or 'no message'}"
+            message = (
+                f"{view.kind} {view.name} in pod {pod_label(pod)} could not start "
+                f"({reason}): {short_text(text) or 'no message'}"
+            )
             if hint:
                 message += f" ({hint})"
             if not text and not events:
@@ -147,8 +152,9 @@ def run_container_error(ctx: Context):
                     "restart_count": view.restart_count,
                 },
                 remediation=(
-                    f"Check containers[{view.name}].command/args/workingDir against image {view.image} "
-                    f"(`docker run --rm --entrypoint sh {view.image} -c 'which {command[0] if command else '<cmd>'}'`), "
+                    f"Check containers[{view.name}].command/args/workingDir against image "
+                    f"{view.image} (`docker run --rm --entrypoint sh {view.image} -c 'which "
+                    f"{command[0] if command else '<cmd>'}'`), "
                     "and for GPU pods the node's NVIDIA driver and container runtime."
                 ),
             )
@@ -196,7 +202,8 @@ def init_container_failing(ctx: Context):
             code = term.get("exitCode")
             message = (
                 f"init container {view.name} in pod {pod_label(pod)} failed"
-                f"{f' {view.restart_count + 1} times' if view.restart_count else ''}: last exit {explain_exit(code)}"
+                f"{f' {view.restart_count + 1} times' if view.restart_count else ''}: last exit "
+                f"{explain_exit(code)}"
                 f" {when(term.get('finishedAt'), captured)}; the app containers cannot start"
             )
             if term.get("message"):
@@ -219,9 +226,12 @@ def init_container_failing(ctx: Context):
 def _init_fix(term: dict, view: ContainerView, pod: dict) -> str:
     if view.name.startswith("storageinitializer"):
         return (
-            "The AML model download failed: give the endpoint's identity Storage Blob Data Reader on the "
-            "model's storage account, check that amlarc-identity-proxy in namespace azureml is healthy and "
-            "reachable on port 9999, and read `az ml online-deployment get-logs --container storage-initializer`."
+            "The AML model download failed: give the endpoint's identity Storage Blob Data Reader "
+            "on the "
+            "model's storage account, check that amlarc-identity-proxy in namespace azureml is "
+            "healthy and "
+            "reachable on port 9999, and read `az ml online-deployment get-logs --container "
+            "storage-initializer`."
         )
     return exit_fix(term, view, pod)
 
@@ -259,8 +269,8 @@ def container_failed(ctx: Context):
                 continue
             code = term.get("exitCode")
             message = (
-                f"container {view.name} in pod {pod_label(pod)} failed with exit {explain_exit(code)}"
-                f" {when(term.get('finishedAt'), captured)}"
+                f"container {view.name} in pod {pod_label(pod)} failed with exit "
+                f"{explain_exit(code)} {when(term.get('finishedAt'), captured)}"
             )
             message += termination_clause(term)
             if "cuda out of memory" in str(term.get("message") or "").lower():

@@ -9,6 +9,7 @@ an OOM.
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     as_dict,
     containers,
@@ -19,11 +20,10 @@ from amldoctor.k8s.containers import (
     pod_label,
 )
 from amldoctor.k8s.events import event_count, event_reason, involved_object
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import format_bytes
 from amldoctor.rules._memfix import bytes_of, limit_source, memory_fix, pod_usage, suggest_limit
 from amldoctor.rules._runtime import when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 # Small helper containers (sidecars, AML capability containers) are not what runs out of memory.
@@ -70,9 +70,15 @@ def container_oom_killed(ctx: Context):
             suggestion = suggest_limit(limit, usage)
             req_text = view.raw_resource("requests", "memory") or "none"
             if limit is not None:
-                hit = f"at its memory limit {view.raw_resource('limits', 'memory')} (request {req_text}, set by {source.text})"
+                hit = (
+                    f"at its memory limit {view.raw_resource('limits', 'memory')} (request "
+                    f"{req_text}, set by {source.text})"
+                )
             else:
-                hit = f"with no memory limit (request {req_text}): the node ran out of memory and the kernel picked it"
+                hit = (
+                    f"with no memory limit (request {req_text}): the node ran out of memory and "
+                    "the kernel picked it"
+                )
             message = (
                 f"{view.kind} {view.name} in pod {pod_label(pod)} was OOMKilled {hit}; "
                 f"{view.restart_count} restarts, last OOM {when(term.get('finishedAt'), captured)}"
@@ -94,7 +100,10 @@ def container_oom_killed(ctx: Context):
                     as_dict(pod.get("spec")).get("nodeName") or "", 0
                 ),
             }
-            remediation = "Set a memory limit equal to the request so the scheduler reserves what the container uses."
+            remediation = (
+                "Set a memory limit equal to the request so the scheduler reserves what "
+                "the container uses."
+            )
             if suggestion is not None:
                 evidence["suggested_limit"] = format_bytes(suggestion.limit)
                 evidence["suggestion_basis"] = suggestion.basis
@@ -156,7 +165,8 @@ def memory_request_below_limit(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=(
-                    f"{view.kind} {view.name} in batch pod {pod_label(pod)} requests {raw_req} memory "
+                    f"{view.kind} {view.name} in batch pod {pod_label(pod)} requests {raw_req} "
+                    "memory "
                     f"but may use up to its limit {raw_lim}: the node reserves only {raw_req}"
                 ),
                 evidence={
@@ -166,8 +176,8 @@ def memory_request_below_limit(ctx: Context):
                     "unreserved_bytes": limit - request,
                 },
                 remediation=(
-                    f"Make the request equal to the limit:\nresources:\n  requests:\n    memory: {raw_lim}\n"
-                    f"  limits:\n    memory: {raw_lim}"
+                    "Make the request equal to the limit:\nresources:\n  requests:\n    memory: "
+                    f"{raw_lim}\n  limits:\n    memory: {raw_lim}"
                 ),
             )
 
@@ -207,8 +217,8 @@ def memory_limit_missing(ctx: Context):
                 ),
                 evidence={"container": view.name, "memory_request": request, "memory_limit": None},
                 remediation=(
-                    f"Set a memory limit on container {view.name}:\nresources:\n  requests:\n    memory: {suggested}\n"
-                    f"  limits:\n    memory: {suggested}"
+                    f"Set a memory limit on container {view.name}:\nresources:\n  requests:\n    "
+                    f"memory: {suggested}\n  limits:\n    memory: {suggested}"
                 ),
             )
 
@@ -260,13 +270,17 @@ def memory_backed_emptydir(ctx: Context):
                 if size is not None and size * 2 >= limit:
                     share = f"is {size * 100 // limit}% of"
                     message = (
-                        f"emptyDir {name} (medium: Memory, sizeLimit {size_raw}) in pod {pod_label(pod)} "
-                        f"{share} {view.kind} {view.name}'s memory limit {raw_limit}; tmpfs pages count against that limit"
+                        f"emptyDir {name} (medium: Memory, sizeLimit {size_raw}) in pod "
+                        f"{pod_label(pod)} "
+                        f"{share} {view.kind} {view.name}'s memory limit {raw_limit}; tmpfs pages "
+                        "count against that limit"
                     )
                 elif size is None and oom:
                     message = (
-                        f"emptyDir {name} (medium: Memory, no sizeLimit) in pod {pod_label(pod)} can grow to "
-                        f"{view.kind} {view.name}'s whole memory limit {raw_limit}, and the container was OOMKilled"
+                        f"emptyDir {name} (medium: Memory, no sizeLimit) in pod {pod_label(pod)} "
+                        "can grow to "
+                        f"{view.kind} {view.name}'s whole memory limit {raw_limit}, and the "
+                        "container was OOMKilled"
                     )
                 else:
                     continue
@@ -283,9 +297,10 @@ def memory_backed_emptydir(ctx: Context):
                         "oom_killed": oom,
                     },
                     remediation=(
-                        f"Budget shared memory inside the limit: memory limit >= process peak + sizeLimit, e.g.\n"
-                        f"volumes:\n- name: {name}\n  emptyDir:\n    medium: Memory\n    sizeLimit: "
-                        f"{format_bytes(max(limit // 4, 64 << 20))}\n"
+                        "Budget shared memory inside the limit: memory limit >= process peak + "
+                        "sizeLimit, e.g.\n"
+                        f"volumes:\n- name: {name}\n  emptyDir:\n    medium: Memory\n    "
+                        f"sizeLimit: {format_bytes(max(limit // 4, 64 << 20))}\n"
                         f"or raise containers[{view.name}].resources.limits.memory by the shm size."
                     ),
                 )

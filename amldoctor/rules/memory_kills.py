@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     as_dict,
     containers,
@@ -17,7 +18,6 @@ from amldoctor.k8s.containers import (
     pod_label,
 )
 from amldoctor.rules._runtime import sigkill_cause, when
-from amldoctor.rules.base import Context, rule
 
 _EVICTION = re.compile(r"low on resource: ([A-Za-z0-9-]+)")
 _THRESHOLD = re.compile(r"Threshold quantity: ([^,]+), available: ([^.]+?)\.")
@@ -77,8 +77,9 @@ def pod_evicted(ctx: Context):
             message += "; this is node memory pressure, not a container OOM"
         if resource == "ephemeral-storage":
             fix = (
-                "Set ephemeral-storage requests and limits on the containers, and write datasets and "
-                "checkpoints to a volume (PVC or a sized emptyDir) instead of the container filesystem."
+                "Set ephemeral-storage requests and limits on the containers, and write datasets "
+                "and checkpoints to a volume (PVC or a sized emptyDir) instead of the container "
+                "filesystem."
             )
         else:
             fix = (
@@ -137,22 +138,30 @@ def exit_137_not_oom(ctx: Context):
             if cause.cause in ("liveness", "startup", "eviction"):
                 continue
             fix = {
-                "preemption": "Give the workload a higher PriorityClass, or run it where nothing can preempt it.",
-                "node-shutdown": "Node shut down (scale-in, upgrade or spot reclaim): checkpoint training and let the job retry.",
-                "grace-period": "Handle SIGTERM in the process (save and exit) or raise spec.terminationGracePeriodSeconds.",
-                "status-unknown": "Check what happened to the node the pod ran on (`kubectl get events -A "
-                "--field-selector involvedObject.kind=Node`); the controller recreates the pod elsewhere.",
+                "preemption": "Give the workload a higher PriorityClass, or run it where nothing "
+                "can preempt it.",
+                "node-shutdown": "Node shut down (scale-in, upgrade or spot reclaim): checkpoint "
+                "training and let the job retry.",
+                "grace-period": "Handle SIGTERM in the process (save and exit) or raise "
+                "spec.terminationGracePeriodSeconds.",
+                "status-unknown": "Check what happened to the node the pod ran on (`kubectl get "
+                "events -A "
+                "--field-selector involvedObject.kind=Node`); the controller recreates the pod "
+                "elsewhere.",
             }.get(cause.cause, "")
             if cause.cause == "external":
                 fix = (
-                    "Find the sender: the container's supervisor or entrypoint script, a sidecar, or "
-                    f"the node's kernel log (`kubectl debug node/{(pod.get('spec') or {}).get('nodeName') or '<node>'} "
+                    "Find the sender: the container's supervisor or entrypoint script, a sidecar, "
+                    "or the node's kernel log (`kubectl debug "
+                    f"node/{(pod.get('spec') or {}).get('nodeName') or '<node>'} "
                     "-it --image=busybox -- dmesg | grep -i kill`)."
                 )
                 if view.name == "training-identity-sidecar":
                     fix = (
-                        "The AML identity sidecar dies with 137 behind an HTTP proxy: add 127.0.0.1 to the "
-                        "proxy skip range (`az connectedk8s connect --proxy-skip-range 127.0.0.1,...`) or NO_PROXY."
+                        "The AML identity sidecar dies with 137 behind an HTTP proxy: add "
+                        "127.0.0.1 to the "
+                        "proxy skip range (`az connectedk8s connect --proxy-skip-range "
+                        "127.0.0.1,...`) or NO_PROXY."
                     )
             yield ctx.finding(
                 pod,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts
+from amldoctor.k8s.nodepools import node_pool
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import parse_time
 from amldoctor.rules._runtime import when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 # node-problem-detector GPU conditions on AKS (True = problem); names ending in Ready/Healthy are
@@ -42,11 +43,6 @@ def _pods(n: int) -> str:
     return f"{n} pod{'' if n == 1 else 's'}"
 
 
-def node_pool(node: dict) -> str | None:
-    labels = meta(node).get("labels") or {}
-    return labels.get("kubernetes.azure.com/agentpool") or labels.get("agentpool")
-
-
 def _restart_hint(name: str, node: dict) -> str:
     """A concrete command for AKS VMSS nodes, else the generic kubectl steps."""
     match = _AKS_VMSS_NODE.match(name)
@@ -54,10 +50,14 @@ def _restart_hint(name: str, node: dict) -> str:
         instance = int(match.group(2), 36)
         return (
             f"`kubectl describe node {name}`; if it does not recover, reimage it: "
-            f"`az vmss reimage -g <node-resource-group> -n {match.group(1)} --instance-ids {instance}` "
+            f"`az vmss reimage -g <node-resource-group> -n {match.group(1)} --instance-ids "
+            f"{instance}` "
             f"(or `az aks nodepool delete-machines` / scale the pool {node_pool(node) or ''})."
         ).replace(" )", ")")
-    return f"`kubectl describe node {name}`, then check the kubelet and container runtime on the machine."
+    return (
+        f"`kubectl describe node {name}`, then check the kubelet and container runtime on the "
+        "machine."
+    )
 
 
 @rule("AMD601", "node-not-ready", severity="error", needs=("Node",))
@@ -98,7 +98,8 @@ def node_not_ready(ctx: Context):
             node,
             message=(
                 f"node {name} is {state} since {since.removeprefix('at ')}"
-                f"{': the kubelet stopped reporting' if status != 'False' else ''}{f' ({detail})' if detail else ''}; "
+                f"{': the kubelet stopped reporting' if status != 'False' else ''}"
+                f"{f' ({detail})' if detail else ''}; "
                 f"{_pods(len(pods))} bound to it"
             ),
             evidence={
@@ -144,16 +145,23 @@ def node_pressure(ctx: Context):
             detail = _detail(cond)
             pods = ctx.snapshot.pods_on_node(name)
             fix = {
-                "MemoryPressure": "Set memory requests to real use (requests = limits for training) and limits on every container; the kubelet evicts pods above their requests first.",
-                "DiskPressure": "Free node disk: set ephemeral-storage requests/limits, write datasets to volumes, and prune unused images; or use a larger OS disk for the pool.",
-                "PIDPressure": "A container forks too many processes (DataLoader workers, shells): lower the worker count or set a pod PID limit.",
-                "NetworkUnavailable": "The node's network (CNI routes) is not configured: check the CNI pods on the node.",
+                "MemoryPressure": "Set memory requests to real use (requests = limits for "
+                "training) and limits on every container; the kubelet evicts pods above their "
+                "requests first.",
+                "DiskPressure": "Free node disk: set ephemeral-storage requests/limits, write "
+                "datasets to volumes, and prune unused images; or use a larger OS disk for the "
+                "pool.",
+                "PIDPressure": "A container forks too many processes (DataLoader workers, shells): "
+                "lower the worker count or set a pod PID limit.",
+                "NetworkUnavailable": "The node's network (CNI routes) is not configured: check "
+                "the CNI pods on the node.",
             }[kind]
             yield ctx.finding(
                 node,
                 message=(
                     f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
-                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; {_pods(len(pods))} on it"
+                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; "
+                    f"{_pods(len(pods))} on it"
                 ),
                 evidence={
                     "node": name,
@@ -202,8 +210,8 @@ def gpu_health_condition(ctx: Context):
             yield ctx.finding(
                 node,
                 message=(
-                    f"node {name} reports GPU problem {kind}{f' ({detail})' if detail else ''} since "
-                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}"
+                    f"node {name} reports GPU problem {kind}{f' ({detail})' if detail else ''} "
+                    f"since {when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}"
                 ),
                 evidence={
                     "node": name,
@@ -211,7 +219,8 @@ def gpu_health_condition(ctx: Context):
                     "reason": cond.get("reason"),
                     "message": cond.get("message"),
                 },
-                remediation=f"`kubectl cordon {name}` and `kubectl drain {name} --ignore-daemonsets`, then {_restart_hint(name, node)}",
+                remediation=f"`kubectl cordon {name}` and `kubectl drain {name} "
+                f"--ignore-daemonsets`, then {_restart_hint(name, node)}",
             )
 
 
@@ -256,14 +265,16 @@ def node_cordoned(ctx: Context):
         pods = ctx.snapshot.pods_on_node(name)
         yield ctx.finding(
             node,
-            message=f"node {name} is cordoned (spec.unschedulable){since}{gpu_text}; {_pods(len(pods))} still on it",
+            message=f"node {name} is cordoned (spec.unschedulable){since}{gpu_text}; "
+            f"{_pods(len(pods))} still on it",
             evidence={
                 "node": name,
                 "gpus": gpus,
                 "pods": len(pods),
                 "since": taint.get("timeAdded"),
             },
-            remediation=f"`kubectl uncordon {name}` once maintenance is over (or remove the node from its pool).",
+            remediation=f"`kubectl uncordon {name}` once maintenance is over (or remove the node "
+            "from its pool).",
             severity="warning" if gpu_text else None,
         )
 
@@ -315,7 +326,8 @@ def node_problem_condition(ctx: Context):
                 node,
                 message=(
                     f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
-                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; {_pods(len(pods))} on it"
+                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; "
+                    f"{_pods(len(pods))} on it"
                 ),
                 evidence={
                     "node": name,
@@ -331,5 +343,11 @@ def node_problem_condition(ctx: Context):
 def _npd_fix(kind: str, name: str, node: dict) -> str:
     drain = f"`kubectl cordon {name}` and `kubectl drain {name} --ignore-daemonsets`"
     if kind == "VMEventScheduled":
-        return f"{NPD_PROBLEMS[kind]}: checkpoint long-running training on it, then {drain} before the event."
-    return f"{NPD_PROBLEMS[kind][0].upper()}{NPD_PROBLEMS[kind][1:]}: {drain} first. {_restart_hint(name, node)}"
+        return (
+            f"{NPD_PROBLEMS[kind]}: checkpoint long-running training on it, then {drain} before "
+            "the event."
+        )
+    return (
+        f"{NPD_PROBLEMS[kind][0].upper()}{NPD_PROBLEMS[kind][1:]}: {drain} first. "
+        f"{_restart_hint(name, node)}"
+    )

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, is_terminal, pod_label
+from amldoctor.k8s.nodepools import node_pool
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import pod_requests
-from amldoctor.rules.base import Context, rule
-from amldoctor.rules.nodes import node_pool
-from amldoctor.snapshot import meta
 
 GPU = "nvidia.com/gpu"
 _GPU_LABELS = (
@@ -137,8 +137,8 @@ def gpu_inventory(ctx: Context):
                 "unschedulable": bool(as_dict(node.get("spec")).get("unschedulable")),
             },
             remediation=(
-                f"{withdrawn_total} GPU(s) were withdrawn by the device plugin: `kubectl cordon {name}`, drain it and "
-                "reimage or replace the node."
+                f"{withdrawn_total} GPU(s) were withdrawn by the device plugin: `kubectl cordon "
+                f"{name}`, drain it and reimage or replace the node."
                 if withdrawn_total
                 else "Free GPUs held by idle pods (`kubectl delete pod`), or add nodes to the pool."
             ),
@@ -185,20 +185,28 @@ def gpu_device_plugin_missing(ctx: Context):
         )
         if plugin is not None:
             plugin_name = f"{meta(plugin).get('namespace')}/{meta(plugin).get('name')}"
-            state = f"its device-plugin pod {plugin_name} is {(plugin.get('status') or {}).get('phase') or 'present'} but registered no GPU"
+            state = (
+                f"its device-plugin pod {plugin_name} is "
+                f"{(plugin.get('status') or {}).get('phase') or 'present'} but registered no GPU"
+            )
             fix = (
-                f"Read the plugin's log (`kubectl logs -n {meta(plugin).get('namespace')} {meta(plugin).get('name')}`) "
-                "for `failed to initialize NVML` (driver missing or broken on this node; the plugin hides it when "
-                "FAIL_ON_INIT_ERROR=false); reimage the node or fix the driver, then delete the plugin pod to re-register."
+                f"Read the plugin's log (`kubectl logs -n {meta(plugin).get('namespace')} "
+                f"{meta(plugin).get('name')}`) "
+                "for `failed to initialize NVML` (driver missing or broken on this node; the "
+                "plugin hides it when "
+                "FAIL_ON_INIT_ERROR=false); reimage the node or fix the driver, then delete the "
+                "plugin pod to re-register."
             )
         else:
             plugin_name = None
             state = "no NVIDIA device-plugin pod runs there"
             fix = (
-                "Install the NVIDIA device plugin for this pool: for AzureML `az k8s-extension update --name <ext> "
-                "--cluster-type managedClusters --cluster-name <cluster> -g <rg> --config installNvidiaDevicePlugin=True`, "
-                "or the NVIDIA GPU Operator, or the nvidia-device-plugin DaemonSet; it must tolerate the pool's taints "
-                "(e.g. sku=gpu)."
+                "Install the NVIDIA device plugin for this pool: for AzureML `az k8s-extension "
+                "update --name <ext> "
+                "--cluster-type managedClusters --cluster-name <cluster> -g <rg> --config "
+                "installNvidiaDevicePlugin=True`, "
+                "or the NVIDIA GPU Operator, or the nvidia-device-plugin DaemonSet; it must "
+                "tolerate the pool's taints (e.g. sku=gpu)."
             )
         yield ctx.finding(
             node,
@@ -254,16 +262,23 @@ def gpu_resource_unavailable(ctx: Context):
                 " (MIG mixed strategy)" if mig_only else ""
             )
             fix = (
-                f"Request one of {', '.join(offered)} in resources.limits, or set the device plugin's MIG strategy "
-                "to single so MIG slices appear as nvidia.com/gpu (AML instance types can only request nvidia.com/gpu)."
+                f"Request one of {', '.join(offered)} in resources.limits, or set the device "
+                "plugin's MIG strategy "
+                "to single so MIG slices appear as nvidia.com/gpu (AML instance types can only "
+                "request nvidia.com/gpu)."
             )
         elif gpu_nodes:
             continue  # GPU nodes exist but advertise nothing: AMD606 explains it per node
         else:
-            detail = "no node in the cluster has GPUs or a GPU label (GPU pool scaled to zero or not created)"
+            detail = (
+                "no node in the cluster has GPUs or a GPU label (GPU pool scaled to zero or "
+                "not created)"
+            )
             fix = (
-                "Scale the GPU pool up (`az aks nodepool scale -g <rg> --cluster-name <cluster> -n <gpu-pool> "
-                "--node-count 1`), or enable its autoscaler (`az aks nodepool update ... --enable-cluster-autoscaler "
+                "Scale the GPU pool up (`az aks nodepool scale -g <rg> --cluster-name <cluster> -n "
+                "<gpu-pool> "
+                "--node-count 1`), or enable its autoscaler (`az aks nodepool update ... "
+                "--enable-cluster-autoscaler "
                 "--min-count 0 --max-count N`) and check it can scale (quota, max count)."
             )
         yield ctx.finding(

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import math
 
+from amldoctor.aml.model import is_aml_pod
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import (
     ContainerView,
     as_dict,
     containers,
-    is_aml_pod,
     is_batch_pod,
     is_terminal,
     pod_label,
     run_seconds,
 )
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.probes import ProbeSettings, container_ports, settings
 from amldoctor.rules._runtime import EVENTS_EXPIRE, probe_failures, probe_kills, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
@@ -67,14 +67,17 @@ def probe_failing(ctx: Context):
             if probe_kills(ctx.snapshot, pod, name) or (
                 view is not None and _killed_silently(view, "liveness")
             ):
-                continue  # the kill loop (AMD302/AMD303) is the finding; these failures are its symptom
+                # the kill loop (AMD302/AMD303) is the finding; these failures are its symptom
+                continue
             probe_obj = view.probe(probe) if view else None
             configured = settings(probe_obj).describe() if probe_obj else "probe not in the spec"
             yield ctx.finding(
                 pod,
                 message=(
-                    f"{probe} probe of container {name} in pod {pod_label(pod)} failed {entry.count} times "
-                    f"({_causes(entry.causes)}), last {when(entry.last_time, captured)}: {entry.last_text}"
+                    f"{probe} probe of container {name} in pod {pod_label(pod)} failed "
+                    f"{entry.count} times "
+                    f"({_causes(entry.causes)}), last {when(entry.last_time, captured)}: "
+                    f"{entry.last_text}"
                 ),
                 evidence={
                     "container": name,
@@ -89,8 +92,9 @@ def probe_failing(ctx: Context):
         if failures or is_terminal(pod) or ctx.snapshot.events_for(pod):
             continue
         for view in containers(pod):
-            if view.running is not None and not view.ready and view.probe("readiness"):
-                probe_set = settings(view.probe("readiness"))
+            readiness = view.probe("readiness")
+            if view.running is not None and not view.ready and readiness:
+                probe_set = settings(readiness)
                 yield ctx.finding(
                     pod,
                     message=(
@@ -104,9 +108,10 @@ def probe_failing(ctx: Context):
                         "probe_settings": probe_set.to_dict(),
                     },
                     remediation=(
-                        f"Run `kubectl describe pod -n {meta(pod).get('namespace')} {meta(pod).get('name')}` "
-                        f"while it is failing, and call the probe target {probe_set.target} from inside "
-                        "the container to see its answer."
+                        f"Run `kubectl describe pod -n {meta(pod).get('namespace')} "
+                        f"{meta(pod).get('name')}` "
+                        f"while it is failing, and call the probe target {probe_set.target} from "
+                        "inside the container to see its answer."
                     ),
                 )
 
@@ -114,13 +119,25 @@ def probe_failing(ctx: Context):
 def _failure_fix(probe: str, causes: dict[str, int], configured: str) -> str:
     top = max(causes, key=lambda k: causes[k]) if causes else "other"
     if top == "connection refused":
-        advice = "Nothing listens on the probe port yet: check the port the server binds (and 0.0.0.0, not 127.0.0.1), or delay the probe until the server is up."
+        advice = (
+            "Nothing listens on the probe port yet: check the port the server binds (and "
+            "0.0.0.0, not 127.0.0.1), or delay the probe until the server is up."
+        )
     elif top == "timeout":
-        advice = "The endpoint answers too slowly: raise timeoutSeconds, or make the health handler cheap (no model call)."
+        advice = (
+            "The endpoint answers too slowly: raise timeoutSeconds, or make the health "
+            "handler cheap (no model call)."
+        )
     elif top.startswith("HTTP 5"):
-        advice = "The health endpoint reports itself unhealthy: read the container logs around the failures."
+        advice = (
+            "The health endpoint reports itself unhealthy: read the container logs around the "
+            "failures."
+        )
     elif top.startswith("HTTP 4"):
-        advice = "The probe path is wrong or needs authentication: point it at an unauthenticated health route."
+        advice = (
+            "The probe path is wrong or needs authentication: point it at an unauthenticated "
+            "health route."
+        )
     else:
         advice = "Run the probe by hand inside the container to see why it fails."
     return f"{advice} Current {probe} probe: {configured}."
@@ -151,7 +168,8 @@ def _liveness_kills(ctx: Context, pod: dict, view: ContainerView) -> tuple[int, 
         if failures:
             return (
                 view.restart_count,
-                f"{view.restart_count} restarts with exit 137 and {failures.count} liveness failures",
+                f"{view.restart_count} restarts with exit 137 and {failures.count} liveness "
+                "failures",
             )
         if not ctx.snapshot.events_for(pod):
             return (
@@ -205,8 +223,9 @@ def liveness_kill_loop(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=(
-                    f"liveness probe ({probe.describe()}) keeps killing container {view.name} in pod "
-                    f"{pod_label(pod)}: {kills[1]}; exit 137 is the kubelet's SIGKILL, not an OOM{detail}"
+                    f"liveness probe ({probe.describe()}) keeps killing container {view.name} in "
+                    f"pod {pod_label(pod)}: {kills[1]}; exit 137 is the kubelet's SIGKILL, not an "
+                    f"OOM{detail}"
                 ),
                 evidence={
                     "container": view.name,
@@ -216,9 +235,10 @@ def liveness_kill_loop(ctx: Context):
                     "failure_causes": failures.causes if failures else {},
                 },
                 remediation=(
-                    "Make the liveness handler cheap (no model or database call) and tolerant: e.g.\n"
-                    f"livenessProbe:\n  timeoutSeconds: {max(probe.timeout, 5)}\n"
-                    f"  periodSeconds: {probe.period}\n  failureThreshold: {max(probe.failure_threshold, 6)}"
+                    "Make the liveness handler cheap (no model or database call) and tolerant: "
+                    f"e.g.\nlivenessProbe:\n  timeoutSeconds: {max(probe.timeout, 5)}\n"
+                    f"  periodSeconds: {probe.period}\n  failureThreshold: "
+                    f"{max(probe.failure_threshold, 6)}"
                 ),
             )
 
@@ -268,16 +288,20 @@ def startup_exceeds_probe_budget(ctx: Context):
                 )
             else:
                 fix = (
-                    f"Add a startupProbe that allows {target}s for start-up (liveness begins after it succeeds):\n"
-                    f"startupProbe:\n{handler_yaml}  periodSeconds: {probe.period}\n  failureThreshold: {threshold}"
+                    f"Add a startupProbe that allows {target}s for start-up (liveness begins after "
+                    "it succeeds):\n"
+                    f"startupProbe:\n{handler_yaml}  periodSeconds: {probe.period}\n  "
+                    f"failureThreshold: {threshold}"
                 )
             yield ctx.finding(
                 pod,
                 message=(
-                    f"container {view.name} in pod {pod_label(pod)} was killed after {ran}s by its liveness probe, "
-                    f"whose budget is {probe.budget}s (initialDelaySeconds {probe.initial_delay} + failureThreshold "
-                    f"{probe.failure_threshold} x periodSeconds {probe.period}), with no startupProbe: "
-                    f"start-up takes longer ({kills[1]})"
+                    f"container {view.name} in pod {pod_label(pod)} was killed after {ran}s by its "
+                    "liveness probe, "
+                    f"whose budget is {probe.budget}s (initialDelaySeconds {probe.initial_delay} + "
+                    "failureThreshold "
+                    f"{probe.failure_threshold} x periodSeconds {probe.period}), with no "
+                    f"startupProbe: start-up takes longer ({kills[1]})"
                 ),
                 evidence={
                     "container": view.name,
@@ -365,8 +389,8 @@ def probe_port_not_exposed(ctx: Context):
                     },
                     remediation=(
                         f"Set {kind}Probe.{probe.handler}.port to the port the server listens on "
-                        f"({', '.join(declared) or 'declare it under ports:'}), e.g.\nports:\n- name: http\n"
-                        f"  containerPort: {sorted(numbers)[0] if numbers else 8080}"
+                        f"({', '.join(declared) or 'declare it under ports:'}), e.g.\nports:\n- "
+                        f"name: http\n  containerPort: {sorted(numbers)[0] if numbers else 8080}"
                     ),
                     severity=severity,
                 )
@@ -418,12 +442,13 @@ def readiness_probe_missing(ctx: Context):
         port = sorted(container_ports(target.spec)[0])[0] if ported else 8080
         yield ctx.finding(
             pod,
-            message=f"pod {pod_label(pod)} serves traffic ({why}) but no container has a readinessProbe",
+            message=f"pod {pod_label(pod)} serves traffic ({why}) but no container has a "
+            "readinessProbe",
             evidence={"services": selecting, "containers": [v.name for v in views]},
             remediation=(
-                f"Add a readinessProbe to container {target.name} that succeeds once the model is loaded:\n"
-                f"readinessProbe:\n  httpGet:\n    path: /ready\n    port: {port}\n  periodSeconds: 10\n"
-                "  failureThreshold: 3"
+                f"Add a readinessProbe to container {target.name} that succeeds once the model is "
+                f"loaded:\nreadinessProbe:\n  httpGet:\n    path: /ready\n    port: {port}\n  "
+                "periodSeconds: 10\n  failureThreshold: 3"
             ),
         )
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.timeutil import format_age, parse_time
-from amldoctor.report import Finding
-from amldoctor.rules.base import Context, rule
 from amldoctor.scheduling.message import parse_fit_error
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 from amldoctor.whypending.analysis import observed_verdict
 from amldoctor.whypending.remediation import fixes_from_message
 
@@ -84,9 +85,7 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
             evidence["nodes_total"] = parsed.total_nodes
         if causes:
             evidence["causes"] = causes
-        summary = "; ".join(
-            f"{c['count']} {c['reason']}" if c["count"] else c["reason"] for c in causes
-        )
+        summary = "; ".join(f"{c.count} {c.reason}" if c.count else c.reason for c in parsed.causes)
         age = ""
         created = meta(pod).get("creationTimestamp")
         created_at = parse_time(created)
@@ -187,9 +186,11 @@ def pod_scheduling_gated(ctx: Context) -> Iterator[Finding]:
         name, namespace = meta(pod).get("name"), meta(pod).get("namespace")
         yield ctx.finding(
             pod,
-            message=f"pod {namespace}/{name} is held by scheduling gate(s) {', '.join(gates)}: the scheduler will not try to place it until they are removed",
+            message=f"pod {namespace}/{name} is held by scheduling gate(s) {', '.join(gates)}: the "
+            "scheduler will not try to place it until they are removed",
             evidence={"scheduling_gates": gates},
-            remediation=f"check the controller that owns {gates[0]}; to release by hand: kubectl edit pod {name} -n {namespace} and delete spec.schedulingGates",
+            remediation=f"check the controller that owns {gates[0]}; to release by hand: kubectl "
+            f"edit pod {name} -n {namespace} and delete spec.schedulingGates",
         )
 
 
@@ -233,13 +234,20 @@ def pending_without_verdict(ctx: Context) -> Iterator[Finding]:
             why = (
                 "its events may have expired (kept about an hour), or the scheduler is not running"
             )
-            fix = f"amldoctor why-pending {name} -n {namespace} recomputes the scheduler's verdict from the nodes"
+            fix = (
+                f"amldoctor why-pending {name} -n {namespace} recomputes the scheduler's verdict "
+                "from the nodes"
+            )
         else:
             why = f"it asks for scheduler {scheduler!r}; check that this scheduler runs"
-            fix = f"kubectl get pods -A | grep -i {scheduler.split('-')[0]}  # the {scheduler} scheduler must be running"
+            fix = (
+                f"kubectl get pods -A | grep -i {scheduler.split('-')[0]}  # the {scheduler} "
+                "scheduler must be running"
+            )
         yield ctx.finding(
             pod,
-            message=f"pod {namespace}/{name} is Pending with no scheduling verdict (no FailedScheduling event, no PodScheduled condition): {why}",
+            message=f"pod {namespace}/{name} is Pending with no scheduling verdict (no "
+            f"FailedScheduling event, no PodScheduled condition): {why}",
             evidence={"scheduler_name": scheduler, "events_found": len(snap.events_for(pod))},
             remediation=fix,
         )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, containers, dicts, is_terminal, pod_label
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import short_text
 from amldoctor.rules._runtime import EVENTS_EXPIRE, when
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 MOUNT_REASONS = frozenset({"FailedMount", "FailedAttachVolume"})
 _MULTI_ATTACH = "multi-attach error"
@@ -26,17 +26,20 @@ _MOUNT_CAUSES = (
     (
         "no volume plugin matched",
         "aml-download-mode",
-        "AML inputs in download mode are not supported on Kubernetes compute: use `mode: ro_mount` (or mount) for the input.",
+        "AML inputs in download mode are not supported on Kubernetes compute: use `mode: ro_mount` "
+        "(or mount) for the input.",
     ),
     (
         "not found in the list of registered csi drivers",
         "csi-driver-missing",
-        "The CSI driver is not running on this node: enable it (`az aks update --enable-blob-driver` / `--enable-file-driver`) or check its DaemonSet pods.",
+        "The CSI driver is not running on this node: enable it (`az aks update "
+        "--enable-blob-driver` / `--enable-file-driver`) or check its DaemonSet pods.",
     ),
     (
         'secret "',
         "missing-secret",
-        "Create the Secret the volume names in the pod's namespace (for Azure Files/Blob: the storage account key secret), or fix its name.",
+        "Create the Secret the volume names in the pod's namespace (for Azure Files/Blob: the "
+        "storage account key secret), or fix its name.",
     ),
     (
         'configmap "',
@@ -46,12 +49,14 @@ _MOUNT_CAUSES = (
     (
         "403",
         "forbidden",
-        "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret.",
+        "The storage refused the identity: give the kubelet or workload identity a data role on "
+        "the storage account, or fix the key secret.",
     ),
     (
         "authorizationfailure",
         "forbidden",
-        "The storage refused the identity: give the kubelet or workload identity a data role on the storage account, or fix the key secret.",
+        "The storage refused the identity: give the kubelet or workload identity a data role on "
+        "the storage account, or fix the key secret.",
     ),
     (
         "permission denied",
@@ -61,7 +66,8 @@ _MOUNT_CAUSES = (
     (
         "timed out waiting for the condition",
         "timeout",
-        "The volume was never attached or mounted in time: check the PVC is Bound (AMD503) and the attach/detach of the previous node.",
+        "The volume was never attached or mounted in time: check the PVC is Bound (AMD503) and the "
+        "attach/detach of the previous node.",
     ),
     (
         "could not be found",
@@ -78,7 +84,8 @@ def _cause(text: str) -> tuple[str, str]:
             return category, advice
     return (
         "other",
-        "Run `kubectl describe pod` and check the node's kubelet and CSI driver logs for this volume.",
+        "Run `kubectl describe pod` and check the node's kubelet and CSI driver logs for this "
+        "volume.",
     )
 
 
@@ -131,7 +138,8 @@ def volume_mount_failed(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=(
-                    f"pod {pod_label(pod)} cannot mount volume{f' {name!r}' if name else 's'}: {short_text(text)} "
+                    f"pod {pod_label(pod)} cannot mount volume{f' {name!r}' if name else 's'}: "
+                    f"{short_text(text)} "
                     f"({count} events, last {when(event_last_time(last), captured)})"
                 ),
                 evidence={
@@ -152,12 +160,14 @@ def volume_mount_failed(ctx: Context):
             yield ctx.finding(
                 pod,
                 message=(
-                    f"pod {pod_label(pod)} is stuck in ContainerCreating on node {(pod.get('spec') or {}).get('nodeName')} "
+                    f"pod {pod_label(pod)} is stuck in ContainerCreating on node "
+                    f"{(pod.get('spec') or {}).get('nodeName')} "
                     f"with volumes to mount; {EVENTS_EXPIRE}"
                 ),
                 evidence={"events": 0, "node": as_dict(pod.get("spec")).get("nodeName")},
                 remediation=(
-                    f"Run `kubectl describe pod -n {meta(pod).get('namespace')} {meta(pod).get('name')}` now to see fresh "
+                    f"Run `kubectl describe pod -n {meta(pod).get('namespace')} "
+                    f"{meta(pod).get('name')}` now to see fresh "
                     "mount events, and check the PVCs it uses are Bound."
                 ),
                 severity="warning",
@@ -221,9 +231,11 @@ def volume_multi_attach(ctx: Context):
         yield ctx.finding(
             pod,
             message=(
-                f"pod {pod_label(pod)} cannot attach volume{f' {name!r}' if name else ''}: it is attached to another "
+                f"pod {pod_label(pod)} cannot attach volume{f' {name!r}' if name else ''}: it is "
+                "attached to another "
                 f"node{f' (used by pod(s) {holder_text})' if holder_text else ''}; "
-                f"{sum(event_count(e) for e in multi)} Multi-Attach events, last {when(event_last_time(last), captured)}"
+                f"{sum(event_count(e) for e in multi)} Multi-Attach events, last "
+                f"{when(event_last_time(last), captured)}"
             ),
             evidence={
                 "volume": name,
@@ -231,8 +243,10 @@ def volume_multi_attach(ctx: Context):
                 "event_message": short_text(text, 400),
             },
             remediation=(
-                "A ReadWriteOnce volume attaches to one node at a time: use a ReadWriteMany storage class "
+                "A ReadWriteOnce volume attaches to one node at a time: use a ReadWriteMany "
+                "storage class "
                 "(azurefile-csi, azureblob-fuse-premium) for shared data, one claim per replica "
-                "(StatefulSet volumeClaimTemplates), or `strategy: {type: Recreate}` for a single-replica Deployment."
+                "(StatefulSet volumeClaimTemplates), or `strategy: {type: Recreate}` for a "
+                "single-replica Deployment."
             ),
         )

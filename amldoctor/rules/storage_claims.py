@@ -7,12 +7,12 @@ so a Pending claim is sometimes normal: the rule says which case applies.
 
 from __future__ import annotations
 
+from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts, is_terminal, pod_label, strings
 from amldoctor.k8s.events import event_message, event_reason
+from amldoctor.k8s.objects import meta
 from amldoctor.rules._exits import short_text
 from amldoctor.rules._memfix import bytes_of
-from amldoctor.rules.base import Context, rule
-from amldoctor.snapshot import meta
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
@@ -56,8 +56,14 @@ def _static_match(ctx: Context, pvc: dict) -> str:
         and modes <= set(strings(as_dict(pv.get("spec")).get("accessModes")))
     ]
     if fitting:
-        return f"PV {meta(fitting[0]).get('name')} looks compatible; check its labels against spec.selector and its volumeMode"
-    return f"none of the {len(available)} available PVs without a class has the size and access modes it asks for"
+        return (
+            f"PV {meta(fitting[0]).get('name')} looks compatible; check its labels against "
+            "spec.selector and its volumeMode"
+        )
+    return (
+        f"none of the {len(available)} available PVs without a class has the size and access "
+        "modes it asks for"
+    )
 
 
 def _default_class(ctx: Context) -> str | None:
@@ -90,7 +96,7 @@ def pvc_pending(ctx: Context):
     error (quota, zone, SKU), or, for WaitForFirstConsumer, look at why the consuming pod is not
     scheduled.
     """
-    classes = {meta(sc).get("name"): sc for sc in ctx.snapshot.of_kind("StorageClass")}
+    classes = {str(meta(sc).get("name")): sc for sc in ctx.snapshot.of_kind("StorageClass")}
     have_classes = ctx.snapshot.collected("StorageClass")
     users_by_claim = claim_users(ctx)
     for pvc in ctx.objects("PersistentVolumeClaim"):
@@ -101,7 +107,7 @@ def pvc_pending(ctx: Context):
         class_name = spec.get("storageClassName")
         events = ctx.snapshot.events_for(pvc)
         users = users_by_claim.get((ns, name), [])
-        user_names = [meta(p).get("name") for p in users]
+        user_names = [str(meta(p).get("name")) for p in users]
         severity = None
         evidence = {
             "storage_class": class_name,
@@ -111,15 +117,19 @@ def pvc_pending(ctx: Context):
         }
         provisioning = [e for e in events if event_reason(e) == "ProvisioningFailed"]
         waiting = any(event_reason(e) == "WaitForFirstConsumer" for e in events)
-        sc = classes.get(class_name)
+        sc = classes.get(class_name) if class_name is not None else None
         if have_classes and class_name and sc is None:
-            cause = f'StorageClass "{class_name}" does not exist (classes: {", ".join(sorted(classes)) or "none"})'
+            cause = (
+                f'StorageClass "{class_name}" does not exist (classes: '
+                f"{', '.join(sorted(classes)) or 'none'})"
+            )
             fix = _missing_class_fix(class_name, spec.get("accessModes") or [], sorted(classes))
         elif class_name == "" or (
             class_name is None and have_classes and _default_class(ctx) is None
         ):
             cause = (
-                f"storageClassName is empty, so it binds only to an existing PV: {_static_match(ctx, pvc)}"
+                "storageClassName is empty, so it binds only to an existing PV: "
+                f"{_static_match(ctx, pvc)}"
                 if class_name == ""
                 else "it names no StorageClass and the cluster has no default class"
             )
@@ -131,24 +141,37 @@ def pvc_pending(ctx: Context):
         elif provisioning:
             text = event_message(provisioning[-1])
             cause = f"provisioning failed: {short_text(text)}"
-            fix = "Fix what the provisioner reports (quota, zone, SKU, size limits, CSI driver health), then recreate the claim."
+            fix = (
+                "Fix what the provisioner reports (quota, zone, SKU, size limits, CSI driver "
+                "health), then recreate the claim."
+            )
             evidence["event_message"] = short_text(text, 400)
         elif waiting or (sc or {}).get("volumeBindingMode") == "WaitForFirstConsumer":
             scheduled = [
                 meta(p).get("name") for p in users if as_dict(p.get("spec")).get("nodeName")
             ]
             if not users:
-                cause = "its class binds on first consumer (WaitForFirstConsumer) and no pod uses it yet: this is expected"
+                cause = (
+                    "its class binds on first consumer (WaitForFirstConsumer) and no pod uses "
+                    "it yet: this is expected"
+                )
                 severity = "info"
             elif scheduled:
-                cause = f"WaitForFirstConsumer, and pod {scheduled[0]} is scheduled: provisioning should follow; check the CSI provisioner"
+                cause = (
+                    f"WaitForFirstConsumer, and pod {scheduled[0]} is scheduled: provisioning "
+                    "should follow; check the CSI provisioner"
+                )
             else:
                 cause = (
-                    f"its class binds on first consumer (WaitForFirstConsumer) and pod(s) {', '.join(user_names)} "
+                    "its class binds on first consumer (WaitForFirstConsumer) and pod(s) "
+                    f"{', '.join(user_names)} "
                     "are not scheduled yet: the claim waits for them, see why they are Pending"
                 )
                 severity = "warning"
-            fix = f"Look at the consuming pods: `amldoctor why-pending -n {ns} {user_names[0] if user_names else '<pod>'}`."
+            fix = (
+                f"Look at the consuming pods: `amldoctor why-pending -n {ns} "
+                f"{user_names[0] if user_names else '<pod>'}`."
+            )
         else:
             external = [e for e in events if event_reason(e) == "ExternalProvisioning"]
             cause = (
@@ -156,7 +179,10 @@ def pvc_pending(ctx: Context):
                 if external
                 else "no events explain it; events expire after about an hour"
             )
-            fix = f"Check the provisioner for class {class_name or '(default)'} is running (CSI controller pods in kube-system)."
+            fix = (
+                f"Check the provisioner for class {class_name or '(default)'} is running (CSI "
+                "controller pods in kube-system)."
+            )
         used = (
             f"; used by pod(s) {', '.join(user_names)}"
             if user_names and user_names[0] not in cause
@@ -199,7 +225,7 @@ def pvc_missing(ctx: Context):
             if not name or ctx.snapshot.get("PersistentVolumeClaim", ns, name) is not None:
                 continue
             elsewhere = sorted(
-                meta(p).get("namespace")
+                str(meta(p).get("namespace"))
                 for p in ctx.snapshot.of_kind("PersistentVolumeClaim")
                 if meta(p).get("name") == name
             )
@@ -208,7 +234,8 @@ def pvc_missing(ctx: Context):
             )
             yield ctx.finding(
                 pod,
-                message=f'pod {pod_label(pod)} mounts PVC "{name}", which does not exist in namespace {ns}{hint}',
+                message=f'pod {pod_label(pod)} mounts PVC "{name}", which does not exist in '
+                f"namespace {ns}{hint}",
                 evidence={
                     "volume": vol.get("name"),
                     "claim": name,
@@ -216,7 +243,8 @@ def pvc_missing(ctx: Context):
                     "found_in": elsewhere,
                 },
                 remediation=(
-                    f"Create the claim in namespace {ns}:\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n"
+                    f"Create the claim in namespace {ns}:\napiVersion: v1\nkind: "
+                    "PersistentVolumeClaim\nmetadata:\n"
                     f"  name: {name}\n  namespace: {ns}\nspec:\n  accessModes: [ReadWriteOnce]\n"
                     "  resources:\n    requests:\n      storage: 100Gi"
                 ),
@@ -261,12 +289,13 @@ def rwo_volume_multiple_nodes(ctx: Context):
         yield ctx.finding(
             pvc,
             message=(
-                f"PVC {ns}/{name} ({mode}) is used by {len(users)} pods on {len(nodes)} nodes: {where}; "
-                "only one node can attach it"
+                f"PVC {ns}/{name} ({mode}) is used by {len(users)} pods on {len(nodes)} nodes: "
+                f"{where}; only one node can attach it"
             ),
             evidence={"access_modes": sorted(modes), "pods": placed, "nodes": nodes},
             remediation=(
-                "Use a ReadWriteMany class for data shared across nodes, e.g.\nspec:\n  accessModes: [ReadWriteMany]\n"
+                "Use a ReadWriteMany class for data shared across nodes, e.g.\nspec:\n  "
+                "accessModes: [ReadWriteMany]\n"
                 "  storageClassName: azurefile-csi\nor give each worker its own claim."
             ),
         )
@@ -282,17 +311,22 @@ _AKS_DRIVERS = (
 
 
 def _missing_class_fix(class_name: str, modes: list[str], existing: list[str]) -> str:
-    """Enable the AKS driver that installs the class, or pick an existing class that fits the modes."""
+    """Enable the AKS driver that installs the class, or pick an existing class that fits the
+    modes."""
     flag = next((f for needle, f in _AKS_DRIVERS if needle in class_name.lower()), None)
     shared = "ReadWriteMany" in modes
     candidates = [c for c in existing if not shared or "file" in c or "blob" in c] or existing
     if candidates:
         recreate = (
-            f"recreate the claim (storageClassName is immutable) with an existing class: {', '.join(candidates)}"
+            "recreate the claim (storageClassName is immutable) with an existing class: "
+            f"{', '.join(candidates)}"
             + (" (ReadWriteMany needs a file or blob class)" if shared else "")
         )
     else:
         recreate = "create a StorageClass and recreate the claim"
     if flag:
-        return f"The class is installed by an AKS CSI driver: `az aks update -g <rg> -n <cluster> {flag}`; or {recreate}."
+        return (
+            "The class is installed by an AKS CSI driver: `az aks update -g <rg> -n <cluster> "
+            f"{flag}`; or {recreate}."
+        )
     return f"{recreate[0].upper()}{recreate[1:]}."

@@ -8,14 +8,17 @@ over thousands of nodes touches each bound pod once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
+
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
 
 def pod_key(pod: Mapping) -> tuple[str, str]:
@@ -44,7 +47,7 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
     return out
 
 
-def _anti_affinity_pods(snap: Any) -> list[Mapping]:
+def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     """Counted pods that carry required pod anti-affinity (few, in real clusters), in the order
     of the nodes and of their pods.
 
@@ -60,7 +63,7 @@ def _anti_affinity_pods(snap: Any) -> list[Mapping]:
     if not marked:
         return []
     on_nodes = set(marked.values())
-    found = []
+    found: list[Mapping] = []
     for node in snap.nodes:
         name = (node.get("metadata") or {}).get("name") or ""
         if name in on_nodes:
@@ -74,7 +77,7 @@ class NodeInfo:
     def __init__(
         self,
         node: Mapping,
-        pods: list[Mapping],
+        pods: Sequence[Mapping],
         profile: Profile,
         memo: dict[int, dict[str, int]] | None = None,
     ) -> None:
@@ -156,7 +159,7 @@ def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
         return {}
 
 
-def cluster_nodes(snap: Any, profile: Profile) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
     """Every node with the pods counted on it, built once per snapshot and shared by analyses.
 
     Their sums (allocatable, requested, host ports) are cached on first use, so analysing
@@ -176,12 +179,12 @@ def cluster_nodes(snap: Any, profile: Profile) -> tuple[list[NodeInfo], dict[str
     return memo_on(snap, ("nodes", flag), build)
 
 
-def anti_affinity_pods(snap: Any) -> list[Mapping]:
+def anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     """Counted pods with required pod anti-affinity, once per snapshot."""
     return memo_on(snap, "anti-affinity", lambda: _anti_affinity_pods(snap))
 
 
-def nominated_pods(snap: Any) -> dict[str, list[Mapping]]:
+def nominated_pods(snap: Snapshot) -> dict[str, list[Mapping]]:
     """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot.
 
     The nominator knows the unbound pods in its own queue that carry `status.nominatedNodeName`
@@ -211,7 +214,7 @@ def nominated_pods(snap: Any) -> dict[str, list[Mapping]]:
 class ClusterView:
     """What the filters read, built from a Snapshot (the incoming pod excluded)."""
 
-    def __init__(self, snap: Any, pod: Mapping, profile: Profile) -> None:
+    def __init__(self, snap: Snapshot, pod: Mapping, profile: Profile) -> None:
         self.snap = snap
         self.profile = profile
         self.pod = pod

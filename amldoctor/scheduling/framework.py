@@ -16,16 +16,20 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import ClusterView, anti_affinity_pods, pod_key
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.nominated import run_filters, with_nominated
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
 from amldoctor.scheduling.preemption import PreemptionOutcome, dry_run
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status
+
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -129,7 +133,7 @@ class SchedulingResult:
         return next((p for p in self.plugins if p.name == name), None)
 
 
-def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> SchedulingResult:
+def simulate(snap: Snapshot, pod: Mapping, profile: Profile | None = None) -> SchedulingResult:
     """Run the default filters for `pod` against the snapshot's nodes and bound pods.
 
     Pending pods of one workload ask the same question: the result is shared by every pod with
@@ -147,7 +151,7 @@ def simulate(snap: Any, pod: Mapping, profile: Profile | None = None) -> Schedul
     )
 
 
-def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
+def scheduling_signature(snap: Snapshot, pod: Mapping) -> str | None:
     """Everything of `pod` a simulation reads, as a key; None when the pod's own identity counts.
 
     Bound pods are excluded (the simulation takes them off their node), and so are nominated
@@ -198,7 +202,9 @@ def scheduling_signature(snap: Any, pod: Mapping) -> str | None:
     return json.dumps(key, sort_keys=True, default=repr)
 
 
-def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) -> SchedulingResult:
+def _simulate(
+    snap: Snapshot, pod: Mapping, profile: Profile, *, shared_nodes: bool
+) -> SchedulingResult:
     """One cycle. `shared_nodes`: the pod is not bound, so the cluster's nodes are the
     snapshot's shared ones and per-node filter verdicts can be shared too (`_filter_tables`)."""
     cluster = ClusterView(snap, pod, profile)
@@ -223,14 +229,15 @@ def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) 
             node_sets[plugin.name] = outcome.node_names
             merged = outcome.node_names if merged is None else merged & outcome.node_names
             if not merged:
-                names = sorted(node_sets)  # sets.List: sorted plugin names
+                plugin_names = sorted(node_sets)  # sets.List: sorted plugin names
                 text = (
-                    f"node(s) didn't satisfy plugin {names[0]}"
-                    if len(names) == 1
-                    else f"node(s) didn't satisfy plugin(s) [{' '.join(names)}] simultaneously"
+                    f"node(s) didn't satisfy plugin {plugin_names[0]}"
+                    if len(plugin_names) == 1
+                    else f"node(s) didn't satisfy plugin(s) [{' '.join(plugin_names)}] "
+                    "simultaneously"
                 )
                 rejection = Status(
-                    "framework", Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
+                    names.FRAMEWORK, Code.UNRESOLVABLE, (Reason(text, text),), "PreFilter"
                 )
     rejection = rejection or unschedulable
 
@@ -242,7 +249,7 @@ def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) 
             else msg.PREFILTER_FILTERED_OUT
         )
         absent_status = Status(
-            "framework",
+            names.FRAMEWORK,
             Code.UNRESOLVABLE,
             (
                 Reason(
@@ -322,7 +329,7 @@ def _simulate(snap: Any, pod: Mapping, profile: Profile, *, shared_nodes: bool) 
 _UNKNOWN = object()
 
 
-def _filter_tables(snap: Any, profile: Profile, plugins: list[Plugin]) -> list[dict | None]:
+def _filter_tables(snap: Snapshot, profile: Profile, plugins: list[Plugin]) -> list[dict | None]:
     """Per plugin, its verdicts on the snapshot's shared nodes (by `id` of the NodeInfo) for
     pods that look the same to it (`Plugin.filter_key`), or None when it does not say.
 
@@ -344,7 +351,8 @@ def _filter_tables(snap: Any, profile: Profile, plugins: list[Plugin]) -> list[d
 def _postfilter_message(
     result: SchedulingResult, cluster: ClusterView, active: list[Plugin]
 ) -> str:
-    """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then preemption.
+    """The PostFilter plugins in order: DynamicResources (on by default from v1.34), then
+    preemption.
 
     RunPostFilterPlugins joins the reasons of rejecting plugins with ", ", so a pod without
     resource claims reads "no new claims to deallocate, preemption: ...". DynamicResources' own
@@ -386,7 +394,7 @@ def _preemption_message(
     return result.preemption.message(result.num_nodes)
 
 
-def _not_modelled(snap: Any, pod: Mapping) -> list[str]:
+def _not_modelled(snap: Snapshot, pod: Mapping) -> list[str]:
     """What this simulation cannot see, judged from signs in the pod and the cluster."""
     notes = []
     spec = pod.get("spec") or {}

@@ -18,12 +18,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from amldoctor.scheduling import names
+
 NO_NODES = "no nodes available to schedule pods"
 NOTE_LENGTH_LIMIT = 1024
 PREEMPTION_PREFIX = "preemption: "
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
-# DynamicResources' PostFilter (v1.34+, DRA on by default): no claims, or no state from its PreFilter.
+# DynamicResources' PostFilter (v1.34+, DRA on by default): no claims, or no state from its
+# PreFilter.
 DRA_NO_CLAIMS = "no new claims to deallocate"
 DRA_STATE_NOT_FOUND = "not found"
 NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
@@ -154,60 +157,61 @@ def _register(plugin: str, current: str, *older: str) -> None:
         _EXACT[text] = (plugin, current)
 
 
-_register("NodeUnschedulable", "node(s) were unschedulable")
-_register("NodeUnschedulable", "node(s) had unknown conditions")
-_register("NodeName", "node(s) didn't match the requested node name")
+_register(names.NODE_UNSCHEDULABLE, "node(s) were unschedulable")
+_register(names.NODE_UNSCHEDULABLE, "node(s) had unknown conditions")
+_register(names.NODE_NAME, "node(s) didn't match the requested node name")
 _register(
-    "TaintToleration",
+    names.TAINT_TOLERATION,
     "node(s) had untolerated taint(s)",
     "node(s) had taints that the pod didn't tolerate",
 )
 _register(
-    "NodeAffinity",
+    names.NODE_AFFINITY,
     "node(s) didn't match Pod's node affinity/selector",
     "node(s) didn't match node selector",
 )
-_register("NodeAffinity", "node(s) didn't match scheduler-enforced node affinity")
-_register("NodeAffinity", "pod affinity terms conflict")
-_register("NodePorts", "node(s) didn't have free ports for the requested pod ports")
-_register("NodeResourcesFit", "Too many pods")
+_register(names.NODE_AFFINITY, "node(s) didn't match scheduler-enforced node affinity")
+_register(names.NODE_AFFINITY, "pod affinity terms conflict")
+_register(names.NODE_PORTS, "node(s) didn't have free ports for the requested pod ports")
+_register(names.NODE_RESOURCES_FIT, "Too many pods")
 _register(
-    "NodeResourcesFit",
+    names.NODE_RESOURCES_FIT,
     "Pod has a restartable init container and the SidecarContainers feature is disabled",
 )
-_register("VolumeRestrictions", "node(s) had no available disk")
+_register(names.VOLUME_RESTRICTIONS, "node(s) had no available disk")
 _register(
-    "VolumeRestrictions",
+    names.VOLUME_RESTRICTIONS,
     "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode "
     "already in-use by another pod",
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode",
 )
-_register("NodeVolumeLimits", "node(s) exceed max volume count")
-_register("VolumeBinding", "pod has unbound immediate PersistentVolumeClaims")
-_register("VolumeBinding", "node(s) didn't find available persistent volumes to bind")
+_register(names.NODE_VOLUME_LIMITS, "node(s) exceed max volume count")
+_register(names.VOLUME_BINDING, "pod has unbound immediate PersistentVolumeClaims")
+_register(names.VOLUME_BINDING, "node(s) didn't find available persistent volumes to bind")
 _register(
-    "VolumeBinding",
+    names.VOLUME_BINDING,
     "node(s) didn't match PersistentVolume's node affinity",
     "node(s) had volume node affinity conflict",
 )
-_register("VolumeBinding", "node(s) did not have enough free storage")
+_register(names.VOLUME_BINDING, "node(s) did not have enough free storage")
 _register(
-    "VolumeBinding", "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
+    names.VOLUME_BINDING,
+    "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)",
 )
-_register("VolumeZone", "node(s) had no available volume zone")
-_register("PodTopologySpread", "node(s) didn't match pod topology spread constraints")
+_register(names.VOLUME_ZONE, "node(s) had no available volume zone")
+_register(names.POD_TOPOLOGY_SPREAD, "node(s) didn't match pod topology spread constraints")
 _register(
-    "PodTopologySpread",
+    names.POD_TOPOLOGY_SPREAD,
     "node(s) didn't match pod topology spread constraints (missing required label)",
 )
-_register("InterPodAffinity", "node(s) didn't match pod affinity rules")
-_register("InterPodAffinity", "node(s) didn't match pod anti-affinity rules")
-_register("InterPodAffinity", "node(s) didn't satisfy existing pods anti-affinity rules")
-_register("InterPodAffinity", "node(s) didn't match pod affinity/anti-affinity")
-_register("DefaultPreemption", NOT_HELPFUL)
-_register("DefaultPreemption", NO_VICTIMS)
-_register("DynamicResources", "cannot allocate all claims")
-_register("DynamicResources", "resourceclaim not available on the node")
+_register(names.INTER_POD_AFFINITY, "node(s) didn't match pod affinity rules")
+_register(names.INTER_POD_AFFINITY, "node(s) didn't match pod anti-affinity rules")
+_register(names.INTER_POD_AFFINITY, "node(s) didn't satisfy existing pods anti-affinity rules")
+_register(names.INTER_POD_AFFINITY, "node(s) didn't match pod affinity/anti-affinity")
+_register(names.DEFAULT_PREEMPTION, NOT_HELPFUL)
+_register(names.DEFAULT_PREEMPTION, NO_VICTIMS)
+_register(names.DYNAMIC_RESOURCES, "cannot allocate all claims")
+_register(names.DYNAMIC_RESOURCES, "resourceclaim not available on the node")
 
 _PLUGIN_SETS = re.compile(
     r"^node\(s\) didn't satisfy plugin(?:\(s\))? \[?([A-Za-z0-9 ]+?)\]?(?: simultaneously)?$"
@@ -223,12 +227,12 @@ def classify_reason(reason: str) -> tuple[str | None, str, str | None, str | Non
         return plugin, current, None, None
     if reason.startswith("Insufficient "):
         resource = reason[len("Insufficient ") :]
-        return "NodeResourcesFit", reason, resource, None
+        return names.NODE_RESOURCES_FIT, reason, resource, None
     for pattern in _TAINT_PATTERNS:
         m = pattern.match(reason)
         if m:
             taint = f"{m.group(1)}={m.group(2)}" if m.group(2) else m.group(1)
-            return "TaintToleration", "node(s) had untolerated taint(s)", None, taint
+            return names.TAINT_TOLERATION, "node(s) had untolerated taint(s)", None, taint
     if reason == PREFILTER_FILTERED_OUT:
         return None, reason, None, None
     m = _PLUGIN_SETS.match(reason)
@@ -236,7 +240,7 @@ def classify_reason(reason: str) -> tuple[str | None, str, str | None, str | Non
         plugins = m.group(1).split()
         return (plugins[0] if len(plugins) == 1 else None), reason, None, None
     if _PVC.match(reason):
-        return "VolumeBinding", reason, None, None
+        return names.VOLUME_BINDING, reason, None, None
     return None, reason, None, None
 
 

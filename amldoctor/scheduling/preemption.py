@@ -142,7 +142,8 @@ def pdb_violating(
     exhausted would violate it. A PDB with an empty selector matches nothing.
     """
     allowed = [int((p.get("status") or {}).get("disruptionsAllowed") or 0) for p in pdbs]
-    violating, fine = [], []
+    violating: list[Mapping] = []
+    fine: list[Mapping] = []
     for pod in victims:
         meta = pod.get("metadata") or {}
         labels = meta.get("labels") or {}

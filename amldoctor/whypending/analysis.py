@@ -2,47 +2,38 @@
 
 `analyze(snapshot, pod)` is pure: it reads the snapshot, runs the scheduler simulation, compares
 it with what the scheduler said (FailedScheduling event / PodScheduled condition), and returns
-the JSON document described in DESIGN.md (`pod`, `status`, `scheduler_message`,
-`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`) plus `funnel`,
-`closest_nodes`, `fixes`, `not_modelled`, `limited_view` and `observed`.
+the JSON document of `why-pending -o json`: `pod`, `status`, `scheduler_message`,
+`observed_message`, `agrees_with_scheduler`, `nodes`, `findings`, `funnel`, `closest_nodes`,
+`fixes`, `not_modelled`, `limited_view` and `observed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from amldoctor.aml.model import is_aml_pod
+from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.errors import InputError
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
+from amldoctor.k8s.nodepools import pool_of_labels
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.k8s.timeutil import format_time
-from amldoctor.report import Finding, ObjectRef, Severity
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.admission import admit
 from amldoctor.scheduling.cluster import ClusterView
 from amldoctor.scheduling.framework import SchedulingResult, simulate
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
 from amldoctor.whypending import preemption, remediation, state
 
-POOL_LABELS = (
-    "kubernetes.azure.com/agentpool",
-    "agentpool",
-    "eks.amazonaws.com/nodegroup",
-    "cloud.google.com/gke-nodepool",
-)
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
 
-def node_pool(labels: Mapping[str, str]) -> str | None:
-    for key in POOL_LABELS:
-        if labels.get(key):
-            return labels[key]
-    return None
-
-
-def observed_verdict(snap: Any, pod: Mapping) -> tuple[str | None, dict]:
+def observed_verdict(snap: Snapshot, pod: Mapping) -> tuple[str | None, dict]:
     """The scheduler's latest message for the pod, and where it came from.
 
     The PodScheduled=False condition keeps the untruncated text of the latest attempt; the
@@ -128,12 +119,12 @@ def _node_rows(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     rows = []
     for v in sorted(result.verdicts, key=lambda v: v.name):
         row = v.to_dict()
-        row["pool"] = node_pool(cluster.node_by_name[v.name].labels)
+        row["pool"] = pool_of_labels(cluster.node_by_name[v.name].labels)
         rows.append(row)
     return rows
 
 
-def nodes_unreadable(snap: Any) -> str | None:
+def nodes_unreadable(snap: Snapshot) -> str | None:
     """Why node-level analysis cannot run, or None when it can."""
     missing = snap.missing_for("Node") if hasattr(snap, "missing_for") else None
     if missing is not None:
@@ -144,7 +135,7 @@ def nodes_unreadable(snap: Any) -> str | None:
 
 
 def analyze(
-    snap: Any,
+    snap: Snapshot,
     pod: Mapping,
     *,
     profile: Profile | None = None,
@@ -253,7 +244,7 @@ def analyze(
         doc["fixes"] = list(
             memo_on(
                 result,
-                ("fixes", remediation.is_aml_pod(pod)),
+                ("fixes", is_aml_pod(pod)),
                 lambda: remediation.all_fixes(result, cluster, request),
             )
         )
@@ -263,29 +254,7 @@ def analyze(
             # The scheduler acts on it by itself: first in the list, it is what happens next.
             doc["fixes"].insert(0, {"kind": "preemption", "text": pre["summary"]})
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
-    if pod_state.key == state.BOUND:
-        doc["findings"] += _kubelet_side_findings(snap, pod)
     return doc
-
-
-def _kubelet_side_findings(snap: Any, pod: Mapping) -> list[dict]:
-    """For a bound pod the answer is in the image, volume and config rules: run them on it."""
-    from amldoctor.rules.engine import run_rules
-
-    meta = pod.get("metadata") or {}
-    key = (meta.get("namespace") or "default", meta.get("name"))
-
-    def this_pod(obj: Mapping) -> bool:
-        m = obj.get("metadata") or {}
-        return (m.get("namespace") or "default", m.get("name")) == key
-
-    report = run_rules(snap, namespaces=[key[0]], selector=this_pod)
-    mine = [
-        f
-        for f in report.findings
-        if f.object.kind == "Pod" and (f.object.namespace, f.object.name) == key
-    ]
-    return [f.to_dict() for f in mine]
 
 
 def _limited_view(reason: str, observed: str | None) -> dict:

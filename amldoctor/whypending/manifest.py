@@ -14,27 +14,17 @@ from pathlib import Path
 import yaml
 
 from amldoctor.errors import InputError
-
-_TEMPLATE_PATHS = {
-    "Deployment": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "PodTemplate": ("template",),
-}
+from amldoctor.k8s.templates import POD_TEMPLATE_PATHS, is_volcano_job
 
 
 def _template(doc: dict) -> dict | None:
     kind = doc.get("kind")
     if kind == "Pod":
         return doc
-    if kind == "Job" and str(doc.get("apiVersion", "")).startswith("batch.volcano.sh"):
+    if is_volcano_job(doc):
         tasks = (doc.get("spec") or {}).get("tasks") or []
         return tasks[0].get("template") if tasks else None
-    path = _TEMPLATE_PATHS.get(str(kind))
+    path = POD_TEMPLATE_PATHS.get(str(kind))
     if path is None:
         return None
     cur: object = doc

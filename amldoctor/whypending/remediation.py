@@ -16,32 +16,18 @@ from typing import Any
 
 import yaml
 
+from amldoctor.aml.model import is_aml_pod
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import PODS, is_extended_resource
 from amldoctor.k8s.tolerations import format_taint, toleration_for
+from amldoctor.memo import memo_on
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_key
 from amldoctor.scheduling.framework import NodeVerdict, SchedulingResult
-from amldoctor.scheduling.memo import memo_on
 from amldoctor.scheduling.message import ParsedFitError
+from amldoctor.scheduling.plugins import ADVICE, FUNNEL_ORDER
 
-# The funnel reads in the order a user narrows nodes down, not the scheduler's plugin order:
-# "which nodes are mine" (selector), "may I land there" (taints, cordon), then room.
-FUNNEL_ORDER = (
-    ("NodeAffinity", "match nodeSelector/affinity"),
-    ("NodeName", "match spec.nodeName"),
-    ("TaintToleration", "tolerate their taints"),
-    ("NodeUnschedulable", "are not cordoned"),
-    ("VolumeZone", "are in the volume's zone"),
-    ("VolumeBinding", "can bind the pod's volumes"),
-    ("VolumeRestrictions", "have the pod's disks free"),
-    ("NodeVolumeLimits", "have room for more volumes"),
-    ("NodePorts", "have the host ports free"),
-    ("PodTopologySpread", "satisfy topology spread"),
-    ("InterPodAffinity", "satisfy pod (anti-)affinity"),
-    ("NodeResourcesFit", "have room for the requests"),
-)
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
-AML_LABEL_PREFIX = "ml.azure.com/"
 
 
 def failing_plugins(v: NodeVerdict) -> set[str]:
@@ -75,7 +61,7 @@ def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
         kept = [v for v in remaining if plugin not in failing_plugins(v)]
         if len(kept) == len(remaining):
             continue
-        if plugin == "NodeResourcesFit":
+        if plugin == names.NODE_RESOURCES_FIT:
             label = _resource_label(remaining, request)
         remaining = kept
         steps.append({"step": plugin, "label": label, "count": len(remaining)})
@@ -85,13 +71,13 @@ def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
 def _resource_label(verdicts: list[NodeVerdict], request: Mapping[str, int]) -> str:
     short = sorted(
         {
-            r.evidence.get("resource")
+            str(r.evidence["resource"])
             for v in verdicts
             for s in v.failures
-            if s.plugin == "NodeResourcesFit"
+            if s.plugin == names.NODE_RESOURCES_FIT
             for r in s.items
+            if r.evidence.get("resource") is not None
         }
-        - {None}
     )
     parts = [
         "room for 1 more pod" if r == PODS else f"{format_amount(r, request.get(r, 0))} free {r}"
@@ -116,7 +102,7 @@ def _shortfall(v: NodeVerdict) -> float:
     """Relative missing amount over the resource reasons (0 when resources are not the issue)."""
     total = 0.0
     for s in v.failures:
-        if s.plugin != "NodeResourcesFit":
+        if s.plugin != names.NODE_RESOURCES_FIT:
             continue
         for r in s.items:
             e = r.evidence
@@ -152,14 +138,6 @@ def _fix(kind: str, text: str, **extra: Any) -> dict:
     return {"kind": kind, "text": text, **extra}
 
 
-def is_aml_pod(pod: Mapping) -> bool:
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    return (
-        any(k.startswith(AML_LABEL_PREFIX) for k in labels)
-        or labels.get("controller") == "aml-operator"
-    )
-
-
 # Taints that mark nodes no workload should be steered onto: cordons and node conditions
 # (the node lifecycle controller's node.kubernetes.io/*), control planes, and AKS system pools.
 _SYSTEM_TAINT_PREFIXES = (
@@ -187,14 +165,15 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
     candidates = [
         v
         for v in result.verdicts
-        if "TaintToleration" in failing_plugins(v) and "NodeAffinity" not in failing_plugins(v)
+        if names.TAINT_TOLERATION in failing_plugins(v)
+        and names.NODE_AFFINITY not in failing_plugins(v)
     ]
-    fit_once_tolerated = [v for v in candidates if failing_plugins(v) == {"TaintToleration"}]
+    fit_once_tolerated = [v for v in candidates if failing_plugins(v) == {names.TAINT_TOLERATION}]
     taints: dict[str, Mapping] = {}
     nodes: Counter[str] = Counter()
     for v in fit_once_tolerated or candidates:
         for s in v.failures:
-            if s.plugin != "TaintToleration":
+            if s.plugin != names.TAINT_TOLERATION:
                 continue
             for t in s.items[0].evidence.get("taint_objects", []):
                 if _is_system_taint(t):
@@ -205,8 +184,8 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
         return None
     tolerations = [toleration_for(taints[k]) for k in sorted(taints)]
     snippet = yaml.safe_dump({"tolerations": tolerations}, sort_keys=False).rstrip()
-    names = ", ".join(f"{k} ({nodes[k]} node(s))" for k in sorted(taints))
-    text = f"add tolerations for {names} to the pod spec (spec.tolerations)"
+    listed = ", ".join(f"{k} ({nodes[k]} node(s))" for k in sorted(taints))
+    text = f"add tolerations for {listed} to the pod spec (spec.tolerations)"
     if fit_once_tolerated:
         text += f": the pod then fits on {len(fit_once_tolerated)} node(s)"
     if is_aml_pod(cluster.pod):
@@ -311,7 +290,9 @@ def resource_fixes(
     fixes: list[dict] = []
     nodes = cluster.nodes
     # Nodes that pass every filter except NodeResourcesFit are where capacity is the only issue.
-    only_resources = [v for v in result.verdicts if failing_plugins(v) == {"NodeResourcesFit"}]
+    only_resources = [
+        v for v in result.verdicts if failing_plugins(v) == {names.NODE_RESOURCES_FIT}
+    ]
     candidates = [cluster.node_by_name[v.name] for v in only_resources] or nodes
     for resource, wanted in sorted(request.items()):
         if wanted <= 0 or resource == PODS:
@@ -438,12 +419,13 @@ def other_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     # A cordon matters only where it is all that stands in the way (the cordon's own taint aside):
     # a cordoned CPU node is no news to a GPU pod that no CPU node could take anyway.
     cordon_blocks = any(
-        failing_plugins(v) - {"TaintToleration"} == {"NodeUnschedulable"} for v in result.verdicts
+        failing_plugins(v) - {names.TAINT_TOLERATION} == {names.NODE_UNSCHEDULABLE}
+        for v in result.verdicts
     )
     for plugin, text in ADVICE.items():
-        if plugin in ("TaintToleration", "NodeAffinity"):
+        if plugin in (names.TAINT_TOLERATION, names.NODE_AFFINITY):
             continue  # toleration_fix and selector_fixes say it with the cluster's own values
-        if plugin == "NodeUnschedulable" and not cordon_blocks:
+        if plugin == names.NODE_UNSCHEDULABLE and not cordon_blocks:
             continue
         if counts.get(plugin) and plugin not in seen:
             fixes.append(
@@ -469,27 +451,6 @@ def all_fixes(
     return fixes + [f for f in others if f["kind"] != "prefilter"]
 
 
-ADVICE = {
-    "NodeUnschedulable": "nodes are cordoned: wait for the drain/upgrade or "
-    "`kubectl uncordon NODE`",
-    "NodeName": "spec.nodeName pins the pod to another node",
-    "TaintToleration": "nodes carry a taint the pod does not tolerate (kubectl describe node "
-    "shows Taints): add a matching toleration",
-    "NodeAffinity": "compare spec.nodeSelector / nodeAffinity with the labels nodes really carry "
-    "(kubectl get nodes -L <key>)",
-    "NodePorts": "another pod holds the hostPort there: drop hostPort (use a Service) or pick "
-    "another port",
-    "VolumeBinding": "check the pod's PersistentVolumeClaims (kubectl describe pvc)",
-    "VolumeZone": "the pod's volume lives in another zone than those nodes: schedule into that "
-    "zone or recreate the volume",
-    "VolumeRestrictions": "another pod holds the volume exclusively",
-    "NodeVolumeLimits": "nodes reached their volume attach limit",
-    "PodTopologySpread": "topologySpreadConstraints cannot be met: relax maxSkew or use "
-    "whenUnsatisfiable: ScheduleAnyway, or add nodes in the emptier domains",
-    "InterPodAffinity": "the pod's (anti-)affinity rules exclude those nodes",
-}
-
-
 def fixes_from_message(parsed: ParsedFitError) -> list[dict]:
     """Fixes from the scheduler's message alone, when nodes cannot be read."""
     fixes: list[dict] = []
@@ -512,7 +473,7 @@ def fixes_from_message(parsed: ParsedFitError) -> list[dict]:
                 yaml=snippet,
             )
         )
-    seen = {"TaintToleration"} if taints else set()
+    seen = {names.TAINT_TOLERATION} if taints else set()
     for c in parsed.causes:
         if c.resource and c.resource not in seen:
             seen.add(c.resource)

@@ -13,24 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from amldoctor.whypending.remediation import FUNNEL_ORDER
+from amldoctor.scheduling import names
+from amldoctor.scheduling.plugins import FUNNEL_ORDER, SHORT_LABELS
 
 GROUP_THRESHOLD = 30
-SHORT = {
-    "NodeUnschedulable": "cordon",
-    "NodeName": "nodeName",
-    "TaintToleration": "taints",
-    "NodeAffinity": "selector",
-    "NodePorts": "ports",
-    "NodeResourcesFit": "resources",
-    "VolumeRestrictions": "vol-excl",
-    "NodeVolumeLimits": "vol-limit",
-    "VolumeBinding": "volumes",
-    "VolumeZone": "vol-zone",
-    "PodTopologySpread": "spread",
-    "InterPodAffinity": "pod-affinity",
-    "framework": "prefilter",
-}
+SHORT = {**SHORT_LABELS, names.FRAMEWORK: "prefilter"}
 
 
 def _failing(row: dict) -> set[str]:
@@ -39,7 +26,7 @@ def _failing(row: dict) -> set[str]:
 
 def _columns(doc: dict) -> list[str]:
     seen = {p for row in doc["nodes"] for p in _failing(row)}
-    order = [p for p, _ in FUNNEL_ORDER] + ["framework"]
+    order = [p for p, _ in FUNNEL_ORDER] + [names.FRAMEWORK]
     return [p for p in order if p in seen] + sorted(seen - set(order))
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amldoctor.k8s.events import event_message, event_reason
-from amldoctor.scheduling.memo import memo_on
+from amldoctor.memo import memo_on
+
+if TYPE_CHECKING:
+    from amldoctor.snapshot import Snapshot
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -82,7 +85,7 @@ def waiting_containers(pod: Mapping) -> list[dict]:
     return out
 
 
-def scheduler_pods(snap: Any, scheduler: str) -> dict:
+def scheduler_pods(snap: Snapshot, scheduler: str) -> dict:
     """Signs that a scheduler named `scheduler` runs: its own pods, and pods it has placed.
 
     Once per snapshot and scheduler: every Pending Volcano pod of a scan asks the same.
@@ -91,7 +94,7 @@ def scheduler_pods(snap: Any, scheduler: str) -> dict:
     return {k: list(v) if isinstance(v, list) else v for k, v in found.items()}
 
 
-def _scheduler_pods(snap: Any, scheduler: str) -> dict:
+def _scheduler_pods(snap: Snapshot, scheduler: str) -> dict:
     word = scheduler.split("-")[0].lower()
     running = [
         pod_ref(p)
@@ -109,7 +112,7 @@ def _scheduler_pods(snap: Any, scheduler: str) -> dict:
     return {"scheduler_pods_running": sorted(running), "pods_placed_by_it": len(placed)}
 
 
-def classify(snap: Any, pod: Mapping, *, what_if: bool = False) -> PodState:
+def classify(snap: Snapshot, pod: Mapping, *, what_if: bool = False) -> PodState:
     """The pod's state; `what_if` pods (from -f) are always treated as waiting for a node."""
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}

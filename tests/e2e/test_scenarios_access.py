@@ -23,7 +23,7 @@ from objects import crash_loop_status, oom_killed_status, pod_manifest
 
 pytestmark = pytest.mark.e2e
 
-PAGE = 500  # amldoctor's LIST page size (collect.PAGE_SIZE)
+PAGE = 500  # amldoctor's LIST page size (collect.transport.PAGE_SIZE)
 
 
 def clean_failure(proc: Any, *codes: int) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from amldoctor.rules.base import REGISTRY, load_all
-from amldoctor.rules.engine import run_rules
+from amldoctor.engine.registry import REGISTRY, load_all
+from amldoctor.engine.runner import run_rules
 from amldoctor.snapshot import Snapshot
 
 CAPTURED = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

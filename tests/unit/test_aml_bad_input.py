@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from amldoctor.aml.jobview import explain_job, group_by_job
-from amldoctor.rules.base import iter_rules
-from amldoctor.rules.engine import run_rules
+from amldoctor.commands.jobview import explain_job, group_by_job
+from amldoctor.engine.registry import iter_rules
+from amldoctor.engine.runner import run_rules
 from amldoctor.snapshot import Missing, Snapshot
 
 T = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from amldoctor.aml.jobview import explain_job, group_by_job
-from amldoctor.rules.engine import run_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.commands.jobview import explain_job, group_by_job
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 QUEUED = "a3f81c2d4e5b6a7c8d9e0f1a2b3c4d5e"
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def demo():
-    snap = Snapshot.load(DEMO)
+    snap = load_snapshot(DEMO)
     return snap, run_rules(snap, namespaces=["aml-compute"])
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from amldoctor.aml.jobview import explain_job, group_by_job
 from amldoctor.aml.model import workload_of
 from amldoctor.aml.render import explain_markdown, jobs_markdown, render_explain, render_jobs
+from amldoctor.commands.jobview import explain_job, group_by_job
+from amldoctor.engine.runner import run_rules
 from amldoctor.errors import InputError
-from amldoctor.rules.engine import run_rules
+from amldoctor.load import load_snapshot
 from amldoctor.snapshot import Snapshot
 
 RULES = Path(__file__).resolve().parents[2] / "fixtures" / "rules"
@@ -21,7 +22,7 @@ JOB = "3f2a9c1e5b7d4e6f8a0b1c2d3e4f5a6b"
 
 def load(code: str, which: str = "failing") -> Snapshot:
     path = RULES / code / which
-    return Snapshot.load(path if path.exists() else path.with_suffix(".yaml"))
+    return load_snapshot(path if path.exists() else path.with_suffix(".yaml"))
 
 
 def test_partial_gang_summary_line():

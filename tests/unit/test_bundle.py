@@ -10,6 +10,7 @@ import pytest
 
 from amldoctor.bundle import MANIFEST, bundle_files, manifest, write_bundle
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 from amldoctor.redact import MASK
 from amldoctor.snapshot import Missing, Snapshot
 
@@ -113,7 +114,7 @@ def test_one_list_file_per_kind_and_group_sorted_and_masked():
 def test_round_trip(tmp_path, name):
     snap = _snapshot()
     path = write_bundle(snap, tmp_path / name, server="https://aks.example:443")
-    loaded = Snapshot.load(path)
+    loaded = load_snapshot(path)
     assert (loaded.namespace, loaded.context, loaded.server_version) == ("aml", "aks", "v1.35.2")
     assert loaded.captured_at == CAPTURED
     assert loaded.missing == snap.missing

@@ -20,17 +20,18 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import yaml
 
-from amldoctor import collect
 from amldoctor.bundle import MANIFEST
-from amldoctor.collect import BOUND_PODS, LiveOptions, collect_for_pod, collect_live
+from amldoctor.collect import LiveOptions, kinds, transport
+from amldoctor.collect.collector import collect_for_pod, collect_live
+from amldoctor.collect.kinds import BOUND_PODS
 from amldoctor.errors import ClusterError, InputError
+from amldoctor.load import load_snapshot
 from amldoctor.redact import MASK
-from amldoctor.snapshot import Snapshot
 
 TOKEN = "good-token"
 SERVER_DATE = "Sat, 28 Nov 2026 09:00:00 GMT"
 # Add-on APIs a plain cluster does not serve (no Volcano, no AML extension, no metrics-server).
-PLURALS = {r.plural for r in (*collect.NAMESPACED, *collect.CLUSTER_SCOPED)}
+PLURALS = {r.plural for r in (*kinds.NAMESPACED, *kinds.CLUSTER_SCOPED)}
 UNSERVED_GROUPS = {
     "scheduling.volcano.sh",
     "batch.volcano.sh",
@@ -153,7 +154,7 @@ def cluster():
 def no_sleep(monkeypatch):
     """Retries sleep; record the delays instead of waiting them out."""
     delays: list[float] = []
-    monkeypatch.setattr(collect.time, "sleep", delays.append)
+    monkeypatch.setattr(transport.time, "sleep", delays.append)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return delays
@@ -324,7 +325,7 @@ def test_persistent_5xx_gives_up_after_bounded_retries(cluster, tmp_path):
     populate(cluster)
     cluster.forced["/api/v1/nodes"] = 500
     snap = collect_live(options(kubeconfig(tmp_path, cluster.url))).snapshot
-    assert len(cluster.queries("/api/v1/nodes")) == collect.MAX_RETRIES + 1
+    assert len(cluster.queries("/api/v1/nodes")) == transport.MAX_RETRIES + 1
     assert snap.missing_for("Node").status == 500
 
 
@@ -523,11 +524,11 @@ def test_in_cluster_configuration(tmp_path, monkeypatch):
     ns.write_text("aml-compute\n")
     monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
     monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(cert))
-    monkeypatch.setattr(collect, "SA_NAMESPACE_FILE", str(ns))
+    monkeypatch.setattr(transport, "SA_NAMESPACE_FILE", str(ns))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
-    conn = collect.connect(LiveOptions())
+    conn = transport.connect(LiveOptions())
     assert conn.server == "https://10.0.0.1:443"
     assert (conn.context, conn.namespace) == ("in-cluster", "aml-compute")
     assert conn.configuration.auth_settings()["BearerToken"]["value"].lower() == "bearer sa-token"
@@ -593,7 +594,7 @@ def test_dump_writes_a_bundle_that_loads_back_masked(cluster, tmp_path, capsys):
         )
         assert said[2].startswith("  not read: Node: forbidden: ")
         live = collect_live(options(kc)).snapshot
-        loaded = Snapshot.load(out)
+        loaded = load_snapshot(out)
         assert loaded.namespace == "ml" and loaded.context == "fake"
         assert loaded.server_version == "v1.35.2"
         assert loaded.captured_at == live.captured_at
@@ -613,7 +614,7 @@ def test_dump_writes_a_bundle_that_loads_back_masked(cluster, tmp_path, capsys):
 
 def test_importing_the_live_path_does_not_import_the_kubernetes_client():
     code = (
-        "import sys, amldoctor.collect, amldoctor.bundle, amldoctor.redact, "
+        "import sys, amldoctor.collect.collector, amldoctor.bundle, amldoctor.redact, "
         "amldoctor.commands.dump; print('kubernetes' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

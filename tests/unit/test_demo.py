@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from amldoctor.rules.engine import run_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 from tests.conftest import DEMO, ROOT, run_cli
 
 GOLDEN = ROOT / "tests" / "golden" / "demo-scan.json"
@@ -40,7 +40,7 @@ HEALTHY_PREFIXES = ("credit-risk-", "llm-eval-nightly", "azureml-ingress", "prom
 
 @pytest.fixture(scope="module")
 def report():
-    return run_rules(Snapshot.load(DEMO), namespaces=None)
+    return run_rules(load_snapshot(DEMO), namespaces=None)
 
 
 @pytest.mark.parametrize(("prefix", "family"), sorted(EXPECTED.items()))
@@ -54,7 +54,7 @@ def test_each_deliberate_problem_is_explained_by_its_family(report, prefix, fami
 
 
 def test_healthy_workloads_get_no_errors(report):
-    snap = Snapshot.load(DEMO)
+    snap = load_snapshot(DEMO)
     healthy = [
         p["metadata"]["name"]
         for p in snap.pods

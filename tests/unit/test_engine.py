@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from amldoctor.report import Severity
-from amldoctor.rules.base import RuleMeta
-from amldoctor.rules.engine import run_rules
+from amldoctor.engine.registry import RuleMeta
+from amldoctor.engine.report import Severity
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 from amldoctor.snapshot import Missing, Snapshot
 from tests.conftest import DEMO
 
@@ -12,7 +13,7 @@ SUMMARIZER = "llm-summarizer-blue-b9f598fd-deployment-5l2lffr5vx-8vlqv"
 
 
 def test_aml_rule_supersedes_the_generic_pod_rule_for_the_same_pod():
-    snap = Snapshot.load(DEMO)
+    snap = load_snapshot(DEMO)
     both = run_rules(snap, only=["AMD201", "AMD708"])
     assert [(f.rule, f.object.name) for f in both.findings] == [("AMD708", SUMMARIZER)]
     alone = run_rules(snap, only=["AMD201"])
@@ -20,7 +21,7 @@ def test_aml_rule_supersedes_the_generic_pod_rule_for_the_same_pod():
 
 
 def test_superseding_reaches_pods_through_their_owner():
-    snap = Snapshot.load(DEMO)
+    snap = load_snapshot(DEMO)
     codes = {f.rule for f in run_rules(snap, only=["AMD303", "AMD730"]).findings}
     assert codes == {"AMD730"}
 
@@ -53,7 +54,7 @@ def test_a_crashing_rule_becomes_a_note_not_a_traceback():
 
 
 def test_ignore_annotation_on_an_owner_silences_its_pods():
-    snap = Snapshot.load(DEMO)
+    snap = load_snapshot(DEMO)
     owner = next(
         o for o in snap.of_kind("Deployment") if o["metadata"]["name"].startswith("llm-summarizer")
     )
@@ -63,7 +64,7 @@ def test_ignore_annotation_on_an_owner_silences_its_pods():
 
 
 def test_add_ons_a_cluster_lacks_are_said_once():
-    from amldoctor.report import missing_notes
+    from amldoctor.engine.report import missing_notes
 
     missing = [
         Missing(

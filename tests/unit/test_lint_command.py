@@ -17,8 +17,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from amldoctor.commands.lint import LINT_FORMATS, lint, run_lint_command
+from amldoctor.commands.lint import lint, run_lint_command
+from amldoctor.commands.output import formats_for
+from amldoctor.commands.results import LintResult
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "lint"
@@ -89,7 +92,7 @@ def test_json_findings_carry_file_line_and_object(manifest, capsys):
     assert {s["rule"] for s in data["skipped_rules"]} == {"AMD812", "AMD813", "AMD814"}
 
 
-@pytest.mark.parametrize("fmt", LINT_FORMATS)
+@pytest.mark.parametrize("fmt", formats_for(LintResult))
 def test_credentials_are_never_echoed(manifest, capsys, fmt):
     _, out = _run([manifest], capsys, output=fmt)
     assert "AZURE_STORAGE_KEY" in out
@@ -144,7 +147,8 @@ def test_ignore_annotation_on_the_pod_template(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     text = MANIFEST.replace(
         "  template:\n",
-        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: AMD811,memory-request-not-limit\n",
+        "  template:\n    metadata:\n      annotations:\n        amldoctor.io/ignore: "
+        "AMD811,memory-request-not-limit\n",
     )
     Path("t.yaml").write_text(text)
     data = json.loads(_run(["t.yaml"], capsys)[1])
@@ -246,7 +250,6 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(
     tmp_path, monkeypatch, capsys, namespaces, flag, expected
 ):
     from amldoctor import sources
-    from amldoctor.snapshot import Snapshot
 
     monkeypatch.chdir(tmp_path)
     for ns in namespaces:
@@ -255,7 +258,7 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(
 
     def fake_open(target, pod=None):
         seen.append(target)
-        return Snapshot.load(FIXTURES / "cluster.yaml")
+        return load_snapshot(FIXTURES / "cluster.yaml")
 
     monkeypatch.setattr(sources, "open_snapshot", fake_open)
     _run(

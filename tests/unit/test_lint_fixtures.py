@@ -3,7 +3,8 @@
 Layout: `fixtures/lint/<CODE>/failing.yaml`, `passing.yaml` and `expected.json` (the rule's findings
 on the failing manifest, file and line included). Pre-flight rules (those that read a cluster)
 are checked against `fixtures/lint/<CODE>/cluster.yaml`, else the shared
-`fixtures/lint/cluster.yaml`; a passing fixture may leave info findings ("fits on 1 of 4 nodes"). Regenerate golden files with
+`fixtures/lint/cluster.yaml`; a passing fixture may leave info findings ("fits on 1 of 4
+nodes"). Regenerate golden files with
 `UPDATE_GOLDEN=1 pytest tests/unit/test_lint_fixtures.py` after checking the new output by eye.
 """
 
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from amldoctor.engine.registry import DOC_SECTIONS, iter_rules
 from amldoctor.lint.engine import run_lint
 from amldoctor.lint.source import read_manifests
-from amldoctor.rules.base import DOC_SECTIONS, iter_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.load import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "lint"
@@ -32,7 +33,7 @@ def _lint(rule, which: str, monkeypatch):
     snapshot = None
     if rule.needs:
         own = FIXTURES / rule.code / "cluster.yaml"
-        snapshot = Snapshot.load(own if own.exists() else FIXTURES / "cluster.yaml")
+        snapshot = load_snapshot(own if own.exists() else FIXTURES / "cluster.yaml")
     report = run_lint(read_manifests([str(manifest.relative_to(ROOT))]), snapshot=snapshot)
     assert not [n for n in report.notes if "failed on these manifests" in n], report.notes
     return report

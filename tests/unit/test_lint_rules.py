@@ -8,9 +8,9 @@ import copy
 import pytest
 
 from amldoctor.lint.engine import run_lint
+from amldoctor.lint.rules.pods import startup_budget
+from amldoctor.lint.rules.secrets import credential_reason
 from amldoctor.lint.source import ManifestSet, parse_text
-from amldoctor.rules.lint_pods import startup_budget
-from amldoctor.rules.lint_secrets import credential_reason
 from amldoctor.snapshot import Snapshot
 
 
@@ -117,7 +117,10 @@ def test_credential_detection(name, value, flagged):
 
 
 def test_batch_workloads_are_never_asked_for_probes():
-    service = "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ml}\nspec:\n  selector: {app: x}\n  ports: [{port: 80}]\n---\n"
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ml}\nspec:\n  "
+        "selector: {app: x}\n  ports: [{port: 80}]\n---\n"
+    )
     job = GPU_JOB.replace(
         "    spec:\n      restartPolicy",
         "    metadata: {labels: {app: x}}\n    spec:\n      restartPolicy",
@@ -152,9 +155,11 @@ ODD_SPECS = [
     "containers: not-a-list",
     "containers: [just-a-string, 3, null]",
     "containers: [{name: c, env: {A: b}, envFrom: [x], ports: 80, resources: 5, image: 7}]",
-    "containers: [{name: c, resources: {requests: [1], limits: {cpu: lots, memory: '', nvidia.com/gpu: x}}}]",
+    "containers: [{name: c, resources: {requests: [1], limits: {cpu: lots, memory: '', "
+    "nvidia.com/gpu: x}}}]",
     "containers: [{name: c, livenessProbe: {periodSeconds: ten, failureThreshold: null}}]",
-    "volumes: [x, {persistentVolumeClaim: y}, {projected: z}, {projected: {sources: [q, {secret: 1}]}}]\n"
+    "volumes: [x, {persistentVolumeClaim: y}, {projected: z}, {projected: {sources: [q, {secret: "
+    "1}]}}]\n"
     "      containers: [{name: c, env: [x, {name: A, valueFrom: s}, {name: B, value: 3}]}]",
     "tolerations: yes\n      containers: [{name: c, resources: {limits: {nvidia.com/gpu: 1}}}]",
 ]
@@ -162,7 +167,10 @@ ODD_SPECS = [
 
 @pytest.mark.parametrize("spec", ODD_SPECS)
 def test_odd_manifests_never_crash_a_rule(spec):
-    text = f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  template:\n    spec:\n      {spec}\n"
+    text = (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  template:\n    "
+        f"spec:\n      {spec}\n"
+    )
     out = ManifestSet()
     parse_text("m.yaml", text, out)
     snapshot = Snapshot([_node("gpu-0", 1, [])], source="t")
@@ -171,7 +179,11 @@ def test_odd_manifests_never_crash_a_rule(spec):
 
 
 def test_one_malformed_workload_does_not_hide_the_others_verdict():
-    bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec:\n  template:\n    spec:\n      affinity: {nodeAffinity: oops}\n      containers: [{name: c, image: i:1}]\n---\n"
+    bad = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec:\n  template:\n    "
+        "spec:\n      affinity: {nodeAffinity: oops}\n      containers: [{name: c, image: "
+        "i:1}]\n---\n"
+    )
     out = ManifestSet()
     parse_text("m.yaml", bad + GPU_JOB, out)
     report = run_lint(out, snapshot=Snapshot([_node("gpu-0", 1, [])], source="t"))

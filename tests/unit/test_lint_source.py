@@ -100,9 +100,8 @@ def test_bad_file_does_not_hide_findings_in_the_others(tmp_path):
 
 def test_non_kubernetes_documents_and_unknown_kinds_are_noted():
     out = _parse(
-        "just a string\n---\nfoo: bar\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
-        + "---\n"
-        + JOB
+        "just a string\n---\nfoo: bar\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: "
+        "{name: w}\n" + "---\n" + JOB
     )
     report = run_lint(out)
     assert any("document 1 is a str" in n for n in report.notes)

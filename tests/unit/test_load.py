@@ -1,4 +1,4 @@
-"""Snapshot loading: every input shape DESIGN promises, and one clear line for every bad one."""
+"""Snapshot loading: every input shape README promises, and one clear line for every bad one."""
 
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ def test_kubectl_list_and_typed_list_items_without_kind(tmp_path):
 
 
 def test_multi_document_yaml_with_empty_documents(tmp_path):
-    text = "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\n"
+    text = (
+        "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n---\napiVersion: v1\nkind: "
+        "Pod\nmetadata: {name: p, namespace: ns}\n"
+    )
     snap = load_snapshot(write(tmp_path, "multi.yaml", text))
     assert {o["kind"] for o in snap.objects} == {"Node", "Pod"}
 

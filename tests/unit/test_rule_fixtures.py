@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from amldoctor.rules.base import DOC_SECTIONS, iter_rules
-from amldoctor.rules.engine import run_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.engine.registry import DOC_SECTIONS, iter_rules
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "rules"
 SCAN_RULES = list(iter_rules("scan"))
@@ -31,7 +31,7 @@ def _fixture(code: str, which: str) -> Path:
 
 def _findings(code: str, which: str) -> list[dict]:
     # The rule alone: a more specific rule that supersedes it must not hide it here.
-    report = run_rules(Snapshot.load(_fixture(code, which)), only=[code])
+    report = run_rules(load_snapshot(_fixture(code, which)), only=[code])
     assert not [n for n in report.notes if "failed on this snapshot" in n], report.notes
     return [f.to_dict() for f in report.findings if f.rule == code]
 

@@ -1,4 +1,5 @@
-"""The demo cluster: every broken workload in the runtime families gets its finding, healthy pods none.
+"""The demo cluster: every broken workload in the runtime families gets its finding, healthy pods
+none.
 
 The expected table is `fixtures/demo/README.md` ("Workloads and the findings amldoctor should
 give"), rows in the AMD2xx-AMD6xx families.
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from amldoctor.rules.base import REGISTRY, load_all
-from amldoctor.rules.engine import run_rules
-from amldoctor.snapshot import Snapshot
+from amldoctor.engine.registry import REGISTRY, load_all
+from amldoctor.engine.runner import run_rules
+from amldoctor.load import load_snapshot
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 RUNTIME_FAMILIES = ("AMD2", "AMD3", "AMD4", "AMD5", "AMD6")
@@ -44,7 +45,7 @@ def demo_findings():
         for code, r in sorted(REGISTRY.items())
         if code.startswith(RUNTIME_FAMILIES) and r.scope == "scan"
     ]
-    report = run_rules(Snapshot.load(DEMO), rules=rules)
+    report = run_rules(load_snapshot(DEMO), rules=rules)
     assert not [n for n in report.notes if "failed on this snapshot" in n]
     return report.findings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amldoctor.rules.engine import run_rules
+from amldoctor.engine.runner import run_rules
 from amldoctor.snapshot import Missing, Snapshot
 
 LEGACY = (

@@ -89,7 +89,8 @@ def test_probe_defaults_and_budget():
             "connection refused",
         ),
         (
-            'Get "http://x/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+            'Get "http://x/": context deadline exceeded (Client.Timeout exceeded while awaiting '
+            "headers)",
             "timeout",
         ),
         ("command timed out", "timeout"),
@@ -126,7 +127,9 @@ def _model_pod(ran_seconds: int, *, startup: bool = False) -> dict:
                         "reason": "Error",
                         "exitCode": 137,
                         "startedAt": "2026-11-28T08:00:00Z",
-                        "finishedAt": f"2026-11-28T08:{ran_seconds // 60:02d}:{ran_seconds % 60:02d}Z",
+                        "finishedAt": (
+                            f"2026-11-28T08:{ran_seconds // 60:02d}:{ran_seconds % 60:02d}Z"
+                        ),
                     }
                 },
             }

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from runtime_helpers import event, findings, pod
 
-from amldoctor.rules.base import REGISTRY, load_all
+from amldoctor.engine.registry import REGISTRY, load_all
 
 load_all()
 RUNTIME_CODES = sorted(c for c in REGISTRY if c[3] in "23456" and REGISTRY[c].scope == "scan")

@@ -44,7 +44,8 @@ def node(name: str = "n1", cpu: str = "4") -> dict:
     [
         ([pc("high", 1000)], "high", 1000, "PreemptLowerPriority"),
         ([pc("never", 500, policy="Never")], "never", 500, "Never"),
-        ([pc("low", 5, default=True), pc("lower", 1, default=True)], None, 1, "PreemptLowerPriority"),
+        ([pc("low", 5, default=True), pc("lower", 1, default=True)], None, 1,
+         "PreemptLowerPriority"),
         ([pc("other", 7)], None, 0, None),
         ([], "system-cluster-critical", 2000000000, "PreemptLowerPriority"),
     ],

@@ -14,7 +14,10 @@ from amldoctor.scheduling.message import (
 )
 
 REASONS = {"a": ["Insufficient cpu"], "b": ["node(s) had untolerated taint(s)"]}
-POST = "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
+POST = (
+    "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 "
+    "Preemption is not helpful for scheduling."
+)
 
 
 def test_zero_nodes() -> None:
@@ -68,7 +71,8 @@ HISTORICAL = [
         None,
     ),
     (
-        "0/3 nodes are available: 1 node(s) had taint {node-role.kubernetes.io/master: }, that the pod "
+        "0/3 nodes are available: 1 node(s) had taint {node-role.kubernetes.io/master: }, that the "
+        "pod "
         "didn't tolerate, 2 Insufficient memory.",
         3,
         {"node(s) had untolerated taint(s)": 1, "Insufficient memory": 2},
@@ -76,9 +80,12 @@ HISTORICAL = [
         None,
     ),
     (
-        "0/12 nodes are available: 2 node(s) had untolerated taint {sku: gpu}, 4 node(s) had untolerated "
-        "taint {kubernetes.azure.com/scalesetpriority: spot}, 6 Insufficient nvidia.com/gpu. preemption: "
-        "0/12 nodes are available: 6 No preemption victims found for incoming pod, 6 Preemption is not "
+        "0/12 nodes are available: 2 node(s) had untolerated taint {sku: gpu}, 4 node(s) had "
+        "untolerated "
+        "taint {kubernetes.azure.com/scalesetpriority: spot}, 6 Insufficient nvidia.com/gpu. "
+        "preemption: "
+        "0/12 nodes are available: 6 No preemption victims found for incoming pod, 6 Preemption is "
+        "not "
         "helpful for scheduling..",
         12,
         {"node(s) had untolerated taint(s)": 6, "Insufficient nvidia.com/gpu": 6},
@@ -96,7 +103,8 @@ HISTORICAL = [
         None,
     ),
     (
-        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes "
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: "
+        "0/3 nodes "
         "are available: 3 Preemption is not helpful for scheduling.",
         3,
         {},
@@ -104,7 +112,8 @@ HISTORICAL = [
         {"Preemption is not helpful for scheduling": 3},
     ),
     (
-        "0/45 nodes are available: 1 Insufficient cpu, 44 node is filtered out by the prefilter result. "
+        "0/45 nodes are available: 1 Insufficient cpu, 44 node is filtered out by the prefilter "
+        "result. "
         "preemption: 0/45 nodes are available: 1 No preemption victims found for incoming pod, 44 "
         "Preemption is not helpful for scheduling.",
         45,
@@ -130,8 +139,10 @@ HISTORICAL = [
         None,
     ),
     (
-        "0/6 nodes are available: 3 node(s) didn't match pod affinity rules, 3 node(s) had untolerated "
-        "taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not "
+        "0/6 nodes are available: 3 node(s) didn't match pod affinity rules, 3 node(s) had "
+        "untolerated "
+        "taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption "
+        "is not "
         "helpful for scheduling.",
         6,
         {"node(s) didn't match pod affinity rules": 3, "node(s) had untolerated taint(s)": 3},
@@ -175,7 +186,8 @@ def test_parser_keeps_the_legacy_taint() -> None:
 
 def test_not_eligible_preemption_is_a_note() -> None:
     parsed = parse_fit_error(
-        "0/3 nodes are available: 3 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
+        "0/3 nodes are available: 3 Insufficient cpu. preemption: not eligible due to "
+        "preemptionPolicy=Never."
     )
     assert parsed.preemption is None
     assert parsed.preemption_note == "not eligible due to preemptionPolicy=Never."

@@ -130,19 +130,21 @@ def test_matchfields_prefilter_result_text_by_release() -> None:
     )
     newest = run(nodes, daemon, version="v1.35.0")
     assert newest.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
-        "no new claims to deallocate, "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) "
+        "[NodeAffinity]. no new claims to deallocate, "
         "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     )
     before_uu = run(nodes, daemon, version="v1.32.0")  # a too-small node was still "Unschedulable"
     assert before_uu.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) "
+        "[NodeAffinity]. "
         "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
         "2 Preemption is not helpful for scheduling."
     )
     old = run(nodes, daemon, version="v1.28.3")
     assert old.message == (
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node is filtered out by the prefilter result. "
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node is filtered out by the prefilter "
+        "result. "
         "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, "
         "2 Preemption is not helpful for scheduling.."
     )

@@ -255,7 +255,7 @@ def test_why_pending_document_lists_victims() -> None:
 
 
 def test_scan_pending_finding_names_the_victims() -> None:
-    from amldoctor.rules.engine import run_rules
+    from amldoctor.engine.runner import run_rules
 
     existing = [pod("low", "n1", cpu="3", priority=1)]
     subject = pod("p", cpu="2", priority=1000)

@@ -13,8 +13,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from amldoctor.commands.why_pending import why_pending
+from amldoctor.commands.why_pending import explain_pod, why_pending
 from amldoctor.errors import InputError
+from amldoctor.load import load_snapshot
 from amldoctor.snapshot import Snapshot
 from amldoctor.whypending import analyze
 
@@ -64,8 +65,8 @@ def essentials(doc: dict) -> dict:
 
 @pytest.mark.parametrize(("fixture", "pod_name"), CASES, ids=[c[0] for c in CASES])
 def test_golden(fixture: str, pod_name: str) -> None:
-    snap = Snapshot.load(FIXTURES / fixture)
-    doc = analyze(snap, snap.get("Pod", "ml", pod_name))
+    snap = load_snapshot(FIXTURES / fixture)
+    doc = explain_pod(snap, snap.get("Pod", "ml", pod_name))
     got = json.loads(json.dumps(essentials(doc)))
     path = GOLDEN / (fixture.removesuffix(".yaml") + ".json")
     if os.environ.get("AMLDOCTOR_UPDATE_GOLDEN"):
@@ -75,7 +76,7 @@ def test_golden(fixture: str, pod_name: str) -> None:
 
 
 def test_design_contract_keys() -> None:
-    snap = Snapshot.load(FIXTURES / "taint-not-tolerated.yaml")
+    snap = load_snapshot(FIXTURES / "taint-not-tolerated.yaml")
     doc = analyze(snap, snap.get("Pod", "ml", "train-taint"))
     for key in (
         "pod",
@@ -94,7 +95,7 @@ def test_design_contract_keys() -> None:
 
 
 def test_what_if_manifest_and_grouping_by_pool() -> None:
-    snap = Snapshot.load(FIXTURES / "gpus-busy.yaml")
+    snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
     from amldoctor.whypending.manifest import pod_from_manifest
 
     subject = pod_from_manifest(str(FIXTURES / "what-if-deployment.yaml"))
@@ -107,7 +108,7 @@ def test_what_if_manifest_and_grouping_by_pool() -> None:
 
 
 def test_fits_now_is_reported_as_schedulable() -> None:
-    snap = Snapshot.load(FIXTURES / "gpus-busy.yaml")
+    snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
     subject = snap.get("Pod", "ml", "train-busy")
     subject = json.loads(json.dumps(subject))
     subject["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = 1
@@ -224,7 +225,7 @@ def test_input_errors(args, message) -> None:
 
 
 def _preempting_snapshot(terminating: bool) -> tuple[Snapshot, dict]:
-    snap = Snapshot.load(FIXTURES / "gpus-busy.yaml")
+    snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
     objects = [json.loads(json.dumps(o)) for o in snap.objects]
     subject = next(
         o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "train-busy"
@@ -282,7 +283,7 @@ def test_nominated_pod_is_preempting_and_claims_no_agreement(terminating: bool) 
 )
 def test_pod_assigned_to_a_node_that_does_not_exist(node_name, owner, state) -> None:
     """No scheduler writes a message for such a pod: none is simulated, the fix is named."""
-    snap = Snapshot.load(FIXTURES / "gpus-busy.yaml")
+    snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
     subject = json.loads(json.dumps(snap.get("Pod", "ml", "train-busy")))
     subject["spec"]["nodeName"] = node_name
     if owner:

@@ -28,4 +28,11 @@ DEFAULT_FILTERS: tuple[type[Plugin], ...] = (
     InterPodAffinity,
 )
 
-__all__ = ["DEFAULT_FILTERS", "Plugin"]
+# How why-pending presents the plugins, read off the plugins themselves (see `Plugin`).
+FUNNEL_ORDER: tuple[tuple[str, str], ...] = tuple(
+    (p.name, p.funnel) for p in sorted(DEFAULT_FILTERS, key=lambda p: p.funnel_rank)
+)
+ADVICE: dict[str, str] = {p.name: p.advice for p in DEFAULT_FILTERS if p.advice}
+SHORT_LABELS: dict[str, str] = {p.name: p.short for p in DEFAULT_FILTERS}
+
+__all__ = ["ADVICE", "DEFAULT_FILTERS", "FUNNEL_ORDER", "SHORT_LABELS", "Plugin"]

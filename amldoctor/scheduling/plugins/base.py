@@ -11,9 +11,20 @@ from amldoctor.scheduling.status import SUCCESS, PreFilterOutcome, Status
 
 
 class Plugin:
-    """Subclasses set `name` and override `pre_filter` and/or `filter`."""
+    """Subclasses set `name` and override `pre_filter` and/or `filter`.
+
+    Each plugin also carries how why-pending presents it, so that adding a plugin is one file:
+    `short` labels its column in the node table, `funnel` completes "N nodes that ..." in the
+    funnel, which lists plugins by `funnel_rank` (the order a user narrows nodes down: which
+    nodes are mine, may I land there, then room), and `advice` is the fix said when only the
+    scheduler's message is known ("" when the plugin's fixes are worked out from the nodes).
+    """
 
     name: ClassVar[str] = ""
+    short: ClassVar[str] = ""
+    funnel: ClassVar[str] = ""
+    funnel_rank: ClassVar[int] = 0
+    advice: ClassVar[str] = ""
 
     def __init__(self, cluster: ClusterView) -> None:
         self.cluster = cluster

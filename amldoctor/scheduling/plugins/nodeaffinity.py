@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amldoctor.k8s.nodeaffinity import NodeSelector, RequiredNodeAffinity, prefilter_node_names
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Status, fail
@@ -13,7 +14,14 @@ TERMS_CONFLICT = "pod affinity terms conflict"
 
 
 class NodeAffinity(Plugin):
-    name = "NodeAffinity"
+    name = names.NODE_AFFINITY
+    short = "selector"
+    funnel = "match nodeSelector/affinity"
+    funnel_rank = 1
+    advice = (
+        "compare spec.nodeSelector / nodeAffinity with the labels nodes really carry "
+        "(kubectl get nodes -L <key>)"
+    )
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -28,10 +36,10 @@ class NodeAffinity(Plugin):
             return PreFilterOutcome.skip()
         if self.required.raw_required is None:
             return SUCCESS
-        names = prefilter_node_names(self.required.raw_required)
-        if names is None:
+        node_names = prefilter_node_names(self.required.raw_required)
+        if node_names is None:
             return SUCCESS
-        if not names:
+        if not node_names:
             status = fail(
                 self.name,
                 Code.UNRESOLVABLE,
@@ -41,7 +49,7 @@ class NodeAffinity(Plugin):
             return PreFilterOutcome.reject(
                 Status(status.plugin, status.code, status.items, "PreFilter")
             )
-        return PreFilterOutcome(node_names=frozenset(names))
+        return PreFilterOutcome(node_names=frozenset(node_names))
 
     def filter(self, node: NodeInfo) -> Status | None:
         if self.added is not None and not self.added.matches(node.node):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo, host_ports, pod_key
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Status, fail
@@ -11,7 +12,13 @@ ALL_IPS = "0.0.0.0"
 
 
 class NodePorts(Plugin):
-    name = "NodePorts"
+    name = names.NODE_PORTS
+    short = "ports"
+    funnel = "have the host ports free"
+    funnel_rank = 9
+    advice = (
+        "another pod holds the hostPort there: drop hostPort (use a Service) or pick another port"
+    )
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)

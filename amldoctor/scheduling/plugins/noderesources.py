@@ -20,6 +20,7 @@ from amldoctor.k8s.resources import (
     is_extended_resource,
     pod_requests,
 )
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Reason, Status, fail
@@ -36,7 +37,10 @@ def insufficient(resource: str) -> str:
 
 
 class NodeResourcesFit(Plugin):
-    name = "NodeResourcesFit"
+    name = names.NODE_RESOURCES_FIT
+    short = "resources"
+    funnel = "have room for the requests"
+    funnel_rank = 12
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from amldoctor.k8s.labels import SelectorError, selector_matches
 from amldoctor.k8s.nodeaffinity import RequiredNodeAffinity
 from amldoctor.k8s.tolerations import untolerated_taints
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo, pod_key
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Status, fail
@@ -56,7 +57,14 @@ class PodTopologySpread(Plugin):
     """Counts per constraint and domain; AddPod/RemovePod keep them current when preemption
     removes victims or nominated pods are added (upstream `updateWithPod`)."""
 
-    name = "PodTopologySpread"
+    name = names.POD_TOPOLOGY_SPREAD
+    short = "spread"
+    funnel = "satisfy topology spread"
+    funnel_rank = 10
+    advice = (
+        "topologySpreadConstraints cannot be met: relax maxSkew or use "
+        "whenUnsatisfiable: ScheduleAnyway, or add nodes in the emptier domains"
+    )
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -221,7 +229,11 @@ class InterPodAffinity(Plugin):
     pair; anti-affinity terms count one by one. AddPod/RemovePod update the same counts.
     """
 
-    name = "InterPodAffinity"
+    name = names.INTER_POD_AFFINITY
+    short = "pod-affinity"
+    funnel = "satisfy pod (anti-)affinity"
+    funnel_rank = 11
+    advice = "the pod's (anti-)affinity rules exclude those nodes"
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)

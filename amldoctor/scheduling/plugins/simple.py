@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 from amldoctor.k8s.tolerations import (
     UNSCHEDULABLE_TAINT,
@@ -11,8 +11,10 @@ from amldoctor.k8s.tolerations import (
     tolerated_by_any,
     untolerated_taints,
 )
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
+from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Status, fail
 
 UNSCHEDULABLE = "node(s) were unschedulable"
@@ -21,7 +23,7 @@ NODE_NAME = "node(s) didn't match the requested node name"
 TAINT_CURRENT = "node(s) had untolerated taint(s)"
 
 
-def taint_reason(taint: dict, profile) -> str:
+def taint_reason(taint: Mapping, profile: Profile) -> str:
     """The TaintToleration reason as the cluster's release prints it."""
     if profile.at_least(1, 34):
         return TAINT_CURRENT
@@ -33,7 +35,11 @@ def taint_reason(taint: dict, profile) -> str:
 
 
 class NodeUnschedulable(Plugin):
-    name = "NodeUnschedulable"
+    name = names.NODE_UNSCHEDULABLE
+    short = "cordon"
+    funnel = "are not cordoned"
+    funnel_rank = 4
+    advice = "nodes are cordoned: wait for the drain/upgrade or `kubectl uncordon NODE`"
 
     def filter(self, node: NodeInfo) -> Status | None:
         if not (node.node.get("spec") or {}).get("unschedulable"):
@@ -50,7 +56,11 @@ class NodeUnschedulable(Plugin):
 
 
 class NodeName(Plugin):
-    name = "NodeName"
+    name = names.NODE_NAME
+    short = "nodeName"
+    funnel = "match spec.nodeName"
+    funnel_rank = 2
+    advice = "spec.nodeName pins the pod to another node"
 
     def filter(self, node: NodeInfo) -> Status | None:
         wanted = self.spec.get("nodeName") or ""
@@ -66,7 +76,14 @@ class NodeName(Plugin):
 
 
 class TaintToleration(Plugin):
-    name = "TaintToleration"
+    name = names.TAINT_TOLERATION
+    short = "taints"
+    funnel = "tolerate their taints"
+    funnel_rank = 3
+    advice = (
+        "nodes carry a taint the pod does not tolerate (kubectl describe node "
+        "shows Taints): add a matching toleration"
+    )
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from amldoctor.k8s.nodeaffinity import NodeSelector
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
+from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo, pod_key
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Reason, Status, fail
@@ -119,7 +120,11 @@ def _inline_disk_ids(pod: Mapping) -> list[tuple[str, str, bool]]:
 
 
 class VolumeRestrictions(Plugin):
-    name = "VolumeRestrictions"
+    name = names.VOLUME_RESTRICTIONS
+    short = "vol-excl"
+    funnel = "have the pod's disks free"
+    funnel_rank = 7
+    advice = "another pod holds the volume exclusively"
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -198,7 +203,11 @@ class VolumeRestrictions(Plugin):
 class NodeVolumeLimits(Plugin):
     """Counts unique CSI volumes per driver against CSINode `allocatable.count`."""
 
-    name = "NodeVolumeLimits"
+    name = names.NODE_VOLUME_LIMITS
+    short = "vol-limit"
+    funnel = "have room for more volumes"
+    funnel_rank = 8
+    advice = "nodes reached their volume attach limit"
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -265,7 +274,11 @@ class NodeVolumeLimits(Plugin):
 
 
 class VolumeBinding(Plugin):
-    name = "VolumeBinding"
+    name = names.VOLUME_BINDING
+    short = "volumes"
+    funnel = "can bind the pod's volumes"
+    funnel_rank = 6
+    advice = "check the pod's PersistentVolumeClaims (kubectl describe pvc)"
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -277,7 +290,7 @@ class VolumeBinding(Plugin):
         if not self.claims:
             return PreFilterOutcome.skip()
         ns = pod_key(self.pod)[0]
-        immediate: list[str] = []
+        immediate: list[tuple[str, str, Mapping | None]] = []
         for _vol, claim, _ephemeral in self.claims:
             pvc = self.cluster.pvc(ns, claim)
             if pvc is None:
@@ -311,12 +324,16 @@ class VolumeBinding(Plugin):
         return SUCCESS
 
     def _why_unbound(self, ns: str, claim: str, class_name: str, sc: Mapping | None) -> str:
-        """Why a claim the scheduler must wait for is still unbound, as far as the snapshot shows."""
+        """Why a claim the scheduler must wait for is still unbound, as far as the snapshot
+        shows."""
         head = f"PersistentVolumeClaim {ns}/{claim} is not bound"
         if not class_name:
             return f"{head}: it names no StorageClass and waits for a matching PersistentVolume"
         if sc is None and self.cluster.collected("StorageClass"):
-            return f"{head}: its StorageClass {class_name!r} does not exist, so nothing will provision it"
+            return (
+                f"{head}: its StorageClass {class_name!r} does not exist, so nothing will "
+                "provision it"
+            )
         return (
             f"{head} and its StorageClass {class_name!r} binds immediately: the provisioner "
             "has not created a volume yet (kubectl describe pvc shows its events)"
@@ -449,7 +466,14 @@ class VolumeBinding(Plugin):
 
 
 class VolumeZone(Plugin):
-    name = "VolumeZone"
+    name = names.VOLUME_ZONE
+    short = "vol-zone"
+    funnel = "are in the volume's zone"
+    funnel_rank = 5
+    advice = (
+        "the pod's volume lives in another zone than those nodes: schedule into that "
+        "zone or recreate the volume"
+    )
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
@@ -466,7 +490,7 @@ class VolumeZone(Plugin):
             labels = (pv.get("metadata") or {}).get("labels") or {}
             for key in ZONE_LABELS:
                 if key in labels:
-                    self.topologies.append((pv_name, key, set(str(labels[key]).split("__"))))
+                    self.topologies.append((str(pv_name), key, set(str(labels[key]).split("__"))))
         return SUCCESS if self.topologies else PreFilterOutcome.skip()
 
     def filter(self, node: NodeInfo) -> Status | None:

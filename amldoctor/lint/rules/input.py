@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.source import Document
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 
 @rule("AMD816", "manifest-syntax-error", severity="error", needs=(), scope="lint")
@@ -46,5 +46,6 @@ def manifest_syntax_error(ctx: LintContext) -> Iterator[Finding]:
             (),
             message=f"{problem.file} cannot be read at line {problem.line}: {problem.message}",
             evidence={},
-            remediation="fix the syntax at that line; the objects after it in this file were not checked",
+            remediation="fix the syntax at that line; the objects after it in this file were not "
+            "checked",
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amldoctor.k8s.timeutil import format_time
-from amldoctor.snapshot import Missing, Snapshot
+from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
 
 
 class Severity(enum.IntEnum):
@@ -106,7 +106,7 @@ class Report:
     scope: list[str] | None = None
     pods_checked: int = 0
     notes: list[str] = field(default_factory=list)
-    # Per AML job / online deployment summaries (amldoctor.aml.jobview), shown before the pods.
+    # Per AML job / online deployment summaries (amldoctor.commands.jobview), shown before the pods.
     jobs: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -155,7 +155,7 @@ def count_by_severity(findings: list[Finding]) -> dict[str, int]:
 
 
 def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
-    """0 when nothing is at or above `fail_on`, else 1 (DESIGN exit codes).
+    """0 when nothing is at or above `fail_on`, else 1 (README, "Exit codes").
 
     Accepts Findings or their JSON dicts (why-pending results carry the latter).
     """
@@ -167,9 +167,6 @@ def exit_code_for(findings: list[Finding] | list[dict], fail_on: str) -> int:
         if severity >= threshold:
             return 1
     return 0
-
-
-NOT_INSTALLED = "not installed:"
 
 
 def missing_note(missing: Missing) -> str:

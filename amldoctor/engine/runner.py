@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from amldoctor.k8s.containers import shared_views
-from amldoctor.k8s.owners import owner_chain
-from amldoctor.report import Finding, Report, SkippedRule
-from amldoctor.rules.base import (
+from amldoctor.engine.registry import (
     REGISTRY,
     Context,
     RuleMeta,
@@ -22,7 +19,11 @@ from amldoctor.rules.base import (
     run_check,
     suppressed_by,
 )
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.engine.report import Finding, Report, SkippedRule
+from amldoctor.k8s.containers import shared_views
+from amldoctor.k8s.objects import meta
+from amldoctor.k8s.owners import owner_chain
+from amldoctor.snapshot import Snapshot
 
 
 def run_rules(

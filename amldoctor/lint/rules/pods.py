@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.images import parse_image
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import amounts, container_name, gpu_count, snippet
 from amldoctor.lint.workloads import BARE_POD, BATCH, DAEMON, SERVING, dotted
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 _PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "failureThreshold": 3}
 GPU_STARTUP_SECONDS = 300  # CUDA init plus model weights onto the GPU
@@ -87,8 +87,8 @@ def serving_probes_missing(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(
                 w,
                 path,
-                message=f"container {name} of {w.label} serves port {port} behind Service {svc_name} "
-                f"but has no {' and no '.join(missing)}: "
+                message=f"container {name} of {w.label} serves port {port} behind Service "
+                f"{svc_name} but has no {' and no '.join(missing)}: "
                 + (
                     "it receives requests before the model is loaded"
                     if "readinessProbe" in missing
@@ -118,10 +118,10 @@ def _selects(service: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str, str]]:
+def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str | None, str]]:
     """(container port, service name) for each Service port that targets this container."""
     ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
-    out = []
+    out: list[tuple[int | str | None, str]] = []
     for svc in services:
         svc_name = (svc.get("metadata") or {}).get("name") or "?"
         for sp in (svc.get("spec") or {}).get("ports") or []:
@@ -138,9 +138,10 @@ def _served_ports(container: dict, services: list[dict]) -> list[tuple[int | str
 
 def startup_budget(probe: dict) -> int:
     """Seconds before a probe that never succeeds gives up: delay + threshold x period."""
-    values = {
-        k: probe.get(k) if isinstance(probe.get(k), int) else d for k, d in _PROBE_DEFAULTS.items()
-    }
+    values: dict[str, int] = {}
+    for k, default in _PROBE_DEFAULTS.items():
+        value = probe.get(k)
+        values[k] = value if isinstance(value, int) else default
     return values["initialDelaySeconds"] + values["failureThreshold"] * values["periodSeconds"]
 
 
@@ -223,16 +224,18 @@ def probe_startup_budget_short(ctx: LintContext) -> Iterator[Finding]:
                 w,
                 (*path, probe_key),
                 message=f"container {name} of {w.label} is killed if not healthy after {budget}s "
-                f"({probe_key}: initialDelaySeconds {parts['initialDelaySeconds']} + failureThreshold "
-                f"{parts['failureThreshold']} × periodSeconds {parts['periodSeconds']}), but it {why}",
+                f"({probe_key}: initialDelaySeconds {parts['initialDelaySeconds']} + "
+                "failureThreshold "
+                f"{parts['failureThreshold']} × periodSeconds {parts['periodSeconds']}), but it "
+                f"{why}",
                 evidence={
                     "container": name,
                     "probe": probe_key,
                     "budget_seconds": budget,
                     "needed_seconds": needed,
                 },
-                remediation=f"in {dotted(path)} ({name}), give it {needed}s to start with a startupProbe:\n"
-                + snippet(fix),
+                remediation=f"in {dotted(path)} ({name}), give it {needed}s to start with a "
+                "startupProbe:\n" + snippet(fix),
             )
 
 
@@ -397,7 +400,8 @@ def image_tag_mutable(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(
                 w,
                 (*path, "image"),
-                message=f"container {name} of {w.label} uses image {image} with {what}: nodes may run "
+                message=f"container {name} of {w.label} uses image {image} with {what}: nodes may "
+                "run "
                 "different builds, and a restart can change the code",
                 evidence={"container": name, "image": image},
                 remediation=f"in {dotted(path)} ({name}), pin a version (or @sha256: digest):\n"

@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from inspect import cleandoc
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from amldoctor.engine.report import Finding, ObjectRef, Severity
+from amldoctor.k8s.objects import meta
 from amldoctor.k8s.owners import top_owner
 from amldoctor.redact import mask_text
-from amldoctor.report import Finding, ObjectRef, Severity
-from amldoctor.snapshot import Snapshot, meta
+from amldoctor.snapshot import Snapshot
 
 FAMILIES = {
     "1": "scheduling",
@@ -42,7 +43,7 @@ class RuleMeta:
     name: str
     severity: Severity
     needs: tuple[str, ...]
-    check: Callable[[Context], Iterable[Finding]]
+    check: Callable[[Any], Iterable[Finding]]  # takes a Context (scan) or a LintContext (lint)
     doc: str
     scope: str = "scan"  # "scan" rules read a cluster snapshot; "lint" rules read manifests
     # Generic rules this one replaces for the same object (or the workload that owns it): an AML
@@ -64,6 +65,15 @@ class RuleMeta:
 REGISTRY: dict[str, RuleMeta] = {}
 
 
+class RuleContext(Protocol):
+    """What the runner needs of any rule context: the rule being run, for its findings."""
+
+    current: RuleMeta | None
+
+
+C = TypeVar("C", bound=RuleContext)
+
+
 def rule(
     code: str,
     name: str,
@@ -72,12 +82,13 @@ def rule(
     needs: tuple[str, ...] = ("Pod",),
     scope: str = "scan",
     supersedes: tuple[str, ...] = (),
-) -> Callable[[Callable[[Context], Iterable[Finding]]], Callable[[Context], Iterable[Finding]]]:
-    """Register a check. `needs` lists the kinds without which the rule cannot say anything."""
+) -> Callable[[Callable[[C], Iterable[Finding]]], Callable[[C], Iterable[Finding]]]:
+    """Register a check. `needs` lists the kinds without which the rule cannot say anything.
 
-    def register(
-        check: Callable[[Context], Iterable[Finding]],
-    ) -> Callable[[Context], Iterable[Finding]]:
+    Generic in the context: scan rules take a `Context`, lint rules a `lint.engine.LintContext`.
+    """
+
+    def register(check: Callable[[C], Iterable[Finding]]) -> Callable[[C], Iterable[Finding]]:
         if not CODE_RE.match(code):
             raise ValueError(f"rule code {code!r} must look like AMD101")
         if not NAME_RE.match(name):
@@ -206,7 +217,9 @@ def suppressed_by(codes: set[str], finding: Finding) -> bool:
     return bool(codes & {finding.rule, finding.name.upper(), "ALL"})
 
 
-def run_check(rule_meta: RuleMeta, ctx: Any, notes: list[str], inputs: str) -> list[Finding]:
+def run_check(
+    rule_meta: RuleMeta, ctx: RuleContext, notes: list[str], inputs: str
+) -> list[Finding]:
     """Run one rule; a rule that crashes on odd data becomes a note, never a traceback.
 
     `inputs` names what it ran on ("this snapshot", "these manifests") for the note.
@@ -226,6 +239,10 @@ def iter_rules(scope: str = "scan") -> Iterator[RuleMeta]:
             yield REGISTRY[code]
 
 
+# The packages whose modules are rules, found by name: the registry sits below the features
+# that hold the rules (scan families in `rules/`, manifest checks in `lint/rules/`) and must not
+# import them; each module registers its rules with `@rule` when it is imported.
+RULE_PACKAGES = ("amldoctor.rules", "amldoctor.lint.rules")
 _loaded = False
 
 
@@ -237,9 +254,9 @@ def load_all() -> None:
     import importlib
     import pkgutil
 
-    import amldoctor.rules as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name not in {"base", "engine"} and not info.name.startswith("_"):
-            importlib.import_module(f"amldoctor.rules.{info.name}")
+    for name in RULE_PACKAGES:
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{name}.{info.name}")
     _loaded = True

@@ -33,10 +33,10 @@ from amldoctor.aml.model import (
     workload_of_podgroup,
 )
 from amldoctor.aml.nodes import Capacity
+from amldoctor.engine.report import Finding
+from amldoctor.engine.runner import run_rules
 from amldoctor.errors import InputError
 from amldoctor.k8s.owners import owner_chain
-from amldoctor.report import Finding
-from amldoctor.rules.engine import run_rules
 from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
 from amldoctor.whypending import analyze as why_pending
 
@@ -58,7 +58,8 @@ def _as_dict(finding: Finding | Mapping) -> dict:
 def _collect(
     snap: Snapshot, pods: Iterable[dict], namespaces: set[str] | None
 ) -> dict[tuple, _Group]:
-    """Every AML job and deployment: from its pods, and from PodGroups (in `namespaces`) that have none."""
+    """Every AML job and deployment: from its pods, and from PodGroups (in `namespaces`) that have
+    none."""
     groups: dict[tuple, _Group] = {}
     for pod in pods:
         workload = workload_of(pod)
@@ -277,7 +278,7 @@ def group_by_job(
             "top_finding": {k: top.get(k) for k in ("rule", "severity", "message", "object")}
             if top
             else None,
-            "rules": sorted({f.get("rule") for f in group.findings}),
+            "rules": sorted({str(f.get("rule")) for f in group.findings}),
             "summary": summary,
         }
         out.append(entry)

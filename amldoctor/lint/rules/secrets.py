@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import container_name, snippet
 from amldoctor.lint.workloads import dotted
 from amldoctor.redact import is_sensitive_name, looks_like_credential, mask_text
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 # A name ending in one of these words points at a credential (a vault name, a file, a URL)
 # rather than holding one: `KEY_VAULT_NAME`, `PASSWORD_FILE`, `TOKEN_URL`.
@@ -107,7 +107,8 @@ def plaintext_credential(ctx: LintContext) -> Iterator[Finding]:
                         yield ctx.finding(
                             w,
                             (*path, key, i),
-                            message=f"container {name} of {w.label} passes a credential in {key}[{i}] "
+                            message=f"container {name} of {w.label} passes a credential in "
+                            f"{key}[{i}] "
                             f"({mask_text(arg)}): it shows in the manifest and in `ps` on the node",
                             evidence={
                                 "container": name,

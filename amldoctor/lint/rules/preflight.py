@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 from amldoctor.aml.fit import analyze as fit_instance_type
 from amldoctor.aml.instancetypes import DEFAULT_NAME, builtin_default, parse_instance_type
+from amldoctor.engine.registry import rule
+from amldoctor.engine.report import Finding
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import snippet
 from amldoctor.lint.preflight import Placement, pod_for, safe_place
 from amldoctor.lint.source import Document, FieldPath
 from amldoctor.lint.workloads import Workload, dotted, instance_type_field
-from amldoctor.report import Finding
-from amldoctor.rules.base import rule
 
 _REF_KINDS = ("PersistentVolumeClaim", "Secret", "ConfigMap")
 _CONSEQUENCE = {
@@ -149,7 +149,8 @@ def referenced_object_missing(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(
                     w,
                     path,
-                    message=f"{w.label} references {kind} {name}, which does not exist in namespace "
+                    message=f"{w.label} references {kind} {name}, which does not exist in "
+                    "namespace "
                     f"{ns}: the pod {consequence}",
                     evidence={"kind": kind, "name": name, "namespace": ns},
                     remediation=f"create {kind} {name} in namespace {ns} before this workload "
@@ -262,7 +263,8 @@ def _fits_finding(ctx: LintContext, w: Workload, path: FieldPath, verdict: Place
     return ctx.finding(
         w,
         path,
-        message=f"{w.label} fits on {len(verdict.fitting)} of {verdict.nodes_total} nodes ({shown})",
+        message=f"{w.label} fits on {len(verdict.fitting)} of {verdict.nodes_total} nodes "
+        f"({shown})",
         evidence={
             "nodes_total": verdict.nodes_total,
             "nodes_fitting": len(verdict.fitting),
@@ -326,7 +328,8 @@ def instance_type_unusable(ctx: LintContext) -> Iterator[Finding]:
         elif obj is None:
             if not snap.collected("InstanceType"):
                 ctx.notes.append(
-                    f"{doc.file}:{doc.line(path)}: InstanceType {name} not checked: the snapshot has no InstanceTypes"
+                    f"{doc.file}:{doc.line(path)}: InstanceType {name} not checked: the snapshot "
+                    "has no InstanceTypes"
                 )
                 continue
             known = ", ".join(sorted(n for n in cluster if n)) or "none"
@@ -384,7 +387,8 @@ def _fit_problem(snap, it) -> tuple[str, dict, str] | None:
             f"{e['resource']} {e['asked']} > {e['allocatable']}" for e in fit.exceeded
         )
         return (
-            f"asks for more than any selected node has ({short} on the largest, {largest.get('name')}): "
+            f"asks for more than any selected node has ({short} on the largest, "
+            f"{largest.get('name')}): "
             "AML rejects its jobs (code 9: exceeded the node size)",
             {"largest_node": largest.get("name"), "exceeded": fit.exceeded},
             "lower the instance type's requests to fit, for example:\n"

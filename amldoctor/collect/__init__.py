@@ -1,0 +1,29 @@
+"""Live collection: read a cluster once, as raw JSON, into a Snapshot.
+
+Three modules, one job each. `transport` resolves the kubeconfig the way kubectl does and sends
+paged, retried GETs; it is the only module that imports the `kubernetes` client, inside
+functions (`--help` and snapshot scans must not pay for it). `kinds` is the
+catalogue of what is read and what a list item becomes. `collector` decides what one collection
+reads and turns a kind the user may not read (403) or the cluster does not serve (404: CRD or
+metrics-server absent) into a `Missing` entry, so a user who cannot list nodes still gets a
+snapshot. Only failing to reach or authenticate to the server at all is fatal (`ClusterError`).
+
+This module holds only the options, so `sources` can name them without loading the collector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LiveOptions:
+    """How to reach the cluster and what to read; mirrors kubectl's flags."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    request_timeout: float = 5.0
+    progress: bool = False

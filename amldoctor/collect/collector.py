@@ -1,0 +1,375 @@
+"""One collection: what `scan`, `dump` and `why-pending` read from a live cluster, concurrently.
+
+Kinds are listed concurrently; a kind the user may not read (403) or the cluster does not serve
+(404) becomes a `Missing` entry and collection goes on. Pods are required: without them a
+report would look healthy, so a refused pod list ends the command (exit 3).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from amldoctor.collect import LiveOptions
+from amldoctor.collect.kinds import (
+    ARC_NAMESPACE,
+    AZUREML_NAMESPACE,
+    BOUND_PODS,
+    CLUSTER_SCOPED,
+    CONFIG_MAP,
+    DEPLOYMENT,
+    EVENT,
+    EXTENSION,
+    NAMESPACE,
+    NAMESPACED,
+    NOMINATED_PODS,
+    OPTIONAL_APIS,
+    PDB,
+    POD,
+    POD_GROUP,
+    PVC,
+    ListRequest,
+    Resource,
+    normalize,
+)
+from amldoctor.collect.transport import WORKERS, Api, ApiError, connect, list_all
+from amldoctor.errors import ClusterError, InputError
+from amldoctor.load import long_lived_objects
+from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
+
+
+@dataclass
+class LiveResult:
+    """A collected snapshot plus the connection facts a bundle manifest records."""
+
+    snapshot: Snapshot
+    server: str
+
+
+# -- what a failed read means --------------------------------------------------------------
+
+
+def _missing(req: ListRequest, exc: ApiError) -> Missing:
+    res = req.resource
+    group = res.api_version.split("/")[0]
+    if exc.status == 404 and group in OPTIONAL_APIS:
+        served = f"{res.plural}.{group} ({res.api_version})"
+        reason = f"{NOT_INSTALLED} the cluster does not serve {served}"
+    elif exc.status in (404, 503) and group == "metrics.k8s.io":
+        reason = f"metrics API not served (is metrics-server installed?): {exc.message}"
+    elif exc.status == 403:
+        reason = f"forbidden: {exc.message}"
+    else:
+        reason = exc.message
+    return Missing(res.name, reason, req.namespace if res.namespaced else None, exc.status or None)
+
+
+BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
+# Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
+NOMINATED_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", NOMINATED_PODS),), extra=True)
+# Budgets of victims in any namespace decide which pods preemption would evict.
+ALL_PDBS_REQUEST = ListRequest(PDB, None, extra=True)
+
+
+# -- one collection --------------------------------------------------------------------------
+
+
+class Collector:
+    """One collection run: the API, what was read, what could not be, and progress."""
+
+    def __init__(self, opts: LiveOptions) -> None:
+        self.opts = opts
+        self.conn = connect(opts)
+        self.api = Api(self.conn, opts.request_timeout)
+        self.objects: list[dict] = []
+        self.collected: set[str] = set()
+        self.missing: list[Missing] = []
+        self.server_version: str | None = None
+        self.captured_at = datetime.now(UTC)
+
+    @property
+    def namespace(self) -> str:
+        return self.conn.namespace
+
+    def probe(self) -> None:
+        """GET /version: proves we can reach and authenticate, and dates the snapshot."""
+        try:
+            body, headers = self.api.get_with_headers("/version")
+        except ApiError as exc:
+            if exc.status not in (0, 401) and exc.status < 500:
+                return  # reachable and authenticated; /version merely not allowed
+            raise self.cluster_error(exc) from None
+        self.server_version = body.get("gitVersion")
+        date = headers.get("Date")
+        if date:
+            with suppress(TypeError, ValueError):
+                self.captured_at = parsedate_to_datetime(date).astimezone(UTC)
+
+    def cluster_error(self, exc: ApiError) -> ClusterError:
+        where = f"{self.conn.server} (context {self.conn.context})"
+        if exc.status == 0:
+            return ClusterError(f"cannot reach {where}: {exc.message}")
+        if exc.status == 401:
+            return ClusterError(
+                f"{where} rejected the credentials (401 Unauthorized: expired or invalid; "
+                "log in again)"
+            )
+        return ClusterError(f"{where} answered HTTP {exc.status}: {exc.message}")
+
+    def get_object(self, res: Resource, namespace: str | None, name: str) -> dict:
+        """One object; an ApiError other than 404 is also recorded as Missing."""
+        try:
+            obj = self.api.get(f"{res.path(namespace)}/{name}")
+        except ApiError as exc:
+            if exc.status in (0, 401):
+                raise self.cluster_error(exc) from None
+            if exc.status != 404:
+                self.add_missing(_missing(ListRequest(res, namespace), exc))
+            raise
+        self.collected.add(res.name)
+        return normalize(res, obj)
+
+    def add_missing(self, missing: Missing) -> None:
+        """One entry per kind and scope: the first failure explains it."""
+        scope = (missing.kind, missing.namespace)
+        if all((m.kind, m.namespace) != scope for m in self.missing):
+            self.missing.append(missing)
+
+    def check_namespace(self) -> bool | None:
+        """True/False when the namespace's existence is known; None when we may not look."""
+        try:
+            self.objects.append(self.get_object(NAMESPACE, None, self.namespace))
+        except ApiError as exc:
+            return False if exc.status == 404 else None
+        return True
+
+    def run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
+        """All LISTs concurrently; each failure becomes a Missing entry.
+
+        The responses become the snapshot's objects: they are parsed with the cyclic garbage
+        collector paused and frozen afterwards when numerous, as `load.py` does for bundles
+        (the collector would otherwise re-traverse the growing object graph again and again).
+        """
+        with long_lived_objects() as keep:
+            results = self._run(requests)
+            keep(self.objects)
+        return results
+
+    def _run(self, requests: list[ListRequest]) -> dict[ListRequest, list[dict]]:
+        results: dict[ListRequest, list[dict]] = {}
+        progress = _Progress(len(requests)) if self.opts.progress and sys.stderr.isatty() else None
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(requests) or 1)) as pool:
+            futures = {
+                pool.submit(list_all, self.api, req, progress.add if progress else None): req
+                for req in requests
+            }
+            try:
+                for future in as_completed(futures):
+                    req = futures[future]
+                    try:
+                        results[req] = future.result()
+                        if not req.extra:
+                            self.collected.add(req.resource.name)
+                    except ApiError as exc:
+                        if exc.status == 401:
+                            raise self.cluster_error(exc) from None
+                        self.add_missing(_missing(req, exc))
+                    if progress:
+                        progress.kind_done()
+            finally:
+                if progress:
+                    progress.stop()
+        for req in requests:  # stable order whatever finished first
+            self.objects.extend(results.get(req, ()))
+        return results
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            _dedupe(self.objects),
+            source=f"context {self.conn.context} ({self.conn.server})",
+            server_version=self.server_version,
+            captured_at=self.captured_at,
+            namespace=None if self.opts.all_namespaces else self.namespace,
+            context=self.conn.context,
+            missing=sorted(self.missing, key=lambda m: (m.kind, m.namespace or "")),
+            collected_kinds=set(self.collected),
+        )
+
+
+def _dedupe(objects: list[dict]) -> list[dict]:
+    """Pods come from the namespace list and the bound-pods list: keep one of each."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        key = (
+            f"{obj.get('apiVersion')}/{obj.get('kind')}",
+            meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}",
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(obj)
+    return out
+
+
+class _Progress:
+    """A spinner on stderr with lists done and objects so far (only on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+
+        self.total = total
+        self.done = 0
+        self.items = 0
+        self.lock = threading.Lock()
+        self.status = Console(stderr=True).status(self._text())
+        self.status.start()
+
+    def _text(self) -> str:
+        return f"Reading the cluster: {self.done}/{self.total} lists, {self.items} objects"
+
+    def add(self, count: int) -> None:
+        with self.lock:
+            self.items += count
+            self.status.update(self._text())
+
+    def kind_done(self) -> None:
+        with self.lock:
+            self.done += 1
+            self.status.update(self._text())
+
+    def stop(self) -> None:
+        self.status.stop()
+
+
+# -- public entry points ---------------------------------------------------------------------
+
+
+def collect_live(opts: LiveOptions) -> LiveResult:
+    """Read everything amldoctor's rules look at, once (scan and dump)."""
+    c = Collector(opts)
+    c.probe()
+    ns = None if opts.all_namespaces else c.namespace
+    exists = None if ns is None else c.check_namespace()
+    if exists is False:
+        raise InputError(f"namespace {ns} does not exist")
+
+    requests = []
+    for res in NAMESPACED:
+        requests.append(ListRequest(res, ns, _selector_params(opts) if res is POD else ()))
+    requests += [ListRequest(res) for res in CLUSTER_SCOPED]
+    if ns is not None:
+        requests += [BOUND_PODS_REQUEST, NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST]
+        if ns != AZUREML_NAMESPACE:
+            requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
+        requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
+    results = c.run(requests)
+
+    if exists is None and ns is not None:
+        _judge_unreadable_namespace(c, ns, results)
+    _require_pods(c, ns, results)
+    return LiveResult(c.snapshot(), c.conn.server)
+
+
+def _require_pods(c: Collector, ns: str | None, results: dict[ListRequest, list[dict]]) -> None:
+    """Pods are what scan and dump are about: without them the report would look healthy.
+
+    Every other kind degrades to a "not checked" note; a refused pod list ends the command
+    (exit 3) with the API server's own reason.
+    """
+    if ListRequest(POD, ns, _selector_params(c.opts)) in results:
+        return
+    where = f"namespace {ns}" if ns else "any namespace"
+    reason = next(
+        (m.reason for m in c.missing if m.kind == POD.name and m.namespace == ns),
+        "the request failed",
+    )
+    raise ClusterError(f"cannot list pods in {where} on {c.conn.server}: {reason}")
+
+
+def _judge_unreadable_namespace(
+    c: Collector, ns: str, results: dict[ListRequest, list[dict]]
+) -> None:
+    """Namespaces may not be read: tell from its content whether it exists.
+
+    Every namespace holds the `kube-root-ca.crt` ConfigMap, so an empty, readable ConfigMap list
+    with no pods and no events means the namespace is not there (an AML compute whose namespace
+    was never created). With ConfigMaps unreadable too, say that it may not exist.
+    """
+    listed = results.get(ListRequest(NAMESPACE))
+    if listed is not None:  # allowed to list namespaces, though not to get one
+        if ns not in {(o.get("metadata") or {}).get("name") for o in listed}:
+            raise InputError(f"namespace {ns} does not exist")
+        return
+    pods = results.get(ListRequest(POD, ns, _selector_params(c.opts)))
+    events = results.get(ListRequest(EVENT, ns))
+    config_maps = results.get(ListRequest(CONFIG_MAP, ns))
+    if pods is None or pods or events:
+        return
+    if config_maps is not None and not config_maps:
+        raise InputError(f"namespace {ns} does not exist")
+    c.missing = [m for m in c.missing if m.kind != NAMESPACE.name]
+    c.missing.append(
+        Missing(
+            NAMESPACE.name,
+            f"cannot read namespace {ns} (forbidden) and it has no pods or events: "
+            "it may not exist",
+            None,
+            403,
+        )
+    )
+
+
+def _selector_params(opts: LiveOptions) -> tuple[tuple[str, str], ...]:
+    return (("labelSelector", opts.selector),) if opts.selector else ()
+
+
+def collect(opts: LiveOptions) -> Snapshot:
+    """Read everything amldoctor's rules look at, once (scan and dump)."""
+    return collect_live(opts).snapshot
+
+
+def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
+    """Only what one pod's scheduling analysis needs (why-pending).
+
+    The pod, its events and its PodGroup's, every node with the pods bound to it (what the
+    scheduler counts), volumes and their classes, namespaces (labels, for affinity), AML
+    InstanceTypes and Volcano queues.
+    """
+    c = Collector(opts)
+    c.probe()
+    ns = c.namespace
+    try:
+        pod = c.get_object(POD, ns, pod_name)
+    except ApiError as exc:
+        if exc.status == 404:
+            if c.check_namespace() is False:
+                raise InputError(f"namespace {ns} does not exist") from None
+            raise InputError(f"pod {pod_name} not found in namespace {ns}") from None
+        raise ClusterError(f"cannot read pod {ns}/{pod_name}: {exc.message}") from None
+    c.objects.append(pod)
+
+    requests = [
+        _events_about(ns, pod_name),
+        BOUND_PODS_REQUEST,
+        NOMINATED_PODS_REQUEST,
+        ALL_PDBS_REQUEST,
+        ListRequest(PVC, ns),
+        ListRequest(POD_GROUP, ns),
+        *(ListRequest(res) for res in CLUSTER_SCOPED),
+    ]
+    annotations = pod["metadata"].get("annotations") or {}
+    group = annotations.get("scheduling.k8s.io/group-name")
+    if group:
+        requests.append(_events_about(ns, group))
+    c.run(requests)
+    return c.snapshot()
+
+
+def _events_about(namespace: str, name: str) -> ListRequest:
+    return ListRequest(EVENT, namespace, (("fieldSelector", f"involvedObject.name={name}"),))

@@ -1,0 +1,118 @@
+"""The catalogue of kinds a collection reads, and what one of their list items becomes.
+
+Each `Resource` says where a kind is listed and what it is called in the snapshot; the tuples
+below say which are read per namespace, cluster-wide, and in the AzureML extension's namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AZUREML_NAMESPACE = "azureml"
+# What the scheduler counts on each node: every non-terminal pod bound to one, any namespace.
+BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+# Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
+NOMINATED_PODS = "spec.nodeName=,status.nominatedNodeName!="
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API resource: where to list it and what to call it in the snapshot."""
+
+    kind: str
+    api_version: str
+    plural: str
+    namespaced: bool = True
+    label: str | None = None  # name in collected/missing when `kind` alone is ambiguous
+    metadata_only: bool = False  # list names only (Secrets: their data is never read)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.kind
+
+    def path(self, namespace: str | None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+POD = Resource("Pod", "v1", "pods")
+EVENT = Resource("Event", "v1", "events")
+PVC = Resource("PersistentVolumeClaim", "v1", "persistentvolumeclaims")
+RESOURCE_QUOTA = Resource("ResourceQuota", "v1", "resourcequotas")
+LIMIT_RANGE = Resource("LimitRange", "v1", "limitranges")
+SERVICE = Resource("Service", "v1", "services")
+CONFIG_MAP = Resource("ConfigMap", "v1", "configmaps")
+SECRET = Resource("Secret", "v1", "secrets", metadata_only=True)
+REPLICA_SET = Resource("ReplicaSet", "apps/v1", "replicasets")
+DEPLOYMENT = Resource("Deployment", "apps/v1", "deployments")
+STATEFUL_SET = Resource("StatefulSet", "apps/v1", "statefulsets")
+JOB = Resource("Job", "batch/v1", "jobs")
+POD_GROUP = Resource("PodGroup", "scheduling.volcano.sh/v1beta1", "podgroups")
+VOLCANO_JOB = Resource("Job", "batch.volcano.sh/v1alpha1", "jobs", label="Job.batch.volcano.sh")
+AML_JOB = Resource("AmlJob", "amlarc.azureml.com/v1alpha1", "amljobs")
+POD_METRICS = Resource("PodMetrics", "metrics.k8s.io/v1beta1", "pods")
+NODE = Resource("Node", "v1", "nodes", namespaced=False)
+PV = Resource("PersistentVolume", "v1", "persistentvolumes", namespaced=False)
+STORAGE_CLASS = Resource("StorageClass", "storage.k8s.io/v1", "storageclasses", namespaced=False)
+CSI_NODE = Resource("CSINode", "storage.k8s.io/v1", "csinodes", namespaced=False)
+INSTANCE_TYPE = Resource(
+    "InstanceType", "amlarc.azureml.com/v1alpha1", "instancetypes", namespaced=False
+)
+QUEUE = Resource("Queue", "scheduling.volcano.sh/v1beta1", "queues", namespaced=False)
+NAMESPACE = Resource("Namespace", "v1", "namespaces", namespaced=False)
+# Preemption respects PodDisruptionBudgets; what-if admission reads PriorityClasses and
+# RuntimeClasses (why-pending -f, lint --against).
+PDB = Resource("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets")
+PRIORITY_CLASS = Resource(
+    "PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", namespaced=False
+)
+RUNTIME_CLASS = Resource("RuntimeClass", "node.k8s.io/v1", "runtimeclasses", namespaced=False)
+
+NAMESPACED = (
+    POD, EVENT, PVC, RESOURCE_QUOTA, LIMIT_RANGE, SERVICE, CONFIG_MAP, SECRET, REPLICA_SET,
+    DEPLOYMENT, STATEFUL_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS, PDB,
+)  # fmt: skip
+# Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
+CLUSTER_SCOPED = (
+    NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, PRIORITY_CLASS,
+    RUNTIME_CLASS,
+)  # fmt: skip
+# Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
+EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
+ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS
+# Resources served only when an add-on is installed: a 404 means "not installed".
+OPTIONAL_APIS = frozenset({"scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com"})
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """One LIST: a resource, a scope (namespace, or None for all / cluster-scoped), a query.
+
+    `extra` marks reads outside the snapshot's own scope (pods of other namespaces on the nodes,
+    the azureml extension's namespace): their failure is recorded as Missing, but their success
+    does not make the kind count as collected, since the kind's own scope may have failed.
+    """
+
+    resource: Resource
+    namespace: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    extra: bool = False
+
+
+def normalize(res: Resource, item: dict) -> dict:
+    """List items lack kind/apiVersion; managedFields are noise kubectl hides too."""
+    meta = dict(item.get("metadata") or {})
+    meta.pop("managedFields", None)
+    if res.metadata_only:
+        # Only names: last-applied-configuration on a Secret is a copy of its data.
+        annotations = dict(meta.get("annotations") or {})
+        annotations.pop(LAST_APPLIED, None)
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+        return {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
+    return {**item, "kind": res.kind, "apiVersion": res.api_version, "metadata": meta}

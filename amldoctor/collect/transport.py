@@ -1,0 +1,314 @@
+"""Talking to the API server: the kubeconfig, GETs of raw JSON, retries and paging.
+
+The `kubernetes` client is used for what it does well and kubectl users expect (kubeconfig
+merging, contexts, exec credential plugins such as kubelogin, in-cluster service accounts, TLS
+and proxies), imported inside functions; requests go through its urllib3 pool as plain GETs
+whose JSON bodies are kept as dicts. The client's model objects are never built: they are slow
+on large lists and choke on partial objects. One paged LIST per kind (`limit`/`continue`,
+restarted when the continue token expires), bounded retries on 429/5xx honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import yaml
+
+from amldoctor import __version__
+from amldoctor.collect import LiveOptions
+from amldoctor.collect.kinds import ListRequest, normalize
+from amldoctor.errors import ClusterError
+
+PAGE_SIZE = 500
+MAX_RETRIES = 4  # per request, on 429 and 5xx
+MAX_LIST_RESTARTS = 3  # per list, when the continue token expires (410)
+MAX_RETRY_AFTER = 10.0  # seconds; a server asking for longer is treated as failing
+WORKERS = 8
+JSON = "application/json"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+@dataclass
+class Connection:
+    """Where requests go and as whom: the resolved kubeconfig context (or in-cluster account)."""
+
+    server: str
+    context: str | None
+    namespace: str
+    configuration: Any
+
+
+class ApiError(Exception):
+    """A request that failed: `status` is the HTTP status, 0 when no HTTP answer came back."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def connect(opts: LiveOptions) -> Connection:
+    """Resolve the connection the way kubectl does; ClusterError (exit 3) when impossible."""
+    from kubernetes import config as kconfig
+    from kubernetes.client import Configuration
+
+    configuration = Configuration()
+    paths = _kubeconfig_paths(opts.kubeconfig)
+    existing = [p for p in paths if os.path.isfile(p)]
+    if opts.kubeconfig and not existing:
+        raise ClusterError(f"kubeconfig {opts.kubeconfig} does not exist")
+    if not existing:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            try:
+                kconfig.load_incluster_config(client_configuration=configuration)
+            except kconfig.ConfigException as exc:
+                raise ClusterError(f"in-cluster configuration: {exc}") from None
+            namespace = opts.namespace or _read_text(SA_NAMESPACE_FILE) or "default"
+            return _finish(Connection(configuration.host, "in-cluster", namespace, configuration))
+        raise ClusterError(
+            f"no kubeconfig found (looked at {', '.join(paths)}); "
+            "pass --kubeconfig or set KUBECONFIG"
+        )
+
+    joined = os.pathsep.join(existing)
+    context_name = opts.context or _current_context(existing)
+    if not context_name:
+        raise ClusterError(f"kubeconfig {joined} sets no current-context; pass --context")
+    try:
+        contexts, _ = kconfig.list_kube_config_contexts(config_file=joined)
+    except (kconfig.ConfigException, yaml.YAMLError, OSError) as exc:
+        raise ClusterError(f"cannot read kubeconfig {joined}: {_first_line(exc)}") from None
+    context = next((c for c in contexts or () if c.get("name") == context_name), None)
+    if context is None:
+        known = ", ".join(sorted(str(c.get("name")) for c in contexts or ())) or "none"
+        raise ClusterError(f"context {context_name!r} not found in kubeconfig (contexts: {known})")
+
+    auth_errors: list[str] = []
+    with _capture_client_errors(auth_errors):
+        try:
+            kconfig.load_kube_config(
+                config_file=joined,
+                context=context_name,
+                client_configuration=configuration,
+                persist_config=False,  # never rewrite the user's kubeconfig
+            )
+        except (kconfig.ConfigException, OSError, ValueError) as exc:
+            raise ClusterError(f"context {context_name}: {_first_line(exc)}") from None
+    if auth_errors:
+        raise ClusterError(
+            f"credential plugin for context {context_name} failed: {auth_errors[-1]}"
+        )
+    namespace = opts.namespace or (context.get("context") or {}).get("namespace") or "default"
+    return _finish(Connection(configuration.host, context_name, namespace, configuration))
+
+
+def _finish(conn: Connection) -> Connection:
+    # Our own retry loop decides; urllib3's silent retries would multiply the timeout.
+    conn.configuration.retries = False
+    conn.configuration.connection_pool_maxsize = WORKERS
+    return conn
+
+
+def _kubeconfig_paths(explicit: str | None) -> list[str]:
+    """--kubeconfig is one file; KUBECONFIG may list several, merged first-wins like kubectl."""
+    if explicit:
+        return [os.path.expanduser(explicit)]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [os.path.expanduser(p) for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def _current_context(paths: list[str]) -> str | None:
+    """The first file that sets current-context wins (kubectl's rule for merged configs)."""
+    for path in paths:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ClusterError(f"cannot read kubeconfig {path}: {_first_line(exc)}") from None
+        if isinstance(data, dict) and data.get("current-context"):
+            return str(data["current-context"])
+    return None
+
+
+@contextmanager
+def _capture_client_errors(sink: list[str]) -> Iterator[None]:
+    """The client logs exec-plugin failures instead of raising: turn them into our error."""
+
+    class Sink(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sink.append(record.getMessage())
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [Sink(logging.ERROR)]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+class Api:
+    """GETs of raw JSON over the client's connection pool, with retries on 429/5xx."""
+
+    def __init__(self, conn: Connection, timeout: float) -> None:
+        import urllib3
+        from kubernetes.client.rest import RESTClientObject
+
+        self.conn = conn
+        self.timeout = timeout
+        self._pool = RESTClientObject(conn.configuration).pool_manager
+        if not conn.configuration.verify_ssl:
+            # insecure-skip-tls-verify is the kubeconfig's choice; kubectl does not nag about it.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+
+    def get(self, path: str, params: Iterable[tuple[str, str]] = (), accept: str = JSON) -> dict:
+        return self.get_with_headers(path, params, accept)[0]
+
+    def get_with_headers(
+        self, path: str, params: Iterable[tuple[str, str]] = (), accept: str = JSON
+    ) -> tuple[dict, Any]:
+        query = urlencode(list(params))
+        url = self.conn.server + path + (f"?{query}" if query else "")
+        attempt = 0
+        while True:
+            resp = self._send(url, accept)
+            status = resp.status
+            if 200 <= status < 300:
+                try:
+                    body = json.loads(resp.data)
+                except ValueError:
+                    raise ApiError(status, f"{path}: the server sent invalid JSON") from None
+                return (body if isinstance(body, dict) else {}), resp.headers
+            delay = _retry_delay(attempt, resp.headers.get("Retry-After"))
+            retryable = status == 429 or status >= 500
+            if not retryable or attempt >= MAX_RETRIES or delay is None:
+                raise ApiError(status, _status_message(resp.data, status))
+            time.sleep(delay)
+            attempt += 1
+
+    def _send(self, url: str, accept: str) -> Any:
+        import urllib3
+
+        headers = {"Accept": accept, "User-Agent": f"amldoctor/{__version__}"}
+        for auth in self.conn.configuration.auth_settings().values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[auth["key"]] = auth["value"]
+        try:
+            return self._pool.request(
+                "GET", url, headers=headers, timeout=self._timeout, retries=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError(0, _transport_message(exc, self.timeout)) from None
+
+
+def _retry_delay(attempt: int, retry_after: str | None) -> float | None:
+    """Exponential backoff, or the server's Retry-After; None when it asks for too long."""
+    backoff = min(0.1 * (2**attempt), 1.0)
+    if not retry_after:
+        return backoff
+    try:
+        wait = float(retry_after)
+    except ValueError:
+        try:
+            wait = (parsedate_to_datetime(retry_after) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return backoff
+    return None if wait > MAX_RETRY_AFTER else max(wait, 0.0)
+
+
+def _status_message(data: bytes, status: int) -> str:
+    """The API server's own Status message ('pods is forbidden: User ...') when it sent one."""
+    try:
+        body = json.loads(data)
+    except (ValueError, TypeError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"]).splitlines()[0]
+    text = (data or b"").decode("utf-8", "replace").strip().splitlines()
+    return text[0][:200] if text else f"HTTP {status}"
+
+
+def _transport_message(exc: Exception, timeout: float) -> str:
+    import urllib3.exceptions as ue
+
+    while isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, ue.NameResolutionError):
+        return "the server's host name does not resolve"
+    if isinstance(exc, ue.NewConnectionError):
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        return text.rsplit(": ", 1)[-1]
+    if isinstance(exc, ue.TimeoutError):
+        return f"no answer within {timeout:g}s (--request-timeout)"
+    if isinstance(exc, ue.SSLError):
+        text = str(exc.args[0] if exc.args else exc)
+        found = re.search(r"\]\s*(.*?)\s*\(_ssl\.c:\d+\)", text)
+        return f"TLS failure: {found.group(1) if found else text}"
+    if isinstance(exc, ue.ProtocolError):
+        return f"connection broken: {_first_line(exc)}"
+    return _first_line(exc)
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+def list_all(
+    api: Api, req: ListRequest, on_page: Callable[[int], None] | None = None
+) -> list[dict]:
+    """Every item of one LIST, page by page; restart from scratch when the token expires."""
+    res = req.resource
+    accept = METADATA_ONLY if res.metadata_only else JSON
+    for _ in range(MAX_LIST_RESTARTS + 1):
+        items: list[dict] = []
+        token = ""
+        while True:
+            params = [*req.params, ("limit", str(PAGE_SIZE))]
+            if token:
+                params.append(("continue", token))
+            try:
+                body = api.get(res.path(req.namespace), params, accept)
+            except ApiError as exc:
+                if exc.status == 410 and token:
+                    break  # the list's snapshot expired between pages: read it again
+                raise
+            raw = body.get("items") or ()
+            page = [normalize(res, item) for item in raw if isinstance(item, dict)]
+            items.extend(page)
+            if on_page:
+                on_page(len(page))
+            token = (body.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+    raise ApiError(410, f"the {res.plural} list kept expiring while paging; try again")
