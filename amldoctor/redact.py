@@ -90,9 +90,16 @@ def mask_text(text: str) -> str:
     if not isinstance(text, str) or not _QUICK.search(text):
         return text
     text = _JWT.sub(MASK, text)
-    text = _KV_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    text = _KV_SECRET.sub(_mask_kv, text)
     text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+def _mask_kv(m: re.Match) -> str:
+    """`key=MASK`; a value masked already keeps what follows the mask (masking is idempotent)."""
+    value = m.group(2)
+    rest = value[len(MASK) :] if value.startswith(MASK) else ""
+    return f"{m.group(1)}={MASK}{rest}"
 
 
 def redact_object(obj: Any) -> Any:

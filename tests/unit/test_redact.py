@@ -210,3 +210,29 @@ def test_redaction_is_idempotent_and_never_shows_masked_values(env):
         assert after["value"] in (before["value"], MASK)
         if is_sensitive_name(before["name"]) and before["value"]:
             assert after["value"] == MASK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AccountKey=abc123==;EndpointSuffix=core.windows.net",
+        "Password=hunter2, then more",
+        "https://bot:s3cr3t@registry.example/v2/",
+        "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345",
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end",
+    ],
+)
+def test_masking_twice_changes_nothing_more(text: str) -> None:
+    """Findings are masked when made and again at the output boundary: the text must survive."""
+    once = mask_text(text)
+    assert once != text
+    assert mask_text(once) == once
+
+
+@pytest.mark.parametrize("key", ["sig", "AccountKey", "Password", "SharedAccessSignature"])
+@pytest.mark.parametrize("after", ["): it shows", ";next=1", "&sv=2024", '"', ")"])
+def test_a_message_quoting_a_masked_value_survives_masking(key: str, after: str) -> None:
+    """A rule quotes a value it masked, then the output boundary masks the message again."""
+    message = f"in args[1] (https://st.example/d?{mask_text(f'{key}=abcdef123')}{after} and on"
+    assert MASK in message
+    assert mask_text(message) == message
