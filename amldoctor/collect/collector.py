@@ -29,7 +29,9 @@ from amldoctor.collect.kinds import (
     EXTENSION,
     NAMESPACE,
     NAMESPACED,
+    NOMINATED_PODS,
     OPTIONAL_APIS,
+    PDB,
     POD,
     POD_GROUP,
     PVC,
@@ -73,6 +75,10 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
 BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
 # Given a finished list (its items, None if it failed), the lists to add to the running ones.
 FollowUp = Callable[[ListRequest, list[dict] | None], list[ListRequest]]
+# Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
+NOMINATED_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", NOMINATED_PODS),), extra=True)
+# Budgets of victims in any namespace decide which pods preemption would evict.
+ALL_PDBS_REQUEST = ListRequest(PDB, None, extra=True)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -322,6 +328,7 @@ def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> L
             follow_up = _OccupancyWhenNeeded(c, own_pods, ListRequest(POD_GROUP, ns))
         else:
             requests.append(BOUND_PODS_REQUEST)
+        requests += [NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST]
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
@@ -451,6 +458,8 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
     requests = [
         _events_about(ns, pod_name),
         BOUND_PODS_REQUEST,
+        NOMINATED_PODS_REQUEST,
+        ALL_PDBS_REQUEST,
         ListRequest(PVC, ns),
         ListRequest(POD_GROUP, ns),
         AUTOSCALER_STATUS,

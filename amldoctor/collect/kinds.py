@@ -11,6 +11,8 @@ from dataclasses import dataclass
 AZUREML_NAMESPACE = "azureml"
 # What the scheduler counts on each node: every non-terminal pod bound to one, any namespace.
 BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+# Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
+NOMINATED_PODS = "spec.nodeName=,status.nominatedNodeName!="
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -65,14 +67,22 @@ NAMESPACE = Resource("Namespace", "v1", "namespaces", namespaced=False)
 # Karpenter (AKS node auto-provisioning): what it provisions and why it could not.
 NODE_POOL = Resource("NodePool", "karpenter.sh/v1", "nodepools", namespaced=False)
 NODE_CLAIM = Resource("NodeClaim", "karpenter.sh/v1", "nodeclaims", namespaced=False)
+# Preemption respects PodDisruptionBudgets; what-if admission reads PriorityClasses and
+# RuntimeClasses (why-pending -f, lint --against).
+PDB = Resource("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets")
+PRIORITY_CLASS = Resource(
+    "PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", namespaced=False
+)
+RUNTIME_CLASS = Resource("RuntimeClass", "node.k8s.io/v1", "runtimeclasses", namespaced=False)
 
 NAMESPACED = (
     POD, EVENT, PVC, RESOURCE_QUOTA, LIMIT_RANGE, SERVICE, CONFIG_MAP, SECRET, REPLICA_SET,
-    DEPLOYMENT, STATEFUL_SET, DAEMON_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS,
+    DEPLOYMENT, STATEFUL_SET, DAEMON_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS, PDB,
 )  # fmt: skip
 # Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
 CLUSTER_SCOPED = (
     NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, NODE_POOL, NODE_CLAIM,
+    PRIORITY_CLASS, RUNTIME_CLASS,
 )  # fmt: skip
 # Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
 EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)

@@ -44,14 +44,20 @@ class Placement:
     scheduler_message: str | None
     fixes: list[dict] = field(default_factory=list)
     closest: list[dict] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # admission would reject the pod
 
 
 def place(snap: Snapshot, pod: dict) -> Placement:
     """Simulate one scheduling cycle; raises QuantityError for a malformed request."""
+    from amldoctor.scheduling.admission import admit
     from amldoctor.scheduling.cluster import ClusterView
     from amldoctor.scheduling.framework import simulate
     from amldoctor.whypending.remediation import all_fixes, closest_nodes
 
+    admitted = admit(snap, pod)  # priority, runtime class, defaults: what the scheduler sees
+    if admitted.refusals:
+        return Placement(len(snap.nodes), [], None, refused=admitted.refusals)
+    pod = admitted.pod
     result = simulate(snap, pod)
     placement = Placement(result.num_nodes, sorted(result.feasible), result.message)
     if not result.feasible and result.num_nodes:

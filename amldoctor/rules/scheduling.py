@@ -100,7 +100,9 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
         text += f" ({summary})" if summary else f" ({message})"
 
         fixes, closest = _simulated_fixes(snap, pod, evidence)
-        if closest:
+        if evidence.get("preemption_summary"):
+            text += f"; {evidence['preemption_summary']}"
+        elif closest:
             text += f"; closest: {closest}"
         if not fixes:
             fixes = _fix_text(fixes_from_message(parsed)) or [
@@ -130,6 +132,18 @@ def _simulated_fixes(snap: Snapshot, pod: dict, evidence: dict) -> tuple[list[st
         evidence["agrees_with_scheduler"] = result["agrees_with_scheduler"]
     if result.get("funnel_line"):
         evidence["funnel"] = result["funnel_line"]
+    pre = result.get("preemption") or {}
+    if result["status"]["state"] == "preempting":
+        evidence["preemption_summary"] = result["status"]["summary"]
+        evidence["preemption"] = {
+            "node": result["status"]["nominated_node"],
+            "victims_terminating": result["status"]["victims_terminating"],
+        }
+    elif pre.get("would_preempt"):
+        evidence["preemption_summary"] = pre["summary"]
+        evidence["preemption"] = {
+            k: pre[k] for k in ("node", "victims", "pdb_violations", "tied_nodes")
+        }
     closest = result.get("closest_nodes") or []
     evidence["closest_nodes"] = [c["name"] for c in closest[:3]]
     summary = ""

@@ -135,6 +135,10 @@ class NodeInfo:
                 out.setdefault(entry, pod)
         return out
 
+    def plus(self, extra: Iterable[Mapping]) -> NodeInfo:
+        """A copy with more pods counted (nominated pods added to the node for Filter)."""
+        return NodeInfo(self.node, [*self.pods, *extra], self._profile, self._memo)
+
     def without(self, victims: Iterable[Mapping]) -> NodeInfo:
         """A copy with some pods removed (preemption dry-run)."""
         gone = {id(p) for p in victims}
@@ -178,6 +182,33 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
 def anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     """Counted pods with required pod anti-affinity, once per snapshot."""
     return memo_on(snap, "anti-affinity", lambda: _anti_affinity_pods(snap))
+
+
+def nominated_pods(snap: Snapshot) -> dict[str, list[Mapping]]:
+    """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot.
+
+    The nominator knows the unbound pods in its own queue that carry `status.nominatedNodeName`
+    (set when they preempted there): pods of other schedulers and pods being deleted are not
+    in that queue.
+    """
+
+    def build() -> dict[str, list[Mapping]]:
+        out: dict[str, list[Mapping]] = {}
+        for pod in snap.unordered("Pod"):
+            node = (pod.get("status") or {}).get("nominatedNodeName")
+            spec = pod.get("spec") or {}
+            if not node or spec.get("nodeName"):
+                continue
+            if (pod.get("metadata") or {}).get("deletionTimestamp"):
+                continue
+            if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
+                continue
+            if (pod.get("status") or {}).get("phase") not in (None, "Pending"):
+                continue
+            out.setdefault(node, []).append(pod)
+        return out
+
+    return memo_on(snap, "nominated-pods-by-node", build)
 
 
 class ClusterView:
@@ -238,6 +269,16 @@ class ClusterView:
         for node in self.nodes:
             for pod in node.pods:
                 yield pod, node
+
+    def nominated_on(self, node_name: str) -> list[Mapping]:
+        """Other pods nominated to `node_name` with priority >= the pod's (`addGENominatedPods`):
+        the scheduler adds them to the node before running Filter on it."""
+        mine = pod_priority(self.pod)
+        return [
+            p
+            for p in nominated_pods(self.snap).get(node_name, ())
+            if pod_priority(p) >= mine and not self.is_incoming(p)
+        ]
 
     def pvc(self, namespace: str, name: str) -> Mapping | None:
         return self.snap.get("PersistentVolumeClaim", namespace, name)

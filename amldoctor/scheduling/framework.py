@@ -4,8 +4,10 @@ The scheduler stops at the first failing plugin per node; amldoctor records that
 (`reasons`, what the event counts) and also evaluates every other plugin on the node
 (`failures`), because a user fixing the taint wants to know the node is also too small.
 
-Not modelled, and reported in `not_modelled` when the cluster shows signs of them: nominated
-pods of other pods (§1.6), DRA claims, scheduler extenders and custom profiles.
+Nominated pods of equal or higher priority count on their node (`nominated.py`), and when no
+node fits the preemption dry run (`preemption.py`) names the node and victims the scheduler
+would pick. Not modelled, and reported in `not_modelled` when the cluster shows signs of them:
+DRA claims, scheduler extenders and custom profiles.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
 from amldoctor.scheduling import names
-from amldoctor.scheduling.cluster import ClusterView, NodeInfo, anti_affinity_pods, pod_priority
+from amldoctor.scheduling.cluster import ClusterView, anti_affinity_pods, pod_key
+from amldoctor.scheduling.nominated import run_filters, with_nominated
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
+from amldoctor.scheduling.preemption import PreemptionOutcome, dry_run
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status
 
@@ -28,7 +32,6 @@ if TYPE_CHECKING:
     from amldoctor.snapshot import Snapshot
 
 DEFAULT_SCHEDULER = "default-scheduler"
-PREEMPTION_CONDITION = "DisruptionTarget"
 
 # Pod spec fields that no filter, FitError message or PostFilter reads. They differ between the
 # replicas of one workload (hostnames, token volumes) and would only split the simulation memo.
@@ -115,6 +118,8 @@ class SchedulingResult:
     cluster: ClusterView = field(repr=False)
     plugins: list[Plugin] = field(repr=False, default_factory=list)
     skipped_plugins: list[str] = field(default_factory=list)
+    preemption: PreemptionOutcome | None = None
+    nominated_nodes: dict[str, list[str]] = field(default_factory=dict)
 
     @cached_property
     def feasible(self) -> list[str]:
@@ -262,7 +267,14 @@ def _simulate(
     verdicts = []
     for node in cluster.nodes:
         failures = []
+        nominated = cluster.nominated_on(node.name) if rejection is None else []
+        if nominated:
+            # The pass with the nominated pods added decides when it fails (addGENominatedPods).
+            copies, grown = with_nominated(active, node, nominated)
+            failures = run_filters(copies, grown)
         for plugin, table in zip(active, tables, strict=True):
+            if failures and nominated:
+                break
             if table is None:
                 status = plugin.filter(node)
             else:
@@ -303,6 +315,11 @@ def _simulate(
         plugins=plugins,
         skipped_plugins=sorted(skipped),
     )
+    result.nominated_nodes = {
+        v.name: ["/".join(pod_key(p)) for p in cluster.nominated_on(v.name)]
+        for v in verdicts
+        if rejection is None and cluster.nominated_on(v.name)
+    }
     if not result.feasible:
         result.postfilter_msg = _postfilter_message(result, cluster, active)
         result.message = build_message(result)
@@ -367,66 +384,14 @@ def build_message(result: SchedulingResult) -> str:
     )
 
 
-def _terminating_by_preemption(pod: Mapping) -> bool:
-    if not (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    return any(
-        c.get("type") == PREEMPTION_CONDITION and c.get("reason") == "PreemptionByScheduler"
-        for c in (pod.get("status") or {}).get("conditions") or []
-    )
-
-
 def _preemption_message(
     result: SchedulingResult, cluster: ClusterView, active: list[Plugin]
 ) -> str:
-    """DefaultPreemption's PostFilter message (assumes the default PostFilter plugins)."""
+    """DefaultPreemption's PostFilter message; the dry run is kept on the result."""
     if not result.profile.at_least(1, 24):
         return ""
-    pod = cluster.pod
-    if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
-        return msg.PREEMPTION_PREFIX + msg.NOT_ELIGIBLE_NEVER
-    priority = pod_priority(pod)
-    nominated = (pod.get("status") or {}).get("nominatedNodeName")
-    if nominated:
-        verdict = result.verdict(nominated)
-        node = cluster.node_by_name.get(nominated)
-        retryable = (
-            verdict is not None
-            and verdict.status is not None
-            and (verdict.status.code != Code.UNRESOLVABLE)
-        )
-        if (
-            node is not None
-            and retryable
-            and any(pod_priority(p) < priority and _terminating_by_preemption(p) for p in node.pods)
-        ):
-            return msg.PREEMPTION_PREFIX + msg.NOT_ELIGIBLE_TERMINATING
-    statuses: dict[str, list[str]] = {}
-    for verdict in result.verdicts:
-        if verdict.status is None or verdict.status.code == Code.UNRESOLVABLE:
-            continue
-        node = cluster.node_by_name[verdict.name]
-        victims = [p for p in node.pods if pod_priority(p) < priority]
-        if not victims:
-            statuses[verdict.name] = [msg.NO_VICTIMS]
-            continue
-        trimmed = node.without(victims)
-        failure = _first_failure(active, trimmed)
-        if failure is None:
-            return ""  # a candidate exists: the pod gets nominated, no suffix
-        statuses[verdict.name] = failure.reasons
-    text = msg.fit_error_message(
-        result.num_nodes, statuses, absent_reasons=[msg.NOT_HELPFUL], version=None
-    )
-    return msg.PREEMPTION_PREFIX + text
-
-
-def _first_failure(plugins: list[Plugin], node: NodeInfo) -> Status | None:
-    for plugin in plugins:
-        status = plugin.filter(node)
-        if status is not None:
-            return status
-    return None
+    result.preemption = dry_run(result, cluster, active)
+    return result.preemption.message(result.num_nodes)
 
 
 def _not_modelled(snap: Snapshot, pod: Mapping) -> list[str]:
@@ -436,19 +401,6 @@ def _not_modelled(snap: Snapshot, pod: Mapping) -> list[str]:
     if spec.get("resourceClaims"):
         notes.append(
             "the pod uses DRA resourceClaims: the DynamicResources plugin is not simulated"
-        )
-    nominated = memo_on(
-        snap,
-        "nominated-pods",
-        lambda: [
-            p for p in snap.unordered("Pod") if (p.get("status") or {}).get("nominatedNodeName")
-        ],
-    )
-    others = [p for p in nominated if p is not pod]
-    if others:
-        notes.append(
-            f"{len(others)} other pod(s) have status.nominatedNodeName: the scheduler reserves "
-            "room for them on those nodes, which this simulation does not"
         )
     scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     if scheduler != DEFAULT_SCHEDULER:

@@ -181,6 +181,8 @@ _register(
 _register(names.VOLUME_RESTRICTIONS, "node(s) had no available disk")
 _register(
     names.VOLUME_RESTRICTIONS,
+    "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode "
+    "already in-use by another pod",
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode",
 )
 _register(names.NODE_VOLUME_LIMITS, "node(s) exceed max volume count")

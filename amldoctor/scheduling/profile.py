@@ -42,6 +42,9 @@ class Features:
     pod_level_resources: bool = True  # beta, on by default since 1.34
     taint_comparison_operators: bool = False  # alpha in 1.35
     dynamic_resources: bool = True  # DynamicResourceAllocation: GA and on by default from 1.34
+    # DRAExtendedResource (alpha in 1.34, off by default): extended resources a DeviceClass maps
+    # are left by NodeResourcesFit to DynamicResources on nodes that do not offer them.
+    dra_extended_resource: bool = False
 
     @classmethod
     def for_version(cls, version: tuple[int, int] | None) -> Features:

@@ -23,12 +23,13 @@ from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.k8s.timeutil import format_time
 from amldoctor.memo import memo_on
+from amldoctor.scheduling.admission import admit
 from amldoctor.scheduling.cluster import ClusterView
 from amldoctor.scheduling.framework import SchedulingResult, simulate
 from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.scheduling.profile import Profile
-from amldoctor.whypending import remediation, state
+from amldoctor.whypending import preemption, remediation, state
 
 if TYPE_CHECKING:
     from amldoctor.snapshot import Snapshot
@@ -150,8 +151,17 @@ def analyze(
     it grow with pods × nodes.
     """
     profile = profile or Profile.for_server(getattr(snap, "server_version", None))
+    admitted = admit(snap, pod) if what_if else None
+    if admitted is not None:
+        pod = admitted.pod
     request = _validated_requests(pod, profile)
     pod_state = state.classify(snap, pod, what_if=what_if)
+    if admitted is not None and admitted.refusals:
+        pod_state = state.PodState(
+            state.REFUSED,
+            f"what-if: the API server would refuse {state.pod_ref(pod)}: {admitted.refusals[0]}",
+            {"refusals": admitted.refusals},
+        )
     observed, observed_info = (None, {}) if what_if else observed_verdict(snap, pod)
     doc: dict[str, Any] = {
         "pod": _pod_summary(pod),
@@ -174,9 +184,11 @@ def analyze(
         "not_modelled": [],
         "limited_view": None,
         "new_nodes": None,
+        "preemption": None,
+        "admission": admitted.to_dict() if admitted is not None else None,
         "findings": [],
     }
-    if pod_state.key in (state.NOT_PENDING, state.TERMINATING):
+    if pod_state.key in (state.NOT_PENDING, state.TERMINATING, state.NODE_MISSING, state.REFUSED):
         doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
         return doc
     unreadable = nodes_unreadable(snap)
@@ -202,13 +214,13 @@ def analyze(
         memo_on(result, "closest", lambda: remediation.closest_nodes(result))
     )
     doc["not_modelled"] = list(result.not_modelled)
-    nominated = (pod.get("status") or {}).get("nominatedNodeName")
-    if nominated and pod_state.key == state.UNSCHEDULABLE:
-        doc["status"]["nominated_node"] = nominated
-        doc["status"]["summary"] += (
-            f"; the scheduler nominated node {nominated} and is evicting lower-priority pods "
-            "there (preemption), so the pod should land once they are gone"
-        )
+    doc["preemption"] = preemption.section(result)
+    if pod_state.key == state.PREEMPTING:
+        nominated = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        doc["status"] = preemption.preempting_status(cluster, pod, nominated)
+        if observed:
+            doc["agrees_with_scheduler"] = None
+            doc["differences"] = [preemption.preempting_difference(nominated)]
     if pod_state.key == state.BOUND:
         bound = result.verdict(pod_state.details["node"])
         doc["status"]["node_fits"] = bound.fits if bound else None
@@ -218,7 +230,7 @@ def analyze(
                 f"({', '.join(bound.reasons)}), so the kubelet may reject it"
             )
     elif result.feasible:
-        if pod_state.key == state.UNSCHEDULABLE:
+        if pod_state.key in (state.UNSCHEDULABLE, state.PREEMPTING):
             doc["status"] = state.PodState(
                 state.SCHEDULABLE,
                 f"{len(result.feasible)} node(s) fit the pod now "
@@ -239,6 +251,11 @@ def analyze(
                 lambda: remediation.all_fixes(result, cluster, request),
             )
         )
+        pre = doc["preemption"]
+        if pre and pre["would_preempt"] and pod_state.key == state.UNSCHEDULABLE:
+            doc["status"]["summary"] += "; " + pre["summary"]
+            # The scheduler acts on it by itself: first in the list, it is what happens next.
+            doc["fixes"].insert(0, {"kind": "preemption", "text": pre["summary"]})
         if node_rows and (pod_state.key == state.UNSCHEDULABLE or what_if):
             # After the node-by-node verdict: would a new node of some pool help? (why-pending
             # only: scan's AMD101 asks for no node rows, and AMD106 asks this itself.)
@@ -296,6 +313,11 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
                 )
             ]
         message = f"pod {ref.namespace}/{ref.name} fits no node: {doc['funnel_line']}"
+        if doc.get("preemption") and doc["preemption"]["would_preempt"]:
+            message += "; " + doc["preemption"]["summary"]
+            evidence["preemption"] = {
+                k: doc["preemption"][k] for k in ("node", "victims", "pdb_violations", "tied_nodes")
+            }
         return [
             Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
         ]

@@ -133,6 +133,10 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
         if len(matrix.columns) == len(_columns(doc)) + 1:  # too narrow for the reason column
             _reasons_by_node(console, doc)
         console.print()
+    pre = doc.get("preemption")
+    if pre and pre.get("summary"):
+        console.print(Text("preemption: ", style="bold") + Text(pre["summary"]))
+        console.print()
     if doc["closest_nodes"] and doc["fixes"]:
         console.print(Text("closest nodes", style="bold"))
         for c in doc["closest_nodes"][:3]:
@@ -262,6 +266,8 @@ def render_markdown(doc: dict) -> str:
         lines += [f"  - {d}" for d in doc["differences"]]
     if doc["funnel_line"]:
         lines.append(f"- **Funnel:** {doc['funnel_line']}")
+    if (doc.get("preemption") or {}).get("summary"):
+        lines.append(f"- **Preemption:** {doc['preemption']['summary']}")
     if doc["limited_view"]:
         lines.append(f"- **Limited view:** {doc['limited_view']['reason']}")
         lines += [f"  - {c['count']} {c['reason']}" for c in doc["limited_view"]["causes"]]

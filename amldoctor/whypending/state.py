@@ -26,6 +26,9 @@ OTHER_SCHEDULER = "other-scheduler"
 BOUND = "bound-not-running"
 NOT_PENDING = "not-pending"
 TERMINATING = "terminating"
+PREEMPTING = "preempting"
+NODE_MISSING = "node-missing"
+REFUSED = "admission-refused"
 
 # Kubelet-side event reasons that explain a bound pod that does not start.
 KUBELET_REASONS = (
@@ -115,6 +118,9 @@ def classify(snap: Snapshot, pod: Mapping, *, what_if: bool = False) -> PodState
     status = pod.get("status") or {}
     phase = status.get("phase") or "Pending"
     ref = pod_ref(pod)
+    missing = _missing_node(snap, spec.get("nodeName"))
+    if missing and phase == "Pending" and not _meta(pod).get("deletionTimestamp"):
+        return _node_missing(pod, missing, what_if=what_if)
     if what_if:
         return PodState(UNSCHEDULABLE, f"what-if: would the default scheduler place {ref} now?")
     if _meta(pod).get("deletionTimestamp"):
@@ -174,4 +180,43 @@ def classify(snap: Snapshot, pod: Mapping, *, what_if: bool = False) -> PodState
             "filters would say",
             {"scheduler_name": scheduler, **signs},
         )
+    nominated = status.get("nominatedNodeName")
+    if nominated:
+        # The summary names the victims; analysis fills it in (it needs the cluster view).
+        return PodState(PREEMPTING, f"pod {ref} is nominated to node {nominated}")
     return PodState(UNSCHEDULABLE, f"pod {ref} is waiting for a node")
+
+
+def _missing_node(snap: Any, name: str | None) -> str | None:
+    """`name` when the pod names a node the snapshot's complete node list does not have."""
+    if not name or not snap.collected("Node") or snap.missing_for("Node") is not None:
+        return None
+    return None if snap.get("Node", None, name) is not None else name
+
+
+def _node_missing(pod: Mapping, node: str, *, what_if: bool) -> PodState:
+    """spec.nodeName names a node that does not exist: no scheduler looks at the pod (it is
+    already assigned) and no kubelet will ever admit it, so it stays Pending for good."""
+    ref = pod_ref(pod)
+    owners = _meta(pod).get("ownerReferences") or []
+    owner = f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else None
+    if what_if:
+        text = (
+            f"what-if: {ref} sets spec.nodeName={node}, and no node {node} exists: the API server "
+            "would accept the pod, no scheduler would look at it and no kubelet would run it; "
+            "remove spec.nodeName (use a nodeSelector on kubernetes.io/hostname to pin a node) "
+            "or name an existing node"
+        )
+    else:
+        text = (
+            f"pod {ref} is assigned to node {node} (spec.nodeName), which does not exist: no "
+            "scheduler will move it and no kubelet will run it, so it stays Pending for good; "
+            + (
+                f"delete the pod so that its {owner} recreates it, "
+                if owner
+                else "delete it and create it again "
+            )
+            + "without spec.nodeName (pin a node with a nodeSelector on kubernetes.io/hostname "
+            "instead), or bring the node back"
+        )
+    return PodState(NODE_MISSING, text, {"node": node, "node_exists": False})

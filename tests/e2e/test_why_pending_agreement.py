@@ -57,12 +57,51 @@ def feasible(report: dict[str, Any]) -> set[str]:
     return {n["name"] for n in report["nodes"] if n["fits"]}
 
 
+def judge(control_plane: ControlPlane, c: Cluster, case, predicted, verdict) -> str | None:
+    """None when amldoctor agrees with the scheduler's verdict on the case, else the difference."""
+    if verdict.untouched:  # assigned to a node that does not exist: no scheduler looks at it
+        live = why_pending(control_plane, c.namespace, PENDING)
+        if live["status"]["state"] != "node-missing" or live["scheduler_message"]:
+            return f"pod on a missing node; amldoctor: {live['status']}"
+        return None
+    if verdict.node:
+        if verdict.node not in feasible(predicted):
+            return f"scheduler bound to {verdict.node}, amldoctor: {predicted['nodes']}"
+        return None
+    if feasible(predicted):
+        return f"scheduler: {verdict.message}; amldoctor predicted feasible {feasible(predicted)}"
+    pre = predicted.get("preemption") or {}
+    if verdict.nominated:
+        # The scheduler preempted: amldoctor must have named that node (or a tie including it)
+        # and the same victims, and the message of the nominating attempt.
+        nodes = {pre.get("node"), *pre.get("tied_nodes", [])}
+        if not pre.get("would_preempt") or verdict.nominated not in nodes:
+            return f"scheduler nominated {verdict.nominated}; amldoctor: {pre}"
+        names = {v["name"] for v in pre["victims"]}
+        if not pre.get("tied_nodes") and verdict.victims and names != set(verdict.victims):
+            return f"scheduler evicts {sorted(verdict.victims)}; amldoctor: {sorted(names)}"
+        if predicted["scheduler_message"] != verdict.message:
+            return f"scheduler: {verdict.message}; amldoctor: {predicted['scheduler_message']}"
+        return None
+    if pre.get("would_preempt"):
+        return f"scheduler did not preempt ({verdict.message}); amldoctor: {pre['summary']}"
+    live = why_pending(control_plane, c.namespace, PENDING)
+    if feasible(live):
+        return f"scheduler: {verdict.message}; amldoctor: {live['nodes']}"
+    if not live["agrees_with_scheduler"]:
+        return f"scheduler: {verdict.message}; differences: {live['differences']}"
+    if live["scheduler_message"] != verdict.message:
+        return f"scheduler: {verdict.message}; amldoctor: {live['scheduler_message']}"
+    return None
+
+
 def test_why_pending_agrees_with_kube_scheduler(
     control_plane: ControlPlane, scheduling_cluster: Cluster, capsys: pytest.CaptureFixture
 ) -> None:
     c = scheduling_cluster
     disagreements = []
-    outcomes = {"bound": 0, "unschedulable": 0}
+    outcomes = {"bound": 0, "unschedulable": 0, "preempted": 0, "untouched": 0}
+    by_feature: dict[str, list[int]] = {}  # feature -> [agreed, cases]
     for seed in SEEDS:
         case = generate(seed)
         apply_case(c, case)
@@ -70,20 +109,21 @@ def test_why_pending_agrees_with_kube_scheduler(
             control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending)
         )
         verdict = decide(c, case)
-        problem = None
-        if verdict.node:
-            outcomes["bound"] += 1
-            if verdict.node not in feasible(predicted):
-                problem = f"scheduler bound to {verdict.node}, amldoctor: {predicted['nodes']}"
-        else:
-            outcomes["unschedulable"] += 1
-            live = why_pending(control_plane, c.namespace, PENDING)
-            if feasible(predicted) or feasible(live):
-                problem = f"scheduler: {verdict.message}; amldoctor: {live['nodes']}"
-            elif not live["agrees_with_scheduler"]:
-                problem = f"scheduler: {verdict.message}; differences: {live['differences']}"
-            elif live["scheduler_message"] != verdict.message:
-                problem = f"scheduler: {verdict.message}; amldoctor: {live['scheduler_message']}"
+        kind = (
+            "untouched"
+            if verdict.untouched
+            else "bound"
+            if verdict.node
+            else "preempted"
+            if verdict.nominated
+            else "unschedulable"
+        )
+        outcomes[kind] += 1
+        problem = judge(control_plane, c, case, predicted, verdict)
+        for feature in case.features | {kind}:
+            tally = by_feature.setdefault(feature, [0, 0])
+            tally[0] += problem is None
+            tally[1] += 1
         if problem:
             disagreements.append(f"seed {seed}: {problem}\n{json.dumps(case.describe())}")
     agreed = len(SEEDS) - len(disagreements)
@@ -92,4 +132,6 @@ def test_why_pending_agrees_with_kube_scheduler(
             f"\nwhy-pending vs kube-scheduler: {agreed}/{len(SEEDS)} random cases agree "
             f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}"
         )
+        for feature, (ok, total) in sorted(by_feature.items()):
+            print(f"  {feature:20} {ok}/{total}")
     assert not disagreements, "\n\n".join(disagreements)

@@ -343,13 +343,15 @@ def test_selectors_sent(cluster, tmp_path):
     collect_live(options(kubeconfig(tmp_path, cluster.url), selector="app=train"))
     (ns_pods,) = cluster.queries("/api/v1/namespaces/ml/pods")
     assert ns_pods["labelSelector"] == "app=train"
-    (bound,) = cluster.queries("/api/v1/pods")
+    bound, nominated = cluster.queries("/api/v1/pods")
     assert (
         bound["fieldSelector"]
         == BOUND_PODS
         == ("spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")
     )
-    assert "labelSelector" not in bound
+    # Pods that preempted keep their room on the node for the scheduler: read them too.
+    assert nominated["fieldSelector"] == "spec.nodeName=,status.nominatedNodeName!="
+    assert "labelSelector" not in bound and "labelSelector" not in nominated
     assert "labelSelector" not in cluster.queries("/api/v1/namespaces/ml/events")[0]
     assert cluster.queries("/api/v1/namespaces/azureml/pods"), "extension health is read"
 

@@ -269,3 +269,31 @@ def test_against_cluster_reads_the_namespaces_the_manifests_use(
         context="aks-ml",
     )
     assert [(t.namespace, t.all_namespaces, t.context) for t in seen] == [(*expected, "aks-ml")]
+
+
+def test_preflight_applies_admission_and_reports_a_refusal(tmp_path, monkeypatch, capsys):
+    """`--against` goes through admission first: an unknown PriorityClass never reaches the
+    scheduler, whatever the nodes hold."""
+    cluster = yaml.safe_load_all((FIXTURES / "cluster.yaml").read_text())
+    objects = [o for o in cluster if isinstance(o, dict)]
+    objects.append(
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "serving"},
+            "value": 1000,
+        }
+    )
+    snapshot = tmp_path / "cluster.yaml"
+    snapshot.write_text(yaml.safe_dump_all(objects))
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: probe, namespace: ml}\n"
+        "spec:\n  priorityClassName: servng\n  containers:\n  - name: c\n    image: x:1\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out = _run([manifest], capsys, against=str(snapshot))
+    refused = [f for f in json.loads(out)["findings"] if "refused" in f["message"]]
+    assert len(refused) == 1, out
+    assert "no PriorityClass with name servng was found" in refused[0]["message"]
+    assert code == 1

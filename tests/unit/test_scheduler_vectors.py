@@ -2,8 +2,9 @@
 the same path `why-pending -o json` takes: a snapshot of the vector's nodes and pods, then
 `amldoctor.whypending.analyze`.
 
-Vectors that need feature gates or plugin args amldoctor does not model (DRAExtendedResource with
-DeviceClasses) are skipped and counted in the summary printed at the end of the session.
+Vectors that need feature gates or plugin args amldoctor does not model are skipped and counted
+in the summary printed at the end of the session (none today). DRAExtendedResource vectors run
+with their DeviceClasses in the snapshot.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ def _unmodelled(vector: dict) -> str | None:
     unknown = set(gates) - MODELLED_GATES
     if unknown:
         return f"feature gates {sorted(unknown)}"
-    if gates.get("DRAExtendedResource"):
-        return "DRAExtendedResource with DeviceClasses (DynamicResources is not simulated)"
     return None
 
 
@@ -51,6 +50,7 @@ def profile_for(vector: dict, server_version: str | None = None) -> Profile:
             # The vectors' derived messages leave out DynamicResources' PostFilter; its text
             # ("no new claims to deallocate, ..." / "not found") is pinned below and in e2e.
             dynamic_resources=False,
+            dra_extended_resource=gates.get("DRAExtendedResource", False),
         ),
         ignored_resources=frozenset(fit.get("ignoredResources") or []),
         ignored_resource_groups=frozenset(fit.get("ignoredResourceGroups") or []),
@@ -60,7 +60,11 @@ def profile_for(vector: dict, server_version: str | None = None) -> Profile:
 
 def run_vector(vector: dict, server_version: str | None = None) -> dict:
     pod = copy.deepcopy(vector["pod"])
-    objects = [*copy.deepcopy(vector["nodes"] + vector["existing_pods"]), pod]
+    objects = [
+        *copy.deepcopy(vector["nodes"] + vector["existing_pods"]),
+        *copy.deepcopy(vector.get("device_classes") or []),
+        pod,
+    ]
     snap = Snapshot(objects, source=vector["id"])
     return analyze(snap, pod, profile=profile_for(vector, server_version))
 
@@ -170,3 +174,14 @@ def test_prefilter_rejection_leaves_dynamic_resources_without_state() -> None:
     assert analyze(snap, pod)["scheduler_message"] == (
         '0/1 nodes are available: persistentvolumeclaim "missing" not found. not found'
     )
+
+
+@pytest.mark.parametrize("gate", [True, False])
+def test_dra_extended_resource_is_left_to_dynamic_resources_only_with_the_gate(gate: bool) -> None:
+    """The DeviceClass mapping matters: without the gate the node lacks the resource."""
+    vector = next(v for v in PLUGIN_VECTORS if v["id"] == "noderesources-fit-enough-44")
+    vector = {**vector, "feature_gates": {"DRAExtendedResource": gate}}
+    row = run_vector(vector)["nodes"][0]
+    assert row["fits"] is gate
+    if not gate:
+        assert row["reasons"] == ["Insufficient extended.resource.dra.io/something"]

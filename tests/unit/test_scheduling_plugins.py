@@ -4,9 +4,13 @@ cordons, preemption with priorities, PreFilterResult texts by release, and the f
 
 from __future__ import annotations
 
+import pytest
+
 from amldoctor.scheduling.framework import simulate
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
+
+HOST = "kubernetes.io/hostname"
 
 
 def node(
@@ -291,7 +295,16 @@ def test_wait_for_first_consumer_without_pv_or_provisioner() -> None:
     assert reasons(result)["n1"] == ["node(s) didn't find available persistent volumes to bind"]
 
 
-def test_read_write_once_pod_conflict() -> None:
+RWOP_CURRENT = (
+    "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode "
+    "already in-use by another pod"
+)
+RWOP_LEGACY = (
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+)
+
+
+def _rwop_objects() -> tuple[list[dict], list[dict]]:
     pvc = {
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": "ckpt", "namespace": "ml"},
@@ -300,13 +313,34 @@ def test_read_write_once_pod_conflict() -> None:
     }
     pv = {"kind": "PersistentVolume", "metadata": {"name": "pv9"}, "spec": {}}
     vol = [{"name": "c", "persistentVolumeClaim": {"claimName": "ckpt"}}]
+    return [pvc, pv], vol
+
+
+@pytest.mark.parametrize(
+    ("version", "want"),
+    [(None, RWOP_CURRENT), ("v1.35.4", RWOP_CURRENT), ("v1.29.0", RWOP_CURRENT),
+     ("v1.28.9", RWOP_LEGACY)],
+)  # fmt: skip
+def test_read_write_once_pod_conflict(version: str | None, want: str) -> None:
+    storage, vol = _rwop_objects()
     holder = pod("holder", node_name="n1", volumes=vol)
-    result = run([node("n1"), node("n2"), pvc, pv, holder], pod("p", volumes=vol))
-    want = (
-        "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
-        "access mode"
-    )
+    result = run([node("n1"), node("n2"), *storage, holder], pod("p", volumes=vol), version)
     assert reasons(result) == {"n1": [want], "n2": [want]}
+
+
+def test_read_write_once_pod_holder_of_lower_priority_is_preempted() -> None:
+    """RemovePod releases the claim: preemption evicts the holder, wherever it runs."""
+    storage, vol = _rwop_objects()
+    holder = pod("holder", node_name="n1", volumes=vol, priority=0)
+    subject = pod("p", volumes=vol, priority=100)
+    result = run([node("n1"), node("n2"), *storage, holder], subject)
+    assert result.message == f"0/2 nodes are available: 2 {RWOP_CURRENT}."
+    assert result.preemption is not None and result.preemption.chosen is not None
+    assert result.preemption.chosen.node == "n1"
+    assert [v["metadata"]["name"] for v in result.preemption.chosen.victims] == ["holder"]
+    assert result.preemption.node_reasons == {
+        "n2": ["No preemption victims found for incoming pod"]
+    }
 
 
 def test_topology_spread_skew_and_missing_label() -> None:
@@ -394,11 +428,69 @@ def test_host_ports_from_sidecars_conflict() -> None:
 
 
 def test_not_modelled_signs() -> None:
-    other = pod("other")
-    other["status"]["nominatedNodeName"] = "n1"
     subject = pod("p", resourceClaims=[{"name": "gpu", "resourceClaimName": "gpu-claim"}])
-    notes = run([node("n1"), other], subject).not_modelled
-    assert any("DRA" in n for n in notes) and any("nominatedNodeName" in n for n in notes)
+    notes = run([node("n1")], subject).not_modelled
+    assert any("DRA" in n for n in notes)
+
+
+def _nominated(name: str, node_name: str, priority: int, cpu: str = "3", **spec) -> dict:
+    p = pod(name, cpu=cpu, priority=priority, **spec)
+    p["status"]["nominatedNodeName"] = node_name
+    return p
+
+
+@pytest.mark.parametrize(("other_priority", "counted"), [(50, False), (100, True), (200, True)])
+def test_nominated_pods_of_equal_or_higher_priority_hold_their_room(
+    other_priority: int, counted: bool
+) -> None:
+    """addGENominatedPods: a nominated pod counts on its node only if its priority >= ours."""
+    other = _nominated("other", "n1", other_priority)
+    result = run([node("n1"), other], pod("p", cpu="2", priority=100))
+    if counted:
+        assert reasons(result) == {"n1": ["Insufficient cpu"]}
+        assert result.nominated_nodes == {"n1": ["ml/other"]}
+    else:
+        assert result.feasible == ["n1"]
+
+
+def test_nominated_pod_of_another_scheduler_or_bound_does_not_count() -> None:
+    other = _nominated("other", "n1", 100, schedulerName="volcano")
+    bound = _nominated("bound", "n1", 100)
+    bound["spec"]["nodeName"] = "n2"
+    result = run([node("n1"), node("n2", cpu="8"), other, bound], pod("p", cpu="2", priority=100))
+    assert result.feasible == ["n1", "n2"]
+
+
+def test_nominated_pod_counts_for_anti_affinity_of_the_pod() -> None:
+    """The nominated pod also enters the InterPodAffinity counts through AddPod."""
+    anti = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "a"}}, "topologyKey": HOST}
+            ]
+        }
+    }
+    other = _nominated("other", "n1", 100, cpu="1")
+    other["metadata"]["labels"] = {"app": "a"}
+    result = run([node("n1"), other], pod("p", cpu="1", priority=100, affinity=anti))
+    assert reasons(result) == {"n1": ["node(s) didn't match pod anti-affinity rules"]}
+
+
+def test_pod_with_affinity_to_a_nominated_pod_only_fails_the_second_pass() -> None:
+    """Filters run again without the nominated pods: affinity cannot rest on them."""
+    aff = {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "a"}}, "topologyKey": HOST}
+            ]
+        }
+    }
+    other = _nominated("other", "n1", 100, cpu="1")
+    other["metadata"]["labels"] = {"app": "a"}
+    anchor = pod("anchor", node_name="n2", labels={"app": "a"}, cpu="1")
+    result = run([node("n1"), node("n2"), other, anchor], pod("p", cpu="1", affinity=aff))
+    assert reasons(result)["n1"] == ["node(s) didn't match pod affinity rules"]
+    assert result.feasible == ["n2"]
 
 
 def test_profile_versions() -> None:

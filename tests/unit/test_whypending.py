@@ -224,10 +224,79 @@ def test_input_errors(args, message) -> None:
     assert message in str(result.exception)
 
 
-def test_nominated_pod_is_explained() -> None:
+def _preempting_snapshot(terminating: bool) -> tuple[Snapshot, dict]:
+    snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
+    objects = [json.loads(json.dumps(o)) for o in snap.objects]
+    subject = next(
+        o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "train-busy"
+    )
+    subject["spec"]["priority"] = 1000
+    subject["status"]["nominatedNodeName"] = "aks-gpu-0"
+    subject["status"]["conditions"] = [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.",
+        }
+    ]
+    if terminating:
+        for o in objects:
+            if o["kind"] == "Pod" and (o.get("spec") or {}).get("nodeName") == "aks-gpu-0":
+                o["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+                o["status"].setdefault("conditions", []).append(
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "PreemptionByScheduler",
+                    }
+                )
+    return Snapshot(objects), subject
+
+
+@pytest.mark.parametrize("terminating", [True, False])
+def test_nominated_pod_is_preempting_and_claims_no_agreement(terminating: bool) -> None:
+    snap, subject = _preempting_snapshot(terminating)
+    doc = analyze(snap, subject)
+    assert doc["status"]["state"] == "preempting"
+    assert doc["status"]["nominated_node"] == "aks-gpu-0"
+    assert doc["status"]["summary"].startswith("preempting: nominated to node aks-gpu-0")
+    victims = doc["status"]["victims_terminating"]
+    assert bool(victims) is terminating
+    if terminating:
+        assert f"waiting for {len(victims)} victim(s) to terminate" in doc["status"]["summary"]
+        assert all(v["name"] in doc["status"]["summary"] for v in victims)
+        assert doc["scheduler_message"].endswith(
+            "preemption: not eligible due to a terminating pod on the nominated node."
+        )
+    assert doc["agrees_with_scheduler"] is None
+    assert "nominated node aks-gpu-0" in doc["differences"][0]
+
+
+@pytest.mark.parametrize(
+    ("node_name", "owner", "state"),
+    [
+        ("aks-gone-7", None, "node-missing"),
+        ("aks-gone-7", {"kind": "ReplicaSet", "name": "train-rs"}, "node-missing"),
+        ("aks-gpu-0", None, "bound-not-running"),
+    ],
+)
+def test_pod_assigned_to_a_node_that_does_not_exist(node_name, owner, state) -> None:
+    """No scheduler writes a message for such a pod: none is simulated, the fix is named."""
     snap = load_snapshot(FIXTURES / "gpus-busy.yaml")
     subject = json.loads(json.dumps(snap.get("Pod", "ml", "train-busy")))
-    subject["status"]["nominatedNodeName"] = "aks-gpu-0"
+    subject["spec"]["nodeName"] = node_name
+    if owner:
+        subject["metadata"]["ownerReferences"] = [owner]
     doc = analyze(snap, subject)
-    assert doc["status"]["nominated_node"] == "aks-gpu-0"
-    assert "preemption" in doc["status"]["summary"]
+    assert doc["status"]["state"] == state
+    if state == "node-missing":
+        assert doc["scheduler_message"] is None and doc["nodes"] == []
+        summary = doc["status"]["summary"]
+        assert f"node {node_name}" in summary and "does not exist" in summary
+        assert "delete" in summary and "spec.nodeName" in summary
+        if owner:
+            assert "ReplicaSet/train-rs recreates it" in summary
+        what_if = analyze(snap, subject, what_if=True)
+        assert what_if["status"]["state"] == "node-missing"
+        assert "remove spec.nodeName" in what_if["status"]["summary"]

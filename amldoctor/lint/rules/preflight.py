@@ -228,6 +228,16 @@ def preflight_unschedulable(ctx: LintContext) -> Iterator[Finding]:
         if isinstance(verdict, str):
             ctx.notes.append(f"{w.doc.file}:{w.doc.line(path)}: {w.label}: {verdict}")
             continue
+        if verdict.refused:
+            yield ctx.finding(
+                w,
+                path,
+                message=f"{w.label} would be refused by the API server: {verdict.refused[0]}",
+                evidence={"admission": verdict.refused},
+                remediation="create the missing object, or change the pod so that admission "
+                "accepts it (PriorityClass name, RuntimeClass, requests within the quota)",
+            )
+            continue
         if verdict.fitting:
             yield _fits_finding(ctx, w, path, verdict)
             continue

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import copy
+from collections.abc import Hashable, Mapping
 from typing import ClassVar
 
 from amldoctor.scheduling.cluster import ClusterView, NodeInfo
@@ -37,6 +38,18 @@ class Plugin:
     def filter(self, node: NodeInfo) -> Status | None:
         """None when the node passes."""
         return None
+
+    def add_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        """PreFilter extension AddPod: `pod` now counts on `node` (a nominated pod). Plugins
+        whose PreFilter state counts pods across the cluster override it."""
+
+    def remove_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        """PreFilter extension RemovePod: `pod` no longer counts on `node` (a preemption victim)."""
+
+    def clone(self) -> Plugin:
+        """`CycleState.Clone()`: a copy whose PreFilter state AddPod/RemovePod may change
+        without touching this one (preemption tries each node on its own copy)."""
+        return copy.copy(self)
 
     def filter_key(self) -> Hashable | None:
         """All that `filter` reads of the pod and its cycle, when that is little: simulations

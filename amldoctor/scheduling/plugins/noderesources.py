@@ -8,6 +8,7 @@ unspecified; amldoctor sorts them. Capacity is never used, and live usage never 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from functools import cached_property
 
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import (
@@ -60,6 +61,20 @@ class NodeResourcesFit(Plugin):
 
     def filter_key(self) -> Hashable:
         return tuple(self._checked)  # the profile is part of the shared table's key
+
+    @cached_property
+    def _dra_mapped(self) -> frozenset[str]:
+        """Extended resource names DeviceClasses provide: their `spec.extendedResourceName`
+        and the implicit `deviceclass.resource.kubernetes.io/<class>`."""
+        names = set()
+        for dc in self.cluster.snap.of_kind("DeviceClass"):
+            spec = dc.get("spec") or {}
+            if spec.get("extendedResourceName"):
+                names.add(spec["extendedResourceName"])
+            names.add(
+                f"deviceclass.resource.kubernetes.io/{(dc.get('metadata') or {}).get('name')}"
+            )
+        return frozenset(names)
 
     def pre_filter(self) -> PreFilterOutcome:
         if not self.profile.features.sidecar_containers and has_sidecars(self.pod):
@@ -117,6 +132,15 @@ class NodeResourcesFit(Plugin):
                     },
                 )
             )
+        if items and self.profile.features.dra_extended_resource:
+            # DRAExtendedResource: a resource the node does not offer at all but a DeviceClass
+            # maps (spec.extendedResourceName) is the DynamicResources plugin's to judge.
+            items = [
+                r
+                for r in items
+                if not (r.evidence["capacity"] == 0 and r.evidence["resource"] in self._dra_mapped)
+            ]
+            unresolvable = any(r.evidence["unresolvable"] for r in items)
         if not items:
             return None
         code = (

@@ -6,6 +6,7 @@ node; that is what the scheduler does too, and it keeps 5,000-node clusters fast
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -53,6 +54,9 @@ def _safe_match(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
 
 
 class PodTopologySpread(Plugin):
+    """Counts per constraint and domain; AddPod/RemovePod keep them current when preemption
+    removes victims or nominated pods are added (upstream `updateWithPod`)."""
+
     name = names.POD_TOPOLOGY_SPREAD
     short = "spread"
     funnel = "satisfy topology spread"
@@ -72,45 +76,79 @@ class PodTopologySpread(Plugin):
         self.counts: list[dict[str, int]] = []
         self.minimum: list[int] = []
         self.self_match: list[int] = []
+        self._keys = [c.get("topologyKey", "") for c in self.constraints]
+        self._selectors = [self._selector(c) for c in self.constraints]
+        self._affinity = RequiredNodeAffinity(self.pod)
+        self._ns = pod_key(self.pod)[0]
 
     def _selector(self, c: Mapping) -> Mapping | None:
         return _with_label_keys(c.get("labelSelector"), self.pod, c.get("matchLabelKeys") or [], [])
 
+    def _included(self, i: int, node: NodeInfo) -> bool:
+        """`matchNodeInclusionPolicies`: does constraint i count pods on this node at all?"""
+        c = self.constraints[i]
+        if c.get("nodeAffinityPolicy", "Honor") == "Honor" and not self._affinity.matches(
+            node.node
+        ):
+            return False
+        return not (
+            c.get("nodeTaintsPolicy", "Ignore") == "Honor"
+            and untolerated_taints(node.taints, self.spec.get("tolerations") or [])
+        )
+
     def pre_filter(self) -> PreFilterOutcome:
         if not self.constraints:
             return PreFilterOutcome.skip()
-        ns = pod_key(self.pod)[0]
-        keys = [c.get("topologyKey", "") for c in self.constraints]
-        selectors = [self._selector(c) for c in self.constraints]
-        affinity = RequiredNodeAffinity(self.pod)
-        tolerations = self.spec.get("tolerations") or []
         self.counts = [defaultdict(int) for _ in self.constraints]
         for node in self.cluster.nodes:
-            if not all(k in node.labels for k in keys):
+            if not all(k in node.labels for k in self._keys):
                 continue
-            for i, c in enumerate(self.constraints):
-                if c.get("nodeAffinityPolicy", "Honor") == "Honor" and not affinity.matches(
-                    node.node
-                ):
-                    continue
-                if c.get("nodeTaintsPolicy", "Ignore") == "Honor" and untolerated_taints(
-                    node.taints, tolerations
-                ):
+            for i in range(len(self.constraints)):
+                if not self._included(i, node):
                     continue
                 matching = sum(
                     1
                     for p in node.pods
-                    if pod_key(p)[0] == ns
+                    if pod_key(p)[0] == self._ns
                     and not (p.get("metadata") or {}).get("deletionTimestamp")
-                    and _safe_match(selectors[i], _labels(p))
+                    and _safe_match(self._selectors[i], _labels(p))
                 )
-                self.counts[i][node.labels[keys[i]]] += matching
+                self.counts[i][node.labels[self._keys[i]]] += matching
+        self._update_minimum()
+        self.self_match = [
+            1 if _safe_match(sel, _labels(self.pod)) else 0 for sel in self._selectors
+        ]
+        return SUCCESS
+
+    def _update_minimum(self) -> None:
+        self.minimum = []
         for i, c in enumerate(self.constraints):
             values = self.counts[i].values()
             min_domains = c.get("minDomains") or 1
             self.minimum.append(0 if not values or len(values) < min_domains else min(values))
-            self.self_match.append(1 if _safe_match(selectors[i], _labels(self.pod)) else 0)
-        return SUCCESS
+
+    def _update_with_pod(self, pod: Mapping, node: NodeInfo, delta: int) -> None:
+        if not self.constraints or not self.counts or pod_key(pod)[0] != self._ns:
+            return
+        if not all(k in node.labels for k in self._keys):
+            return
+        for i in range(len(self.constraints)):
+            if not _safe_match(self._selectors[i], _labels(pod)) or not self._included(i, node):
+                continue
+            self.counts[i][node.labels[self._keys[i]]] += delta
+        self._update_minimum()
+
+    def add_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        self._update_with_pod(pod, node, 1)
+
+    def remove_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        self._update_with_pod(pod, node, -1)
+
+    def clone(self) -> PodTopologySpread:
+        twin = copy.copy(self)
+        twin.counts = [defaultdict(int, c) for c in self.counts]
+        twin.minimum = list(self.minimum)
+        return twin
 
     def filter(self, node: NodeInfo) -> Status | None:
         for i, c in enumerate(self.constraints):
@@ -173,7 +211,24 @@ def _required(pod: Mapping, kind: str) -> list[Mapping]:
     return aff.get("requiredDuringSchedulingIgnoredDuringExecution") or []
 
 
+def _bump(counts: dict[tuple[str, str], int], pair: tuple[str, str], delta: int) -> None:
+    """Add `delta`; an entry that drops to zero is deleted, as upstream does (the "first pod of
+    its group" rule asks whether any entry is left)."""
+    value = counts.get(pair, 0) + delta
+    if value:
+        counts[pair] = value
+    else:
+        counts.pop(pair, None)
+
+
 class InterPodAffinity(Plugin):
+    """Required pod affinity and anti-affinity, the pod's own and existing pods'.
+
+    An existing pod counts for the pod's affinity only when it matches *all* the required
+    affinity terms (upstream `podMatchesAllAffinityTerms`), and then once per term's topology
+    pair; anti-affinity terms count one by one. AddPod/RemovePod update the same counts.
+    """
+
     name = names.INTER_POD_AFFINITY
     short = "pod-affinity"
     funnel = "satisfy pod (anti-)affinity"
@@ -184,32 +239,71 @@ class InterPodAffinity(Plugin):
         super().__init__(cluster)
         self.affinity = [_Term(t, self.pod, cluster) for t in _required(self.pod, "podAffinity")]
         self.anti = [_Term(t, self.pod, cluster) for t in _required(self.pod, "podAntiAffinity")]
-        self.affinity_counts: dict[tuple[str, str], int] = defaultdict(int)
-        self.anti_counts: dict[tuple[str, str], int] = defaultdict(int)
-        self.existing_anti: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.affinity_counts: dict[tuple[str, str], int] = {}
+        self.anti_counts: dict[tuple[str, str], int] = {}
+        # topology pair -> the existing pods whose required anti-affinity excludes this pod there
+        self.existing_anti: dict[tuple[str, str], list[str]] = {}
+
+    def _matches_all_affinity(self, other: Mapping) -> bool:
+        return bool(self.affinity) and all(t.matches(other) for t in self.affinity)
+
+    def _update_with_pod(self, other: Mapping, node: NodeInfo, delta: int) -> None:
+        """Upstream `updateWithPod`: `other` starts (+1) or stops (-1) counting on `node`."""
+        holder = "/".join(pod_key(other))
+        for raw in _required(other, "podAntiAffinity"):
+            term = _Term(raw, other, self.cluster)
+            if term.key in node.labels and term.matches(self.pod):
+                pair = (term.key, node.labels[term.key])
+                holders = self.existing_anti.setdefault(pair, [])
+                if delta > 0:
+                    holders.append(holder)
+                elif holder in holders:
+                    holders.remove(holder)
+                if not holders:
+                    del self.existing_anti[pair]
+        if self._matches_all_affinity(other):
+            for term in self.affinity:
+                if term.key in node.labels:
+                    _bump(self.affinity_counts, (term.key, node.labels[term.key]), delta)
+        for term in self.anti:
+            if term.key in node.labels and term.matches(other):
+                _bump(self.anti_counts, (term.key, node.labels[term.key]), delta)
 
     def pre_filter(self) -> PreFilterOutcome:
         has_existing = False
         for other, node in self.cluster.anti_affinity_pods():
             has_existing = True
+            holder = "/".join(pod_key(other))
             for raw in _required(other, "podAntiAffinity"):
                 term = _Term(raw, other, self.cluster)
                 if term.key in node.labels and term.matches(self.pod):
-                    self.existing_anti[(term.key, node.labels[term.key])].append(
-                        "/".join(pod_key(other))
-                    )
+                    pair = (term.key, node.labels[term.key])
+                    self.existing_anti.setdefault(pair, []).append(holder)
         if self.affinity or self.anti:
             for other, node in self.cluster.bound_pods():
-                for terms, counts in (
-                    (self.affinity, self.affinity_counts),
-                    (self.anti, self.anti_counts),
-                ):
-                    for term in terms:
-                        if term.key in node.labels and term.matches(other):
-                            counts[(term.key, node.labels[term.key])] += 1
+                if self._matches_all_affinity(other):
+                    for term in self.affinity:
+                        if term.key in node.labels:
+                            _bump(self.affinity_counts, (term.key, node.labels[term.key]), 1)
+                for term in self.anti:
+                    if term.key in node.labels and term.matches(other):
+                        _bump(self.anti_counts, (term.key, node.labels[term.key]), 1)
         if not self.affinity and not self.anti and not has_existing:
             return PreFilterOutcome.skip()
         return SUCCESS
+
+    def add_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        self._update_with_pod(pod, node, 1)
+
+    def remove_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        self._update_with_pod(pod, node, -1)
+
+    def clone(self) -> InterPodAffinity:
+        twin = copy.copy(self)
+        twin.affinity_counts = dict(self.affinity_counts)
+        twin.anti_counts = dict(self.anti_counts)
+        twin.existing_anti = {k: list(v) for k, v in self.existing_anti.items()}
+        return twin
 
     def _affinity_ok(self, node: NodeInfo) -> bool:
         pods_exist = True
@@ -221,9 +315,7 @@ class InterPodAffinity(Plugin):
         if pods_exist:
             return True
         # No pod anywhere matches yet: a pod matching its own terms may start the group.
-        return not any(self.affinity_counts.values()) and all(
-            t.matches(self.pod) for t in self.affinity
-        )
+        return not self.affinity_counts and all(t.matches(self.pod) for t in self.affinity)
 
     def filter(self, node: NodeInfo) -> Status | None:
         if self.affinity and not self._affinity_ok(node):

@@ -7,6 +7,7 @@ snapshot. When a kind was not collected the plugin cannot judge; the framework l
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from amldoctor.k8s.nodeaffinity import NodeSelector
@@ -18,6 +19,11 @@ from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Reason,
 
 DISK_CONFLICT = "node(s) had no available disk"
 RWOP_CONFLICT = (
+    "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode "
+    "already in-use by another pod"
+)
+# The wording before v1.29 (per-node check of the node's own pods).
+RWOP_CONFLICT_LEGACY = (
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
 )
 MAX_VOLUME_COUNT = "node(s) exceed max volume count"
@@ -123,20 +129,39 @@ class VolumeRestrictions(Plugin):
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
         self.disks = _inline_disk_ids(self.pod)
-        self.rwop_holders: list[str] = []
+        self.rwop_holders: list[str] = []  # one entry per (pod, claim) in use: the ref count
+        self.rwop: set[str] = set()
 
     def pre_filter(self) -> PreFilterOutcome:
-        rwop = self._rwop_claims()
-        if not self.disks and not rwop:
+        self.rwop = self._rwop_claims()
+        if not self.disks and not self.rwop:
             return PreFilterOutcome.skip()
-        if rwop:
-            ns = pod_key(self.pod)[0]
-            for other, _node in self.cluster.bound_pods():
-                if pod_key(other)[0] != ns:
-                    continue
-                if rwop & {c for _, c, _ in claim_names(other)}:
-                    self.rwop_holders.append("/".join(pod_key(other)))
+        if self.rwop:
+            for other, node in self.cluster.bound_pods():
+                self.add_pod(other, node)
         return SUCCESS
+
+    def _rwop_uses(self, other: Mapping) -> int:
+        """How many of this pod's ReadWriteOncePod claims `other` uses (same namespace)."""
+        if not self.rwop or pod_key(other)[0] != pod_key(self.pod)[0]:
+            return 0
+        return len(self.rwop & {c for _, c, _ in claim_names(other)})
+
+    def add_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        """AddPod: upstream adds the pod's uses of the claims to `conflictingPVCRefCount`."""
+        self.rwop_holders.extend(["/".join(pod_key(pod))] * self._rwop_uses(pod))
+
+    def remove_pod(self, pod: Mapping, node: NodeInfo) -> None:
+        """RemovePod: a preemption victim holding the claim releases it."""
+        holder = "/".join(pod_key(pod))
+        for _ in range(self._rwop_uses(pod)):
+            if holder in self.rwop_holders:
+                self.rwop_holders.remove(holder)
+
+    def clone(self) -> VolumeRestrictions:
+        twin = copy.copy(self)
+        twin.rwop_holders = list(self.rwop_holders)
+        return twin
 
     def _rwop_claims(self) -> set[str]:
         ns = pod_key(self.pod)[0]
@@ -164,7 +189,7 @@ class VolumeRestrictions(Plugin):
             return fail(
                 self.name,
                 Code.UNSCHEDULABLE,
-                RWOP_CONFLICT,
+                RWOP_CONFLICT if self.profile.at_least(1, 29) else RWOP_CONFLICT_LEGACY,
                 "a ReadWriteOncePod claim of this pod is already in use by "
                 + ", ".join(sorted(self.rwop_holders)),
                 holders=sorted(self.rwop_holders),
