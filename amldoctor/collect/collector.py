@@ -79,6 +79,9 @@ FollowUp = Callable[[ListRequest, list[dict] | None], list[ListRequest]]
 NOMINATED_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", NOMINATED_PODS),), extra=True)
 # Budgets of victims in any namespace decide which pods preemption would evict.
 ALL_PDBS_REQUEST = ListRequest(PDB, None, extra=True)
+# What other namespaces contribute to a waiting pod's scheduling question: the pods bound to the
+# nodes, the pods nominated to them, and the budgets preemption respects.
+OCCUPANCY_REQUESTS = (BOUND_PODS_REQUEST, NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -327,8 +330,7 @@ def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> L
         if occupancy_when_needed:
             follow_up = _OccupancyWhenNeeded(c, own_pods, ListRequest(POD_GROUP, ns))
         else:
-            requests.append(BOUND_PODS_REQUEST)
-        requests += [NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST]
+            requests += OCCUPANCY_REQUESTS
         if ns != AZUREML_NAMESPACE:
             requests += [ListRequest(res, AZUREML_NAMESPACE, extra=True) for res in EXTENSION]
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
@@ -345,7 +347,7 @@ def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> L
 
 
 class _OccupancyWhenNeeded:
-    """Adds the bound-pods list once the namespace's pods or PodGroups show a waiting one.
+    """Adds the occupancy lists once the namespace's pods or PodGroups show a waiting one.
 
     Both lists are awaited: a pod list with nothing pending still leaves a PodGroup that waits
     with no pod yet (Volcano creates the pods only once the gang is enqueued).
@@ -369,7 +371,7 @@ class _OccupancyWhenNeeded:
         if why is None:
             return []
         self.requested = True
-        return [BOUND_PODS_REQUEST]
+        return list(OCCUPANCY_REQUESTS)
 
     def finish(self, namespace: str) -> None:
         """Say in the snapshot that the pods elsewhere were left out, and why."""
@@ -457,9 +459,7 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
 
     requests = [
         _events_about(ns, pod_name),
-        BOUND_PODS_REQUEST,
-        NOMINATED_PODS_REQUEST,
-        ALL_PDBS_REQUEST,
+        *OCCUPANCY_REQUESTS,
         ListRequest(PVC, ns),
         ListRequest(POD_GROUP, ns),
         AUTOSCALER_STATUS,

@@ -23,7 +23,7 @@ import yaml
 from amldoctor.bundle import MANIFEST
 from amldoctor.collect import LiveOptions, kinds, transport
 from amldoctor.collect.collector import collect_for_pod, collect_live
-from amldoctor.collect.kinds import BOUND_PODS
+from amldoctor.collect.kinds import BOUND_PODS, NOMINATED_PODS
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import load_snapshot
 from amldoctor.redact import MASK
@@ -343,7 +343,10 @@ def test_selectors_sent(cluster, tmp_path):
     collect_live(options(kubeconfig(tmp_path, cluster.url), selector="app=train"))
     (ns_pods,) = cluster.queries("/api/v1/namespaces/ml/pods")
     assert ns_pods["labelSelector"] == "app=train"
-    bound, nominated = cluster.queries("/api/v1/pods")
+    # listed concurrently: their order is the order the lists happened to finish in
+    nominated, bound = sorted(
+        cluster.queries("/api/v1/pods"), key=lambda q: "nominated" not in q["fieldSelector"]
+    )
     assert (
         bound["fieldSelector"]
         == BOUND_PODS
@@ -676,7 +679,9 @@ def test_scan_in_a_namespace_reads_bound_pods_only_when_something_waits(cluster,
     snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
 
     bound = cluster.queries("/api/v1/pods")
-    assert [q.get("fieldSelector") for q in bound] == ([BOUND_PODS] if needed else [])
+    # bound and nominated pods elsewhere: what the scheduler counts on each node
+    occupancy = sorted([BOUND_PODS, NOMINATED_PODS])
+    assert sorted(q.get("fieldSelector") for q in bound) == (occupancy if needed else [])
     assert (snap.get("Pod", "team-b", "other") is not None) is needed
     assert snap.all_pods_on_nodes_read() is needed
     skipped = [m for m in snap.missing if m.kind == "Pod" and m.namespace is None]
@@ -695,11 +700,12 @@ def test_dump_lint_and_all_namespaces_read_every_bound_pod_whatever_waits(cluste
     from amldoctor.collect.collector import collect
 
     populate(cluster)  # nothing waits
+    occupancy = sorted([BOUND_PODS, NOMINATED_PODS])
     collect_live(options(kubeconfig(tmp_path, cluster.url)))
-    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
+    assert sorted(q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")) == occupancy
     cluster.requests.clear()
     snap = collect(options(kubeconfig(tmp_path, cluster.url)))
-    assert [q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")] == [BOUND_PODS]
+    assert sorted(q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")) == occupancy
     assert snap.all_pods_on_nodes_read()
     cluster.requests.clear()
     wanted = options(kubeconfig(tmp_path, cluster.url), all_namespaces=True)
