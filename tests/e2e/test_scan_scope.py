@@ -1,7 +1,8 @@
 """A namespace's scan pays for its own question: proved from the API server's audit log.
 
 `scan -n NS` lists the pods other namespaces bound to the nodes only when something in NS waits
-for a node, and then once, with the field selector that leaves out unbound and finished pods.
+for a node, and then once, with the field selector that leaves out unbound and finished pods
+(and once more for the pods nominated to a node after preemption).
 The verdict on a waiting pod is the one `scan -A` gives, and the one the real scheduler wrote.
 """
 
@@ -18,7 +19,7 @@ from cluster import Cluster, amldoctor_json, create_namespace
 from harness import READER, ControlPlane
 from objects import pod_manifest
 
-from amldoctor.collect.kinds import BOUND_PODS
+from amldoctor.collect.kinds import BOUND_PODS, NOMINATED_PODS
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +88,9 @@ def test_namespace_scan_lists_other_namespaces_pods_only_for_a_waiting_pod(
         c.pod("trainer", requests={"cpu": "2"})
         failure = c.wait_unschedulable("trainer")
         report, listed = _scan_lists(control_plane, c.namespace)
-        assert [q.get("fieldSelector") for q in listed] == [[BOUND_PODS]], listed
+        # once each: the pods bound to the nodes, and those nominated to them (preemption)
+        selectors = sorted(q["fieldSelector"][0] for q in listed)
+        assert selectors == sorted([BOUND_PODS, NOMINATED_PODS]), listed
         assert not [m for m in report["missing"] if m["kind"] == "Pod"]
         (finding,) = _amd101(report, "trainer")
         assert finding["evidence"]["agrees_with_scheduler"] is True, finding
