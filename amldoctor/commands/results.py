@@ -77,15 +77,10 @@ class LintResult:
 
 
 @dataclass
-class PodExplanation:
-    """`why-pending POD` / `-f MANIFEST`: one pod's verdict.
-
-    `document` is the JSON contract built by `whypending.analyze` (keys listed in
-    docs/why-pending.md), with the kubelet-side findings of a bound pod added by the command.
-    """
+class _Explanation:
+    """A why-pending answer: the JSON document `whypending` or `commands.jobview` built."""
 
     document: dict[str, Any]
-    source: str = ""
 
     @property
     def findings(self) -> list[dict]:
@@ -96,26 +91,26 @@ class PodExplanation:
 
     def to_dict(self) -> dict:
         return self.document
+
+
+@dataclass
+class PodExplanation(_Explanation):
+    """`why-pending POD` / `-f MANIFEST`: one pod's verdict.
+
+    `document` is the JSON contract built by `whypending.analyze` (its keys are published in
+    docs/schemas/why-pending.schema.json), with the kubelet-side findings of a bound pod added
+    by the command.
+    """
+
+    source: str = ""
 
     def redacted(self) -> PodExplanation:
         return PodExplanation(redact_object(self.document), mask_text(self.source))
 
 
 @dataclass
-class JobExplanation:
+class JobExplanation(_Explanation):
     """`why-pending --job ID`: a whole AML job or online deployment (see `commands.jobview`)."""
-
-    document: dict[str, Any]
-
-    @property
-    def findings(self) -> list[dict]:
-        return list(self.document.get("findings") or [])
-
-    def exit_code(self, fail_on: str) -> int:
-        return exit_code_for(self.findings, fail_on)
-
-    def to_dict(self) -> dict:
-        return self.document
 
     def redacted(self) -> JobExplanation:
         return JobExplanation(redact_object(self.document))

@@ -53,6 +53,32 @@ def amldoctor_json(*args: str, **kwargs: Any) -> dict:
     return json.loads(proc.stdout)
 
 
+def what_if(c: Cluster, manifest: dict[str, Any]) -> dict[str, Any]:
+    """`why-pending -f -` on a manifest, against the cluster as the scheduler sees it now."""
+    proc = subprocess.run(
+        [
+            *AMLDOCTOR,
+            "why-pending",
+            "--kubeconfig",
+            str(c.control_plane.kubeconfig()),
+            "-n",
+            c.namespace,
+            "-f",
+            "-",
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 @dataclass
 class SchedulingFailure:
     """What the real scheduler said about a pod it could not place."""

@@ -3,41 +3,14 @@ is refused, with the same words; one it admits gets the priority amldoctor appli
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
-from cluster import AMLDOCTOR, Cluster
+from cluster import Cluster, what_if
 from kube import ApiError
 from objects import pod_manifest
 
 pytestmark = pytest.mark.e2e
-
-
-def what_if(c: Cluster, manifest: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [
-            *AMLDOCTOR,
-            "why-pending",
-            "--kubeconfig",
-            str(c.control_plane.kubeconfig()),
-            "-n",
-            c.namespace,
-            "-f",
-            "-",
-            "-o",
-            "json",
-            "--fail-on",
-            "never",
-        ],
-        input=json.dumps(manifest),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def refusal(c: Cluster, manifest: dict[str, Any]) -> str:

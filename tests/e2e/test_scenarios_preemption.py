@@ -10,14 +10,12 @@ terminating and the pod stays nominated: the window amldoctor calls "preempting"
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cluster import AMLDOCTOR, Cluster, amldoctor_json
+from cluster import Cluster, amldoctor_json, what_if
 from objects import pod_manifest, rfc3339
 from test_scenarios_scheduling import explain
 
@@ -53,32 +51,6 @@ def bound(
     c.kube.merge_patch(
         f"{c.ns_path}/pods/{name}/status", {"status": {"phase": "Running", "startTime": started}}
     )
-
-
-def what_if(c: Cluster, manifest: dict[str, Any]) -> dict[str, Any]:
-    """`why-pending -f -` on a manifest, against the cluster as the scheduler sees it now."""
-    proc = subprocess.run(
-        [
-            *AMLDOCTOR,
-            "why-pending",
-            "--kubeconfig",
-            str(c.control_plane.kubeconfig()),
-            "-n",
-            c.namespace,
-            "-f",
-            "-",
-            "-o",
-            "json",
-            "--fail-on",
-            "never",
-        ],
-        input=json.dumps(manifest),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def wait_nominated(c: Cluster, name: str, timeout: float = 30) -> str:
