@@ -16,6 +16,7 @@ from rich.text import Text
 from amldoctor.engine.grouping import is_cluster_finding
 from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
 from amldoctor.render.incidents import render_group, render_triage
+from amldoctor.render.saidbefore import SaidBefore
 from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
 from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
@@ -100,15 +101,16 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
     else:
         numbers = {id(g): n for n, g in enumerate(triage, 1)}
         following = len(triage)
+        said = SaidBefore()
         for group in workload:
-            render_group(console, numbers[id(group)], group)
+            render_group(console, numbers[id(group)], group, said)
         if cluster:
             write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
             for group in cluster:
                 if id(group) not in numbers:
                     following += 1
                     numbers[id(group)] = following
-                render_group(console, numbers[id(group)], group)
+                render_group(console, numbers[id(group)], group, said)
 
     for note in missing_notes(report.snapshot.missing):
         write_wrapped(console, f"not checked: {note}", first="", rest="  ", style="yellow")

@@ -10,9 +10,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.engine.grouping import FindingGroup, strip_volatile
+from amldoctor.engine.grouping import FindingGroup
 from amldoctor.engine.report import ObjectRef, Severity
-from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
+from amldoctor.render.compactfix import compact_remediation
+from amldoctor.render.saidbefore import SaidBefore
+from amldoctor.render.style import ICONS, STYLES, plural
 from amldoctor.termtext import write_fix, write_paragraph
 
 TRIAGE_LIMIT = 10
@@ -68,8 +70,14 @@ def render_triage(console: Console, groups: list[FindingGroup]) -> None:
     console.print()
 
 
-def render_group(console: Console, number: int, group: FindingGroup) -> None:
-    """One cause: header, one example message, its evidence, the fix once, the objects, folds."""
+def render_group(
+    console: Console, number: int, group: FindingGroup, said: SaidBefore | None = None
+) -> None:
+    """One cause: header, one example message, the fix once (compacted), the objects, folds.
+
+    `said` remembers what earlier causes printed, so wording they share is printed once.
+    """
+    said = said or SaidBefore()
     header = Text(f"{number}. ")
     header.append(f"{ICONS[group.severity]} ", style=STYLES[group.severity])
     header.append(f"{group.severity.label.upper()} {group.rule} ", style=STYLES[group.severity])
@@ -78,20 +86,16 @@ def render_group(console: Console, number: int, group: FindingGroup) -> None:
     console.print(header)
     example = group.example
     prefix = "e.g. " if group.count > 1 else ""
-    write_paragraph(console, prefix + example.message)
+    write_paragraph(console, prefix + said.fold(example.message, number))
     if group.severity == Severity.INFO:
         # Inventory and context, not a cause: the sentence says it; -o json has the rest.
         _examples(console, group)
         console.print()
         return
-    if group.count == 1:
-        # A group's message already quotes the numbers its objects share; the example's other
-        # values (its restart count, its last event) would misdescribe the group.
-        evidence = format_evidence(strip_volatile(example.evidence), limit=6)
-        if evidence:
-            write_paragraph(console, f"evidence: {evidence}", style="dim")
+    # No evidence line: the message quotes the numbers the cause is about, and the raw fields
+    # (which restate them) are in --expand and -o json; here they cost a screen.
     if example.remediation:
-        write_fix(console, example.remediation)
+        write_fix(console, _fold_fix(compact_remediation(example.remediation), number, said))
     _examples(console, group)
     for rule, name, severity, count in group.folded_counts():
         write_paragraph(
@@ -100,6 +104,14 @@ def render_group(console: Console, number: int, group: FindingGroup) -> None:
             style="dim",
         )
     console.print()
+
+
+def _fold_fix(remediation: str, number: int, said: SaidBefore) -> str:
+    """Prose lines folded against earlier causes; YAML lines (indented) kept as they are."""
+    return "\n".join(
+        line if line.startswith(" ") else said.fold(line, number)
+        for line in remediation.splitlines()
+    )
 
 
 def _examples(console: Console, group: FindingGroup) -> None:
@@ -126,5 +138,6 @@ def _examples(console: Console, group: FindingGroup) -> None:
 
 
 def render_groups(console: Console, groups: list[FindingGroup], *, start: int = 1) -> None:
+    said = SaidBefore()
     for number, group in enumerate(groups, start):
-        render_group(console, number, group)
+        render_group(console, number, group, said)
