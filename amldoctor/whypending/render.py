@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from amldoctor.mdtext import escape, fix_markdown, table
 from amldoctor.scheduling import names
 from amldoctor.scheduling.plugins import FUNNEL_ORDER, SHORT_LABELS
 from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
@@ -241,7 +242,16 @@ def _messages(console: Console, doc: dict) -> None:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return escape(text).replace("\n", "<br>")
+
+
+def _fix_lines(text: str, indent: str = "  ") -> list[str]:
+    """A fix as a list item's body: prose escaped, YAML and commands in fenced blocks."""
+    body = fix_markdown(text)
+    first, rest = body[0] if body else "", body[1:]
+    if first.startswith("```"):
+        first, rest = "", body
+    return [f"- {first.rstrip()}", *[f"{indent}{line}" if line else "" for line in rest]]
 
 
 def render_markdown(doc: dict) -> str:
@@ -249,7 +259,7 @@ def render_markdown(doc: dict) -> str:
     lines = [
         f"## why-pending {pod['namespace']}/{pod['name']}",
         "",
-        f"- **Status:** {doc['status']['summary']}",
+        f"- **Status:** {escape(doc['status']['summary'])}",
         f"- **Scheduler:** {pod['scheduler_name']} "
         f"(rules of kube-scheduler {doc['scheduler_version']})",
     ]
@@ -263,35 +273,27 @@ def render_markdown(doc: dict) -> str:
         lines.append(
             f"- **Agrees with the scheduler:** {'yes' if doc['agrees_with_scheduler'] else 'no'}"
         )
-        lines += [f"  - {d}" for d in doc["differences"]]
+        lines += [f"  - {_cell(d)}" for d in doc["differences"]]
     if doc["funnel_line"]:
-        lines.append(f"- **Funnel:** {doc['funnel_line']}")
+        lines.append(f"- **Funnel:** {escape(doc['funnel_line'])}")
     if (doc.get("preemption") or {}).get("summary"):
-        lines.append(f"- **Preemption:** {doc['preemption']['summary']}")
+        lines.append(f"- **Preemption:** {_cell(doc['preemption']['summary'])}")
     if doc["limited_view"]:
-        lines.append(f"- **Limited view:** {doc['limited_view']['reason']}")
-        lines += [f"  - {c['count']} {c['reason']}" for c in doc["limited_view"]["causes"]]
+        lines.append(f"- **Limited view:** {_cell(doc['limited_view']['reason'])}")
+        lines += [f"  - {c['count']} {_cell(c['reason'])}" for c in doc["limited_view"]["causes"]]
     if doc["nodes"]:
         cols = _columns(doc)
-        lines += [
-            "",
-            "| node | pool | "
-            + " | ".join(SHORT.get(c, c) for c in cols)
-            + " | scheduler's reason |",
-        ]
-        lines.append("|" + "---|" * (len(cols) + 3))
+        headers = ["node", "pool", *(SHORT.get(c, c) for c in cols), "scheduler's reason"]
+        rows = []
         for row in doc["nodes"]:
             marks = ["✗" if c in _failing(row) else "·" for c in cols]
             verdict = "fits" if row["fits"] else ", ".join(row["reasons"])
-            lines.append(
-                f"| {row['name']} | {row.get('pool') or ''} | "
-                + " | ".join(marks)
-                + f" | {_cell(verdict)} |"
-            )
+            rows.append([row["name"], row.get("pool") or "", *marks, _cell(verdict)])
+        lines += ["", *table(headers, rows)]
     if doc["fixes"]:
         lines += ["", "### What to change", ""]
         for f in doc["fixes"]:
-            lines.append(f"- {_cell(f['text'])}")
+            lines += _fix_lines(f["text"])
             if f.get("yaml"):
                 lines += [
                     "",
@@ -305,10 +307,10 @@ def render_markdown(doc: dict) -> str:
         for pool in section["pools"]:
             lines.append(f"- {_cell(pool['text'])}")
             if pool.get("fix"):
-                lines.append(f"  `{pool['fix']}`")
+                lines += ["", "  ```sh", f"  {pool['fix']}", "  ```"]
         if section["autoscaler"].get("latest_event"):
             lines.append(f"- cluster autoscaler said: `{section['autoscaler']['latest_event']}`")
         lines += [f"- {_cell(n)}" for n in section["provisioning"]]
     for note in doc["not_modelled"]:
-        lines.append(f"- _Not modelled:_ {note}")
+        lines.append(f"- _Not modelled:_ {_cell(note)}")
     return "\n".join(lines) + "\n"
