@@ -6,6 +6,9 @@
 outcome depends on the whole node set.
 `controller_cluster` (test): `cluster` with kube-controller-manager running (started on first
 use, then kept for the session); the test's workloads are deleted before its pods at the end.
+`service_account_cluster` (test): like `controller_cluster`, but on a second, dedicated control
+plane (`service_account_plane`, session, started only when a test asks for it) whose apiserver
+runs the ServiceAccount admission plugin, which the shared plane turns off.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cluster import Cluster, clear_cluster, create_namespace
-from harness import ControlPlane, ControlPlaneError, binaries_dir
+from harness import (
+    DISABLED_ADMISSION_WITH_SERVICE_ACCOUNTS,
+    ControlPlane,
+    ControlPlaneError,
+    binaries_dir,
+)
 
 _running: list[ControlPlane] = []
 WORKLOADS = (
@@ -35,21 +44,42 @@ WORKLOADS = (
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
-    plane, problem = _start()
+    yield from _running_plane("control plane")
+
+
+@pytest.fixture(scope="session")
+def service_account_plane() -> Iterator[ControlPlane]:
+    """A control plane of its own whose apiserver runs ServiceAccount admission, with the
+    controller-manager (its serviceaccount controller makes each namespace's `default`)."""
+    for plane in _running_plane(
+        "service-account control plane", disabled_admission=DISABLED_ADMISSION_WITH_SERVICE_ACCOUNTS
+    ):
+        try:
+            plane.start_controller_manager()
+        except ControlPlaneError as err:
+            pytest.fail(f"cannot start kube-controller-manager: {err}", pytrace=False)
+        yield plane
+
+
+def _running_plane(label: str, **options: Any) -> Iterator[ControlPlane]:
+    """Start a control plane with these `ControlPlane` options, yield it, stop it."""
+    plane, problem = _start(**options)
     if plane is None:
         pytest.fail(problem, pytrace=False)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in plane.startup_seconds.items())
-    print(f"\ncontrol plane {plane.version} at {plane.api_url} ready: {timings}")
+    print(f"\n{label} {plane.version} at {plane.api_url} ready: {timings}")
     _running.append(plane)
-    yield plane
-    _running.remove(plane)
-    plane.stop()
-
-
-def _start() -> tuple[ControlPlane | None, str]:
-    """Build (if needed) and start the control plane, or say why not: e2e tests then fail."""
     try:
-        plane = ControlPlane(binaries_dir())
+        yield plane
+    finally:
+        _running.remove(plane)
+        plane.stop()
+
+
+def _start(**options: Any) -> tuple[ControlPlane | None, str]:
+    """Build (if needed) and start a control plane, or say why not: e2e tests then fail."""
+    try:
+        plane = ControlPlane(binaries_dir(), **options)
     except ControlPlaneError as err:
         return None, f"cannot build the e2e control plane: {err}"
     try:
@@ -89,6 +119,22 @@ def controller_cluster(control_plane: ControlPlane, cluster: Cluster) -> Iterato
     except ControlPlaneError as err:
         pytest.fail(f"cannot start kube-controller-manager: {err}", pytrace=False)
     yield cluster
+    _delete_workloads(cluster)
+
+
+@pytest.fixture
+def service_account_cluster(
+    service_account_plane: ControlPlane, request: pytest.FixtureRequest
+) -> Iterator[Cluster]:
+    test_id = _test_id(request)
+    create_namespace(service_account_plane.client(), test_id)
+    c = Cluster(service_account_plane, namespace=test_id, owner=test_id)
+    yield c
+    _delete_workloads(c)
+    c.cleanup()
+
+
+def _delete_workloads(cluster: Cluster) -> None:
     # Controllers would re-create the pods `cluster` deletes, and no garbage collector runs:
     # remove the owners first, top-down.
     for path in WORKLOADS:
@@ -98,6 +144,7 @@ def controller_cluster(control_plane: ControlPlane, cluster: Cluster) -> Iterato
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report = yield
-    if report.failed and _running:
-        report.sections.append(("control plane logs", _running[0].log_tails()))
+    if report.failed:
+        for plane in _running:
+            report.sections.append((f"control plane logs ({plane.api_url})", plane.log_tails()))
     return report

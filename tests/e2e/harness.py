@@ -54,6 +54,9 @@ CONTROLLERS = (
     "serviceaccount",
 )
 
+DISABLED_ADMISSION = ("ServiceAccount", "TaintNodesByCondition")
+DISABLED_ADMISSION_WITH_SERVICE_ACCOUNTS = ("TaintNodesByCondition",)
+
 NAMESPACE_READER_ROLE = "amldoctor-e2e:namespace-reader"
 
 # What a namespace-scoped amldoctor user typically gets: read access to the workload objects of
@@ -264,6 +267,11 @@ class ControlPlane:
     scheduler_url: str = ""
     version: str = ""  # what /version reports, e.g. "v1.35.4"
     startup_seconds: dict[str, float] = field(default_factory=dict)  # cumulative, per milestone
+    # Admission plugins turned off. The shared plane drops ServiceAccount (tests create pods in
+    # namespaces with no `default` ServiceAccount) and TaintNodesByCondition (hand-made Nodes keep
+    # exactly the taints a test gives them); a plane that runs ServiceAccount admission passes
+    # `DISABLED_ADMISSION_WITH_SERVICE_ACCOUNTS`.
+    disabled_admission: tuple[str, ...] = DISABLED_ADMISSION
     _etcd_dir: Path | None = None
 
     @property
@@ -327,7 +335,7 @@ class ControlPlane:
                 f"--service-account-signing-key-file={self.pki / 'sa.key'}",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+                f"--disable-admission-plugins={','.join(self.disabled_admission)}",
                 "--endpoint-reconciler-type=none",
                 f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
                 f"--audit-log-path={self.audit_log}",

@@ -136,6 +136,7 @@ def pod_manifest(
     pvc: str | None = None,
     owner: dict[str, Any] | None = None,
     priority_class_name: str | None = None,
+    service_account: str | None = None,
     image: str = DEFAULT_IMAGE,
 ) -> dict[str, Any]:
     """A Pod with one container named `trainer` unless `containers` is given.
@@ -167,6 +168,7 @@ def pod_manifest(
         ("affinity", affinity),
         ("tolerations", tolerations),
         ("priorityClassName", priority_class_name),
+        ("serviceAccountName", service_account),
     ):
         if value:
             spec[key] = value

@@ -301,6 +301,17 @@ NodeGroups:
   ScaleUp:     Backoff (ready=1 cloudProviderTarget=1)
 """  # noqa: E501 (the autoscaler's own line lengths)
 
+# The same status as the autoscaler prints it in full: every condition line is followed by its
+# probe and transition times, indented under it, with Go's monotonic-clock suffix.
+_PROBES = (
+    "               LastProbeTime:      2026-11-28 08:59:50.5 +0000 UTC m=+3600.25\n"
+    "               LastTransitionTime: 2026-11-28 08:12:19.1 +0000 UTC m=+0.01\n"
+)
+TEXT_STATUS_WITH_PROBES = "".join(
+    line + "\n" + (_PROBES if line.strip().startswith(("Health:", "ScaleUp:")) else "")
+    for line in TEXT_STATUS.splitlines()
+)
+
 
 def _status_cm(text: str, annotated: bool = True) -> dict:
     annotations = {autoscaler.LAST_UPDATED: "2026-11-28 08:59:50.5 +0000 UTC"} if annotated else {}
@@ -316,7 +327,10 @@ def _status_cm(text: str, annotated: bool = True) -> dict:
     }
 
 
-@pytest.mark.parametrize("text, form", [(YAML_STATUS, "yaml"), (TEXT_STATUS, "text")])
+@pytest.mark.parametrize(
+    "text, form",
+    [(YAML_STATUS, "yaml"), (TEXT_STATUS, "text"), (TEXT_STATUS_WITH_PROBES, "text")],
+)
 @pytest.mark.parametrize("annotated", [True, False])
 def test_status_both_forms(text: str, form: str, annotated: bool) -> None:
     status = autoscaler.read_status(Snapshot([_status_cm(text, annotated)]))
