@@ -552,7 +552,11 @@ def test_collect_for_pod_reads_only_what_scheduling_needs(cluster, tmp_path):
         "involvedObject.name=trainer",
         "involvedObject.name=ml-job1",
     }
-    assert cluster.queries("/api/v1/pods")[0]["fieldSelector"] == BOUND_PODS
+    # bound and nominated pods, listed concurrently: compared whatever order they finish in
+    assert {q["fieldSelector"] for q in cluster.queries("/api/v1/pods")} == {
+        BOUND_PODS,
+        NOMINATED_PODS,
+    }
     assert not cluster.queries("/api/v1/namespaces/ml/pods"), "no namespace-wide pod list"
     assert not cluster.queries("/api/v1/namespaces/ml/configmaps")
 
