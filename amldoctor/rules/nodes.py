@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from amldoctor.engine.registry import Context, rule
+from amldoctor.engine.report import Finding
 from amldoctor.k8s.containers import as_dict, dicts
 from amldoctor.k8s.nodepools import node_pool
 from amldoctor.k8s.objects import meta
@@ -41,6 +42,29 @@ def _detail(cond: dict) -> str:
 
 def _pods(n: int) -> str:
     return f"{n} pod{'' if n == 1 else 's'}"
+
+
+def _condition_finding(ctx: Context, node: dict, kind: str, cond: dict, fix: str) -> Finding:
+    """A node condition that is True: since when, the kubelet's reason, and the pods it affects."""
+    name = meta(node).get("name", "")
+    detail = _detail(cond)
+    pods = ctx.snapshot.pods_on_node(name)
+    since = when(cond.get("lastTransitionTime"), ctx.snapshot.captured_at).removeprefix("at ")
+    return ctx.finding(
+        node,
+        message=(
+            f"node {name} has {kind}{f' ({detail})' if detail else ''} since {since}; "
+            f"{_pods(len(pods))} on it"
+        ),
+        evidence={
+            "node": name,
+            "condition": kind,
+            "reason": cond.get("reason"),
+            "message": cond.get("message"),
+            "pods": len(pods),
+        },
+        remediation=fix,
+    )
 
 
 def _restart_hint(name: str, node: dict) -> str:
@@ -135,15 +159,12 @@ def node_pressure(ctx: Context):
     Memory: set requests equal to real use and limits on every container. Disk: clean images or
     move scratch data to volumes, set ephemeral-storage limits. Then check `kubectl describe node`.
     """
-    captured = ctx.snapshot.captured_at
     for node in ctx.snapshot.nodes:
         name = meta(node).get("name", "")
         for kind in PRESSURE:
             cond = conditions(node).get(kind)
             if not cond or cond.get("status") != "True":
                 continue
-            detail = _detail(cond)
-            pods = ctx.snapshot.pods_on_node(name)
             fix = {
                 "MemoryPressure": "Set memory requests to real use (requests = limits for "
                 "training) and limits on every container; the kubelet evicts pods above their "
@@ -156,21 +177,8 @@ def node_pressure(ctx: Context):
                 "NetworkUnavailable": "The node's network (CNI routes) is not configured: check "
                 "the CNI pods on the node.",
             }[kind]
-            yield ctx.finding(
-                node,
-                message=(
-                    f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
-                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; "
-                    f"{_pods(len(pods))} on it"
-                ),
-                evidence={
-                    "node": name,
-                    "condition": kind,
-                    "reason": cond.get("reason"),
-                    "message": cond.get("message"),
-                    "pods": len(pods),
-                },
-                remediation=f"{fix} `kubectl describe node {name}`.",
+            yield _condition_finding(
+                ctx, node, kind, cond, f"{fix} `kubectl describe node {name}`."
             )
 
 
@@ -314,30 +322,12 @@ def node_problem_condition(ctx: Context):
     Cordon and drain the node, then reimage or replace it; for scheduled events, checkpoint and
     move long training runs before the event.
     """
-    captured = ctx.snapshot.captured_at
     for node in ctx.snapshot.nodes:
         name = meta(node).get("name", "")
         for kind, cond in sorted(conditions(node).items()):
             if kind not in NPD_PROBLEMS or cond.get("status") != "True":
                 continue
-            detail = _detail(cond)
-            pods = ctx.snapshot.pods_on_node(name)
-            yield ctx.finding(
-                node,
-                message=(
-                    f"node {name} has {kind}{f' ({detail})' if detail else ''} since "
-                    f"{when(cond.get('lastTransitionTime'), captured).removeprefix('at ')}; "
-                    f"{_pods(len(pods))} on it"
-                ),
-                evidence={
-                    "node": name,
-                    "condition": kind,
-                    "reason": cond.get("reason"),
-                    "message": cond.get("message"),
-                    "pods": len(pods),
-                },
-                remediation=_npd_fix(kind, name, node),
-            )
+            yield _condition_finding(ctx, node, kind, cond, _npd_fix(kind, name, node))
 
 
 def _npd_fix(kind: str, name: str, node: dict) -> str:
