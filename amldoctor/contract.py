@@ -8,7 +8,7 @@ are in docs/schemas/); `kind` tells apart documents that share a command (`why-p
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 SCAN = "scan"
 WHY_PENDING_POD = "why-pending-pod"

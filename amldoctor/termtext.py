@@ -63,12 +63,14 @@ def _protect(text: str) -> str:
     return _SPAN.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
 
 
-def write_fix(console: Console, remediation: str, indent: int = 4) -> None:
+def write_fix(console: Console, remediation: str, indent: int = 4, label: str = "fix") -> None:
+    """A fix under a `label: ` that hangs; YAML lines keep their own indentation."""
     lines = remediation.splitlines()
+    hang = len(label) + 2
     for index, line in enumerate(lines):
-        lead = " " * indent + ("fix: " if index == 0 else "     ")
+        lead = " " * indent + (f"{label}: " if index == 0 else " " * hang)
         if line.startswith(" ") or (index and line.lstrip().startswith("- ")):
             # YAML keeps its own indentation, one line per line.
             console.print(Text(lead + line, style="green"), soft_wrap=True)
         else:
-            write_wrapped(console, line, first=lead, rest=" " * (indent + 5), style="green")
+            write_wrapped(console, line, first=lead, rest=" " * (indent + hang), style="green")

@@ -49,6 +49,10 @@ class RuleMeta:
     # Generic rules this one replaces for the same object (or the workload that owns it): an AML
     # rule that explains an OOMKill at the instance type's limit says all the pod rule would.
     supersedes: tuple[str, ...] = ()
+    # Rules whose findings on the same object this one explains: both are kept (in JSON the
+    # explained finding carries `superseded_by`), but the incident view shows the explained one
+    # under this one, whose fix comes first (a pod Pending because its pool is at its maximum).
+    explains: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -82,6 +86,7 @@ def rule(
     needs: tuple[str, ...] = ("Pod",),
     scope: str = "scan",
     supersedes: tuple[str, ...] = (),
+    explains: tuple[str, ...] = (),
 ) -> Callable[[Callable[[C], Iterable[Finding]]], Callable[[C], Iterable[Finding]]]:
     """Register a check. `needs` lists the kinds without which the rule cannot say anything.
 
@@ -100,7 +105,7 @@ def rule(
         if missing:
             raise ValueError(f"rule {code} docs lack sections: {', '.join(missing)}")
         REGISTRY[code] = RuleMeta(
-            code, name, Severity.parse(severity), needs, check, doc, scope, supersedes
+            code, name, Severity.parse(severity), needs, check, doc, scope, supersedes, explains
         )
         return check
 

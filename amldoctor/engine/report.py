@@ -149,14 +149,16 @@ class Report:
         }
 
     def to_dict(self) -> dict:
-        from amldoctor.engine.grouping import group_ids
+        from amldoctor.engine.grouping import group_ids, superseded_by
 
         groups = self.groups()
         ids = group_ids(groups)
+        explained = superseded_by(groups)
         findings = []
         for f in self.findings:
             data = f.to_dict()
             data["group"] = ids.get(id(f))
+            data["superseded_by"] = explained.get(id(f))
             findings.append(data)
         return versioned(
             SCAN,

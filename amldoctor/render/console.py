@@ -13,7 +13,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.engine.grouping import is_cluster_finding
+from amldoctor.engine.grouping import FindingGroup, is_cluster_finding
 from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
 from amldoctor.render.incidents import render_group, render_triage
 from amldoctor.render.saidbefore import SaidBefore
@@ -58,6 +58,8 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
 
 
 JOBS_LIMIT = 8
+# Causes shown in full in the grouped view, worst first; the rest are named in one line.
+MAX_ENTRIES = 20
 
 
 def render_report(console: Console, report: Report, *, expand: bool = False) -> None:
@@ -99,18 +101,7 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
             write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
             render_findings(console, cluster_findings)
     else:
-        numbers = {id(g): n for n, g in enumerate(triage, 1)}
-        following = len(triage)
-        said = SaidBefore()
-        for group in workload:
-            render_group(console, numbers[id(group)], group, said)
-        if cluster:
-            write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
-            for group in cluster:
-                if id(group) not in numbers:
-                    following += 1
-                    numbers[id(group)] = following
-                render_group(console, numbers[id(group)], group, said)
+        _render_entries(console, report, triage, workload, cluster)
 
     for note in missing_notes(report.snapshot.missing):
         write_wrapped(console, f"not checked: {note}", first="", rest="  ", style="yellow")
@@ -127,6 +118,66 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
     if report.suppressed:
         summary.append(f"  ·  {report.suppressed} suppressed by amldoctor.io/ignore or --ignore")
     console.print(summary)
+
+
+def _render_entries(
+    console: Console,
+    report: Report,
+    triage: list[FindingGroup],
+    workload: list[FindingGroup],
+    cluster: list[FindingGroup],
+) -> None:
+    """One entry per cause, numbered as in the triage list, within the entry budget.
+
+    Info causes (inventory, context) and causes beyond the first MAX_ENTRIES (worst first) are
+    each summarised in one line that names their rules and says `--expand` shows them: an
+    incident must fit a screen whatever the cluster holds.
+    """
+    numbers = {id(g): n for n, g in enumerate(triage, 1)}
+    following = len(triage)
+    ranked = [g for g in triage if g.severity != Severity.INFO]
+    ranked += [g for g in cluster if g.severity != Severity.INFO and id(g) not in numbers]
+    shown = {id(g) for g in ranked[:MAX_ENTRIES]}
+    said = SaidBefore()
+    for group in workload:
+        if id(group) in shown:
+            render_group(console, numbers[id(group)], group, said)
+    if any(id(g) in shown for g in cluster):
+        write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
+    for group in cluster:
+        if id(group) not in numbers:
+            following += 1
+            numbers[id(group)] = following
+        if id(group) in shown:
+            render_group(console, numbers[id(group)], group, said)
+    over = ranked[MAX_ENTRIES:]
+    if over:
+        text = f"… {plural(len(over), 'more cause')} ({_objects(over)}): {_rules(over)}"
+        write_wrapped(console, f"{text}; --expand lists every object", first="", rest="  ")
+    info = [g for g in [*workload, *cluster] if g.severity == Severity.INFO]
+    if info:
+        lead = f"{ICONS[Severity.INFO]} {plural(len(info), 'info cause')} ({_objects(info)})"
+        text = f"{lead}: {_rules(info)}; --expand for {len(info)} more"
+        write_wrapped(console, text, first="", rest="  ", style=STYLES[Severity.INFO])
+    if over or info:
+        console.print()
+
+
+def _objects(groups: list[FindingGroup]) -> str:
+    """'42 Pods' / '366 objects': how many objects the summarised causes hold."""
+    kinds = {ref.kind for g in groups for ref in g.objects}
+    kind = next(iter(kinds)) if len(kinds) == 1 else "object"
+    return plural(sum(g.count for g in groups), kind)
+
+
+def _rules(groups: list[FindingGroup]) -> str:
+    """'AMD605 gpu-inventory ×4, AMD604 node-cordoned': the rules of the summarised causes."""
+    counts: dict[tuple[str, str], int] = {}
+    for g in groups:
+        counts[(g.rule, g.name)] = counts.get((g.rule, g.name), 0) + 1
+    return ", ".join(
+        f"{rule} {name}" + (f" ×{n}" if n > 1 else "") for (rule, name), n in counts.items()
+    )
 
 
 def _cluster_title(report: Report) -> str:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from amldoctor.engine.grouping import FindingGroup
-from amldoctor.engine.report import ObjectRef, Severity
+from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.render.compactfix import compact_remediation
 from amldoctor.render.saidbefore import SaidBefore
 from amldoctor.render.style import ICONS, STYLES, plural
@@ -19,6 +19,7 @@ from amldoctor.termtext import write_fix, write_paragraph
 
 TRIAGE_LIMIT = 10
 EXAMPLES = 3
+VARIANTS = 8  # images or limits are short: more of them fit the line than pod names
 
 
 def objects_phrase(group: FindingGroup) -> str:
@@ -96,6 +97,8 @@ def render_group(
     # (which restate them) are in --expand and -o json; here they cost a screen.
     if example.remediation:
         write_fix(console, _fold_fix(compact_remediation(example.remediation), number, said))
+    _explained(console, group, number, said)
+    _variants(console, group)
     _examples(console, group)
     for rule, name, severity, count in group.folded_counts():
         write_paragraph(
@@ -114,6 +117,48 @@ def _fold_fix(remediation: str, number: int, said: SaidBefore) -> str:
     )
 
 
+def _explained(console: Console, group: FindingGroup, number: int, said: SaidBefore) -> None:
+    """What this cause explains (`explains=` on its rule), after this cause's own fix.
+
+    One example per explained rule, the one on the example object when there is one: its
+    message (the scheduler's verdict, say) and its fix as the fallback ("otherwise").
+    """
+    by_rule: dict[str, list[Finding]] = {}
+    for finding, _ in group.superseded:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    for rule, items in sorted(by_rule.items()):
+        example = next((f for f in items if f.object == group.example.object), items[0])
+        on = f" on {plural(len(items), items[0].object.kind)}" if len(items) > 1 else ""
+        text = f"explains {rule} {example.name}{on}: {said.fold(example.message, number)}"
+        write_paragraph(console, text, style="dim")
+        if example.remediation:
+            fix = _fold_fix(compact_remediation(example.remediation), number, said)
+            write_fix(console, fix, label="otherwise")
+
+
+def _variants(console: Console, group: FindingGroup) -> None:
+    """The images (limits, probe targets) a merged cause spans, on one line cut to the width."""
+    found = group.variants()
+    if found is None:
+        return
+    label, values = found
+    shown = ", ".join(values[:VARIANTS])
+    tail = f" +{len(values) - VARIANTS} more" if len(values) > VARIANTS else ""
+    _one_line(console, f"    {label} ({len(values)}): ", shown, tail)
+
+
+def _one_line(console: Console, lead: str, names: str, tail: str) -> None:
+    """`lead + names + tail` on one dim row: the names are cut, never the count in `tail`."""
+    line = Text(lead + names + tail, style="dim")
+    if console.soft_wrap:
+        console.print(line, soft_wrap=True)
+        return
+    room = max(console.width - len(lead) - len(tail) - 1, 20)
+    if len(names) > room:
+        line = Text(f"{lead}{names[: room - 1]}…{tail}", style="dim")
+    console.print(line, no_wrap=True, overflow="ellipsis")
+
+
 def _examples(console: Console, group: FindingGroup) -> None:
     """A few of the objects, on one line cut to the width; --expand lists them all."""
     if group.count < 2:
@@ -121,20 +166,7 @@ def _examples(console: Console, group: FindingGroup) -> None:
     names = ", ".join(_short(ref) for ref in group.objects[:EXAMPLES])
     more = group.count - EXAMPLES
     tail = f" +{more} more" if more > 0 else ""
-    line = Text(f"    {group.objects[0].kind.lower()}s: ", style="dim")
-    line.append(names, style="dim")
-    line.append(tail, style="dim")
-    line.no_wrap = True
-    line.overflow = "ellipsis"
-    if console.soft_wrap:
-        console.print(line, soft_wrap=True)
-    else:
-        # Keep the count visible: cut the names, not the "+N more".
-        room = max(console.width - len(line.plain) + len(names) - 1, 20)
-        if len(names) > room:
-            line = Text(f"    {group.objects[0].kind.lower()}s: {names[: room - 1]}…{tail}")
-            line.stylize("dim")
-        console.print(line, no_wrap=True, overflow="ellipsis")
+    _one_line(console, f"    {group.objects[0].kind.lower()}s: ", names, tail)
 
 
 def render_groups(console: Console, groups: list[FindingGroup], *, start: int = 1) -> None:

@@ -39,7 +39,13 @@ def _pool_label(ctx: Context, group: str) -> str:
     return pool or group
 
 
-@rule("AMD106", "autoscaler-pool-at-max", severity="error", needs=("Pod",))
+@rule(
+    "AMD106",
+    "autoscaler-pool-at-max",
+    severity="error",
+    needs=("Pod",),
+    explains=("AMD101",),
+)
 def autoscaler_pool_at_max(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -234,7 +234,13 @@ def gpu_device_plugin_missing(ctx: Context):
         )
 
 
-@rule("AMD607", "gpu-resource-unavailable", severity="error", needs=("Pod", "Node"))
+@rule(
+    "AMD607",
+    "gpu-resource-unavailable",
+    severity="error",
+    needs=("Pod", "Node"),
+    explains=("AMD101",),
+)
 def gpu_resource_unavailable(ctx: Context):
     """
     ## What it does

@@ -39,7 +39,7 @@ def _fix_text(fixes: list[dict]) -> list[str]:
     return lines
 
 
-@rule("AMD101", "pod-unschedulable", severity="error", needs=("Pod",))
+@rule("AMD101", "pod-unschedulable", severity="error", needs=("Pod",), explains=("AMD108",))
 def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -197,7 +197,13 @@ def pvc_pending(ctx: Context):
         )
 
 
-@rule("AMD504", "pvc-missing", severity="error", needs=("Pod", "PersistentVolumeClaim"))
+@rule(
+    "AMD504",
+    "pvc-missing",
+    severity="error",
+    needs=("Pod", "PersistentVolumeClaim"),
+    explains=("AMD101",),
+)
 def pvc_missing(ctx: Context):
     """
     ## What it does

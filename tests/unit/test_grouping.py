@@ -85,7 +85,7 @@ def test_each_pending_cause_is_one_group(cluster, report, case, rule):
 
 def test_every_finding_is_in_exactly_one_group(report):
     groups = report.groups()
-    seen = [id(f) for g in groups for f in [*g.findings, *g.folded]]
+    seen = [id(f) for g in groups for f in [*g.findings, *g.folded, *(x for x, _ in g.superseded)]]
     assert sorted(seen) == sorted(id(f) for f in report.findings)
     assert len(groups) < len(report.findings) / 3
 
@@ -102,7 +102,14 @@ def test_warnings_on_a_pod_with_an_error_fold_under_it(report):
             assert not errors & set(group.objects), group.id
 
 
-def _finding(name: str, *, limit: str = "2Gi", restarts: int = 3, when: str = "08:00") -> Finding:
+def _finding(
+    name: str,
+    *,
+    limit: str = "2Gi",
+    restarts: int = 3,
+    when: str = "08:00",
+    source: str = "container-spec",
+) -> Finding:
     owner = ObjectRef("Deployment", "team-a", name.rsplit("-", 2)[0])
     return Finding(
         rule="AMD201",
@@ -113,6 +120,7 @@ def _finding(name: str, *, limit: str = "2Gi", restarts: int = 3, when: str = "0
         evidence={
             "container": "main",
             "memory_limit": limit,
+            "limit_source": source,
             "restart_count": restarts,
             "finished_at": f"2026-11-28T{when}:00Z",
             "log_hint": f"kubectl logs -n team-a {name} --previous",
@@ -133,10 +141,19 @@ def test_same_cause_with_varying_names_times_and_counts_is_one_group(count):
     assert len(groups[0].owners()) == min(count, 3)
 
 
+@pytest.mark.parametrize("sources", [("container-spec", "limit-range-default")])
+def test_a_different_cause_value_is_a_different_group(sources):
+    findings = [_finding(f"api-{i}-h-p{i}", source=src) for i, src in enumerate(sources)]
+    assert len(group_findings(findings)) == len(sources)
+
+
 @pytest.mark.parametrize("limits", [("2Gi", "4Gi"), ("512Mi", "1Gi", "2Gi")])
-def test_a_different_cause_value_is_a_different_group(limits):
+def test_workloads_killed_at_their_own_limits_are_one_cause_naming_the_limits(limits):
+    """Each workload's limit is its own number; raising it is the one fix they share."""
     findings = [_finding(f"api-{i}-h-p{i}", limit=limit) for i, limit in enumerate(limits)]
-    assert len(group_findings(findings)) == len(limits)
+    (group,) = group_findings(findings)
+    label, values = group.variants()
+    assert label == "limits" and sorted(values) == sorted(limits)
 
 
 def test_default_table_stays_compact_and_json_names_every_pod(cluster, report):
@@ -167,5 +184,5 @@ def test_default_table_stays_compact_and_json_names_every_pod(cluster, report):
         group_of[f["group"]].add(f["rule"])
     assert set(group_of) == {g["id"] for g in doc["groups"]}
     assert sum(g["count"] for g in doc["groups"]) + sum(
-        x["count"] for g in doc["groups"] for x in g["folded"]
+        x["count"] for g in doc["groups"] for x in [*g["folded"], *g["superseded"]]
     ) == len(doc["findings"])
