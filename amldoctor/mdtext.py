@@ -69,17 +69,27 @@ def fix_markdown(remediation: str) -> list[str]:
         lead = line[:start].strip()
         if lead:
             lines.append(escape(lead))
-        lines.extend(["```sh", line[start:].strip(), "```"])
+        lines.extend(["```sh", _command_text(line[start:].strip()), "```"])
     flush()
     return lines
 
 
 def _bare_command_start(line: str) -> int | None:
-    """Where a command outside backticks starts on this line (it runs to the line's end)."""
-    if "`" in line:
-        return None
+    """Where a command outside backticks starts on this line (it runs to the line's end).
+
+    Backtick spans earlier on the line ("fewer workers (`instance_count`); or add nodes: az aks
+    ...") do not hide a bare command after them; a command inside a span is already code.
+    """
     for tool in ("amldoctor ", "kubectl ", "az ", "helm "):
         at = line.find(tool)
-        if at == 0 or (at > 0 and line[at - 1] in " :("):
-            return at
+        while at >= 0:
+            outside = line.count("`", 0, at) % 2 == 0 and "`" not in line[at:]
+            if outside and (at == 0 or line[at - 1] in " :("):
+                return at
+            at = line.find(tool, at + 1)
     return None
+
+
+def _command_text(text: str) -> str:
+    """The command without the full stop that ends the sentence around it."""
+    return text[:-1] if text.endswith(".") and not text.endswith(" .") else text

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
+from amldoctor.mdtext import escape, fix_markdown
 from amldoctor.termtext import write_paragraph, write_wrapped
 
 _STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
@@ -185,16 +186,21 @@ def render_explain(console: Console, result: dict) -> None:
 
 
 def explain_markdown(result: dict) -> str:
-    """`why-pending --job ID -o markdown`."""
+    """`why-pending --job ID -o markdown`, for a ticket.
+
+    The job's state as escaped bullets (`<placeholders>` stay visible), then one section per
+    finding: its message, and its fix with YAML in ```yaml blocks and commands in ```sh blocks
+    so they paste whole (a fix in a table cell pastes as neither).
+    """
     lines = []
     for i, (_, text) in enumerate(_explain_lines(result)):
-        lines.append(f"## {text}" if i == 0 else f"- {text}")
+        lines.append(f"## {escape(text)}" if i == 0 else f"- {escape(text)}")
     findings = result.get("findings") or []
     if findings:
-        lines += ["", "| Rule | Severity | Finding | Fix |", "|---|---|---|---|"]
-        lines += [
-            f"| {f['rule']} | {f['severity']} | {_cell(f['message'])} | "
-            f"{_cell(f.get('remediation', ''))} |"
-            for f in findings
-        ]
+        lines += ["", "### Findings"]
+    for n, f in enumerate(findings, 1):
+        lines += ["", f"#### {n}. {f['severity']}: {f['rule']} {f.get('name', '')}".rstrip()]
+        lines += ["", escape(f["message"])]
+        if f.get("remediation"):
+            lines += ["", "**Fix**", "", *fix_markdown(f["remediation"])]
     return "\n".join(lines) + "\n"

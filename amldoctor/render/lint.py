@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.text import Text
-from tabulate import tabulate
 
 from amldoctor.engine.report import Finding
+from amldoctor.mdtext import escape, fix_markdown, table
 from amldoctor.render.console import ICONS, STYLES, summary_text
+from amldoctor.render.style import plural
 
 
 def location(f: Finding) -> str:
@@ -64,44 +65,43 @@ def render_lint(console: Console, report) -> None:
     console.print(summary)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
-
-
 def lint_markdown(report) -> str:
+    """`lint -o markdown`, for a pull request or a ticket.
+
+    A summary table (where, severity, rule, object, finding), then one section per finding with
+    a fix: prose escaped (`<placeholders>` stay visible), YAML in ```yaml blocks and commands in
+    ```sh blocks, so both paste whole; a fix squeezed into a table cell pastes as neither.
+    """
     counts = report.counts()
     lines = [
         "## amldoctor lint",
         "",
         f"- Files: {', '.join(f'`{f}`' for f in report.files) or 'none'}",
-        f"- {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info; "
-        f"{report.workloads_checked} workloads checked; {report.suppressed} suppressed",
+        f"- {plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')}, "
+        f"{counts['info']} info; {plural(report.workloads_checked, 'workload')} checked; "
+        f"{report.suppressed} suppressed",
     ]
     against = report.source()["against"]
     if against:
         lines.append(f"- Pre-flight against `{against['origin']}`")
-    lines += [f"- Not run: {s.rule} ({s.name}): {s.reason}" for s in report.skipped]
-    lines += [f"- Note: {note}" for note in report.notes]
-    if report.findings:
-        rows = [
-            [
-                f"`{location(f)}`",
-                f.severity.label,
-                f.rule,
-                str(f.object),
-                _cell(f.message),
-                _cell(f.remediation),
-            ]
-            for f in report.findings
+    lines += [f"- Not run: {s.rule} ({s.name}): {escape(s.reason)}" for s in report.skipped]
+    lines += [f"- Note: {escape(note)}" for note in report.notes]
+    if not report.findings:
+        return "\n".join([*lines, "", "No findings."]) + "\n"
+    rows = [
+        [
+            str(n),
+            f"`{location(f)}`",
+            f.severity.label,
+            f"{f.rule} {f.name}",
+            escape(str(f.object)),
+            escape(f.message),
         ]
-        lines += [
-            "",
-            tabulate(
-                rows,
-                headers=["Where", "Severity", "Rule", "Object", "Finding", "Fix"],
-                tablefmt="github",
-            ),
-        ]
-    else:
-        lines += ["", "No findings."]
+        for n, f in enumerate(report.findings, 1)
+    ]
+    lines += ["", *table(["#", "Where", "Severity", "Rule", "Object", "Finding"], rows)]
+    for n, f in enumerate(report.findings, 1):
+        if f.remediation:
+            lines += ["", f"### {n}. Fix for {f.rule} at `{location(f)}`", ""]
+            lines += fix_markdown(f.remediation)
     return "\n".join(lines) + "\n"

@@ -27,6 +27,19 @@ def _group_section(number: int, group: FindingGroup) -> list[str]:
     ]
     if example.remediation:
         lines += ["", "**Fix**", "", *fix_markdown(example.remediation)]
+    explained: dict[str, list] = {}
+    for finding, _ in group.superseded:
+        explained.setdefault(finding.rule, []).append(finding)
+    for rule, items in sorted(explained.items()):
+        shown = next((f for f in items if f.object == example.object), items[0])
+        on = f" (on {plural(len(items), items[0].object.kind)})" if len(items) > 1 else ""
+        lines += ["", f"**Explains {rule} {shown.name}{on}:** {escape(shown.message)}"]
+        if shown.remediation:
+            lines += ["", "**Otherwise**", "", *fix_markdown(shown.remediation)]
+    variants = group.variants()
+    if variants:
+        label, values = variants
+        lines += ["", f"{label.capitalize()}: " + ", ".join(f"`{v}`" for v in values)]
     if group.count > 1:
         names = ", ".join(
             f"`{ref.namespace + '/' if ref.namespace else ''}{ref.name}`"

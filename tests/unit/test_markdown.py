@@ -33,7 +33,8 @@ def prose_lines(text: str) -> list[str]:
 
 
 def test_placeholders_are_escaped_in_prose(markdown):
-    assert "&lt;" in markdown
+    # The demo's fixes hold placeholders: in commands (fenced, typed as is) or escaped in prose.
+    assert "&lt;" in markdown or "<resource-group>" in markdown
     for line in prose_lines(markdown):
         assert not re.search(r"<[a-z][\w-]*>", line), line
 
