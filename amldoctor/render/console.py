@@ -13,7 +13,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.text import Text
 
-from amldoctor.engine.grouping import FindingGroup, is_cluster_finding
+from amldoctor.engine.grouping import FindingGroup, is_cluster_finding, superseded_by
 from amldoctor.engine.report import Finding, ObjectRef, Report, Severity, missing_notes
 from amldoctor.render.incidents import render_group, render_triage
 from amldoctor.render.saidbefore import SaidBefore
@@ -21,8 +21,19 @@ from amldoctor.render.style import ICONS, STYLES, format_evidence, plural
 from amldoctor.termtext import write_fix, write_paragraph, write_wrapped
 
 
-def render_findings(console: Console, findings: list[Finding], *, indent: str = "  ") -> None:
-    """Findings grouped by object, groups ordered by their worst finding."""
+def render_findings(
+    console: Console,
+    findings: list[Finding],
+    *,
+    indent: str = "  ",
+    explained: dict[int, str] | None = None,
+) -> None:
+    """Findings grouped by object, groups ordered by their worst finding.
+
+    `explained` (id(finding) -> rule) marks a finding another one on the object explains, so
+    the reader knows which fix comes first.
+    """
+    explained = explained or {}
     groups: dict[ObjectRef, list[Finding]] = defaultdict(list)
     for finding in findings:
         groups[finding.object].append(finding)
@@ -49,6 +60,9 @@ def render_findings(console: Console, findings: list[Finding], *, indent: str = 
             console.print(line)
             body = len(indent) + 8
             write_paragraph(console, f.message, indent=body)
+            if id(f) in explained:
+                note = f"explained by {explained[id(f)]} on this object: its fix comes first"
+                write_paragraph(console, note, style="dim", indent=body)
             evidence = format_evidence(f.evidence)
             if evidence:
                 write_paragraph(console, f"evidence: {evidence}", style="dim", indent=body)
@@ -95,11 +109,13 @@ def render_report(console: Console, report: Report, *, expand: bool = False) -> 
         )
         console.print()
     elif expand:
-        render_findings(console, [f for f in report.findings if not is_cluster_finding(f)])
+        marks = superseded_by(groups)
+        own = [f for f in report.findings if not is_cluster_finding(f)]
+        render_findings(console, own, explained=marks)
         cluster_findings = [f for f in report.findings if is_cluster_finding(f)]
         if cluster_findings:
             write_wrapped(console, _cluster_title(report), first="", rest="  ", style="bold")
-            render_findings(console, cluster_findings)
+            render_findings(console, cluster_findings, explained=marks)
     else:
         _render_entries(console, report, triage, workload, cluster)
 

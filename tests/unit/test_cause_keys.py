@@ -20,16 +20,15 @@ from typing import Any
 
 import pytest
 
-from amldoctor.engine.grouping import (
+from amldoctor.engine.causekeys import (
     CAUSE_KEYS,
     INCIDENTAL,
     SIGNATURE_KEYS,
     VOLATILE_KEYS,
-    group_findings,
-    group_key,
     message_cause,
     scheduling_cause,
 )
+from amldoctor.engine.grouping import group_findings, group_key
 from amldoctor.engine.report import Finding, ObjectRef, Severity
 
 RULES = Path(__file__).resolve().parents[2] / "fixtures" / "rules"

@@ -91,3 +91,12 @@ def test_demo_table_puts_the_pool_fix_first_then_the_scheduler_verdict():
     assert "0/8 nodes fit" in lines[verdict]
     # The explained pod is no longer a cause of its own.
     assert f"AMD101 pod-unschedulable  Pod aml-compute/{AT_MAX}" not in out
+
+
+def test_expand_marks_the_explained_finding():
+    out = run_cli("scan", "--snapshot", "fixtures/demo", "--expand").stdout
+    block = out[out.index(f"✖ Pod aml-compute/{AT_MAX}") :].split("\n\n")[0]
+    assert block.index("AMD101 pod-unschedulable") < block.index(
+        "explained by AMD106 on this object: its fix comes first"
+    )
+    assert out.count("explained by ") == 1
