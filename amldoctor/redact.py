@@ -33,6 +33,25 @@ _SENSITIVE_WORDS = frozenset(
 )  # fmt: skip
 _SENSITIVE_PHRASES = ("CONNECTION_STRING", "CONNECTIONSTRING", "ACCOUNT_KEY", "SAS_TOKEN")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+# A name ending in one of these words points at a credential (a vault name, a file, a URL)
+# rather than holding one: `KEY_VAULT_NAME`, `PASSWORD_FILE`, `TOKEN_URL`.
+_POINTER_WORDS = frozenset(
+    {"NAME", "URL", "URI", "ENDPOINT", "PATH", "FILE", "DIR", "ID", "HOST", "PORT", "REGION",
+     "TYPE", "MODE", "ENABLED", "VERSION", "SCOPE", "AUDIENCE", "HEADER", "REF"}
+)  # fmt: skip
+# Words anywhere in a name that make "token", "key" or "pass" a count, a setting or a data key,
+# as LLM servers and data pipelines use them: MAX_TOKENS, MAX_NUM_BATCHED_TOKENS, KEY_SIZE,
+# PARTITION_KEY, AUTH_DISABLED, PASS_THROUGH.
+_SETTING_WORDS = frozenset(
+    {"MAX", "MIN", "NUM", "NUMBER", "SIZE", "LEN", "LENGTH", "COUNT", "LIMIT", "BATCHED",
+     "BITS", "TTL", "TIMEOUT", "PARTITION", "SORT", "ROUTING", "SHARD", "CACHE", "PRIMARY",
+     "FOREIGN", "LOOKUP", "THROUGH", "THRU", "DISABLED", "DISABLE", "ENABLE", "REQUIRED",
+     "METHOD", "PROVIDER", "STRATEGY", "ALGORITHM", "ROTATION", "EXPIRY", "EXPIRATION"}
+)  # fmt: skip
+_FLAG_VALUES = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", ""}
+)
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?[a-zA-Z]{0,3}")
 
 # Value shapes that are credentials wherever they appear; each is replaced in place inside a
 # longer text (an event message, an annotation) so the rest of the text stays readable.
@@ -61,6 +80,28 @@ def is_sensitive_name(name: str) -> bool:
     return any(word.upper() in _SENSITIVE_WORDS for word in _WORD_SPLIT.split(name) if word)
 
 
+def name_words(name: str) -> list[str]:
+    """`mlflowTrackingToken` -> ["MLFLOW", "TRACKING", "TOKEN"]: the words a name is judged by."""
+    return [w.upper() for w in _WORD_SPLIT.split(name) if w]
+
+
+def is_pointer_name(name: str) -> bool:
+    """Does the name end in a word pointing at a credential (`TOKEN_URL`) rather than holding it?"""
+    words = name_words(name)
+    return bool(words) and words[-1] in _POINTER_WORDS
+
+
+def is_setting_name(name: str) -> bool:
+    """Is a credential word in the name qualified as a setting (`MAX_TOKENS`, `KEY_SIZE`)?"""
+    return not _SETTING_WORDS.isdisjoint(name_words(name))
+
+
+def is_flag_or_number(value: str) -> bool:
+    """A value that is a count, a size or a switch (`4096`, `2k`, `true`) holds no credential."""
+    text = value.strip()
+    return text.lower() in _FLAG_VALUES or bool(_NUMBER.fullmatch(text))
+
+
 def _is_blob(value: str) -> bool:
     """A whole value that looks like a key: long, base64/hex, mixed character classes."""
     v = value.strip()
@@ -77,12 +118,22 @@ def looks_like_credential(value: str) -> bool:
 
 
 def mask_env_value(name: str, value: str) -> str:
-    """The value to show for env var `name`: MASK if the name or the value says credential."""
+    """The value to show for env var `name`: MASK if the name or the value says credential.
+
+    A credential-shaped value is masked whatever its name. A credential word in the name masks
+    any value, except where the name only points at a credential (`TOKEN_URL`, `SECRET_NAME`) or
+    is a setting (`MAX_TOKENS`) whose value is a plain number or switch: masking `4096` would
+    hide the figure a user needs to size a model server, and cannot leak anything.
+    """
     if not isinstance(value, str) or value == "":
         return value
-    if is_sensitive_name(name) or looks_like_credential(value):
+    if looks_like_credential(value):
         return MASK
-    return value
+    if not is_sensitive_name(name) or is_pointer_name(name):
+        return value
+    if is_setting_name(name) and is_flag_or_number(value):
+        return value
+    return MASK
 
 
 def mask_text(text: str) -> str:

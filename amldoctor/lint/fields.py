@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from amldoctor.k8s.quantity import NANO, Quantity, QuantityError, parse_quantity
+from amldoctor.yamlwrite import dump_yaml
 
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 GPU_PREFIXES = ("nvidia.com/mig-", "gpu.intel.com/")
@@ -64,4 +63,4 @@ def container_name(container: dict, path: tuple) -> str:
 
 def snippet(data: object) -> str:
     """A YAML fragment exactly as the user should write it."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100).rstrip()
+    return dump_yaml(data, sort_keys=False, default_flow_style=False, width=100).rstrip()

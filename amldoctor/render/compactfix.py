@@ -14,6 +14,8 @@ import textwrap
 
 import yaml
 
+from amldoctor.yamlwrite import dump_yaml
+
 # `key:` or `key: scalar-without-spaces` or `key: [flow]`; a prose line has spaces in its lead.
 _MAPPING_LINE = re.compile(r"^[A-Za-z_][\w./-]*:(?:$|\s+(?:\S+|\[.*\]|\{.*\})$)")
 
@@ -29,7 +31,7 @@ def _yamlish(line: str) -> bool:
 
 
 def _flow(value: object) -> str:
-    dumped = yaml.safe_dump(value, default_flow_style=True, width=float("inf"), sort_keys=False)
+    dumped = dump_yaml(value, default_flow_style=True, width=float("inf"), sort_keys=False)
     return dumped.strip().removesuffix("...").strip()
 
 

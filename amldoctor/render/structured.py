@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import yaml
+from amldoctor.yamlwrite import dump_yaml
 
 
 def to_json(data: dict) -> str:
@@ -12,4 +12,4 @@ def to_json(data: dict) -> str:
 
 
 def to_yaml(data: dict) -> str:
-    return yaml.safe_dump(json.loads(to_json(data)), sort_keys=False, allow_unicode=True, width=120)
+    return dump_yaml(json.loads(to_json(data)), sort_keys=False, allow_unicode=True, width=120)

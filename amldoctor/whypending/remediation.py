@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from amldoctor.aml.model import is_aml_pod
 from amldoctor.k8s.quantity import format_amount
 from amldoctor.k8s.resources import PODS, is_extended_resource
@@ -26,6 +24,7 @@ from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_key
 from amldoctor.scheduling.framework import NodeVerdict, SchedulingResult
 from amldoctor.scheduling.message import ParsedFitError
 from amldoctor.scheduling.plugins import ADVICE, FUNNEL_ORDER
+from amldoctor.yamlwrite import dump_yaml
 
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
 
@@ -183,7 +182,7 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
     if not taints:
         return None
     tolerations = [toleration_for(taints[k]) for k in sorted(taints)]
-    snippet = yaml.safe_dump({"tolerations": tolerations}, sort_keys=False).rstrip()
+    snippet = dump_yaml({"tolerations": tolerations}, sort_keys=False).rstrip()
     listed = ", ".join(f"{k} ({nodes[k]} node(s))" for k in sorted(taints))
     text = f"add tolerations for {listed} to the pod spec (spec.tolerations)"
     if fit_once_tolerated:
@@ -465,7 +464,7 @@ def fixes_from_message(parsed: ParsedFitError) -> list[dict]:
                 else {"key": key, "operator": "Exists"}
             )
             tolerations.append(tol)  # no effect: the message does not say which one, match all
-        snippet = yaml.safe_dump({"tolerations": tolerations}, sort_keys=False).rstrip()
+        snippet = dump_yaml({"tolerations": tolerations}, sort_keys=False).rstrip()
         fixes.append(
             _fix(
                 "toleration",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,14 @@ def test_passing_fixture_is_clean_of_every_rule(rule, monkeypatch):
     report = _lint(rule, "passing", monkeypatch)
     noisy = [(f.rule, f.message) for f in report.findings if f.severity.label != "info"]
     assert noisy == []
+
+
+_YAML_ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*]id\d{3}\b", re.MULTILINE)
+
+
+@pytest.mark.parametrize("rule", LINT_RULES, ids=lambda r: r.code)
+def test_fixes_paste_without_yaml_anchors(rule, monkeypatch):
+    """A fix is pasted into one field: `&id001`/`*id001` anchors would not survive that."""
+    for finding in _findings(rule, "failing", monkeypatch):
+        text = json.dumps(finding, ensure_ascii=False).replace("\\n", "\n")
+        assert not _YAML_ALIAS.search(text), f"{rule.code}: YAML anchors in its fix: {text}"

@@ -28,7 +28,6 @@ STORAGE_KEY = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFla0
         "AWS_SECRET_ACCESS_KEY",
         "API_KEY",
         "registry-password",
-        "AZURE_CREDENTIAL_FILE",
     ],
 )
 def test_sensitive_names_mask_any_value(name):
@@ -236,3 +235,54 @@ def test_a_message_quoting_a_masked_value_survives_masking(key: str, after: str)
     message = f"in args[1] (https://st.example/d?{mask_text(f'{key}=abcdef123')}{after} and on"
     assert MASK in message
     assert mask_text(message) == message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_TOKENS", "4096"),
+        ("MAX_NUM_BATCHED_TOKENS", "8192"),
+        ("KEY_SIZE", "2048"),
+        ("AUTH_DISABLED", "true"),
+        ("TOKEN_URL", "https://login.example.com/token"),
+        ("SECRET_NAME", "train-secrets"),
+        ("KEY_VAULT_NAME", "aml-kv"),
+        ("AZURE_CREDENTIAL_FILE", "/var/run/secrets/azure/credentials.json"),
+    ],
+)
+def test_settings_and_pointers_keep_their_plain_values(name, value):
+    # A count or a vault name is what the user needs to read; it cannot leak a credential.
+    assert mask_env_value(name, value) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_TOKENS", "hunter2"),  # a setting word does not excuse a word-like value
+        ("DB_PASSWORD", "123456"),  # a numeric password is still a password
+        ("API_KEY", "true-but-not-a-flag"),
+        ("TOKEN_URL", f"https://x/?token={JWT}"),  # a pointer holding a JWT is masked
+    ],
+)
+def test_credential_names_mask_values_that_are_not_plain_settings(name, value):
+    assert mask_env_value(name, value) == MASK
+
+
+_NAME_WORDS = st.sampled_from(
+    ["DB", "AZURE", "MLFLOW", "MAX", "NUM", "TOKEN", "KEY", "PASSWORD", "SECRET", "URL", "NAME",
+     "SIZE", "RUN", "ID", "LIMIT", "STORAGE", "ACCOUNT", "AUTH", "BATCHED"]
+)  # fmt: skip
+_VALUES = st.one_of(
+    st.integers(0, 10**9).map(str),
+    st.sampled_from(["true", "off", "hunter2", "prod-pass", JWT, STORAGE_KEY, "/etc/pw", "x"]),
+)
+
+
+@given(words=st.lists(_NAME_WORDS, min_size=1, max_size=4), value=_VALUES)
+def test_what_lint_calls_a_credential_is_masked_in_output(words, value):
+    # One policy: a value AMD807 reports as a plaintext credential never shows in any output.
+    from amldoctor.lint.rules.secrets import credential_reason
+
+    name = "_".join(words)
+    if credential_reason(name, value) is not None:
+        assert mask_env_value(name, value) == MASK

@@ -14,28 +14,15 @@ from amldoctor.engine.report import Finding
 from amldoctor.lint.engine import LintContext
 from amldoctor.lint.fields import container_name, snippet
 from amldoctor.lint.workloads import dotted
-from amldoctor.redact import is_sensitive_name, looks_like_credential, mask_text
-
-# A name ending in one of these words points at a credential (a vault name, a file, a URL)
-# rather than holding one: `KEY_VAULT_NAME`, `PASSWORD_FILE`, `TOKEN_URL`.
-_POINTER_WORDS = frozenset(
-    {"NAME", "URL", "URI", "ENDPOINT", "PATH", "FILE", "DIR", "ID", "HOST", "PORT", "REGION",
-     "TYPE", "MODE", "ENABLED", "VERSION", "SCOPE", "AUDIENCE", "HEADER", "REF"}
-)  # fmt: skip
-# Words anywhere in a name that make "token", "key" or "pass" a count, a setting or a data key,
-# as LLM servers and data pipelines use them: MAX_TOKENS, MAX_NUM_BATCHED_TOKENS, KEY_SIZE,
-# PARTITION_KEY, AUTH_DISABLED, PASS_THROUGH.
-_SETTING_WORDS = frozenset(
-    {"MAX", "MIN", "NUM", "NUMBER", "SIZE", "LEN", "LENGTH", "COUNT", "LIMIT", "BATCHED",
-     "BITS", "TTL", "TIMEOUT", "PARTITION", "SORT", "ROUTING", "SHARD", "CACHE", "PRIMARY",
-     "FOREIGN", "LOOKUP", "THROUGH", "THRU", "DISABLED", "DISABLE", "ENABLE", "REQUIRED",
-     "METHOD", "PROVIDER", "STRATEGY", "ALGORITHM", "ROTATION", "EXPIRY", "EXPIRATION"}
-)  # fmt: skip
-_NOT_SECRET_VALUES = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", ""}
+from amldoctor.redact import (
+    is_flag_or_number,
+    is_pointer_name,
+    is_sensitive_name,
+    is_setting_name,
+    looks_like_credential,
+    mask_text,
 )
-_WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?[a-zA-Z]{0,3}")
+
 _HASH = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})")  # a git commit or a sha256 digest
 
 
@@ -50,12 +37,9 @@ def credential_reason(name: str, value: str) -> str | None:
     text = value.strip()
     if not _HASH.fullmatch(text) and looks_like_credential(value):
         return "value looks like a credential"
-    words = [w.upper() for w in _WORDS.split(name) if w]
-    if not is_sensitive_name(name) or not words or words[-1] in _POINTER_WORDS:
+    if not is_sensitive_name(name) or is_pointer_name(name) or is_setting_name(name):
         return None
-    if _SETTING_WORDS.intersection(words):
-        return None
-    if text.lower() in _NOT_SECRET_VALUES or _NUMBER.fullmatch(text):
+    if is_flag_or_number(text):
         return None
     if value.startswith(("/", "$(", "{{")):
         return None
