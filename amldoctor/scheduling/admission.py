@@ -58,6 +58,11 @@ def _ref(pod: Mapping) -> str:
     return f"{meta.get('namespace') or 'default'}/{meta.get('name') or '?'}"
 
 
+def _forbidden(pod: Mapping) -> str:
+    """How the API server starts an admission refusal (`admission.NewForbidden`)."""
+    return f'pods "{(pod.get("metadata") or {}).get("name")}" is forbidden: '
+
+
 def _readable(snap: Any, kind: str, out: Admitted) -> bool:
     if snap.collected(kind) and snap.missing_for(kind) is None:
         return True
@@ -195,9 +200,15 @@ def _runtime_class(snap: Any, out: Admitted) -> None:
         return
     rc = snap.get("RuntimeClass", None, name)
     if rc is None:
-        out.refusals.append(f'pod rejected: RuntimeClass "{name}" not found')
+        out.refusals.append(f'{_forbidden(out.pod)}pod rejected: RuntimeClass "{name}" not found')
         return
     overhead = (rc.get("overhead") or {}).get("podFixed")
+    if overhead and spec.get("overhead") and spec["overhead"] != overhead:
+        out.refusals.append(
+            f"{_forbidden(out.pod)}pod rejected: Pod's Overhead doesn't match RuntimeClass's "
+            "defined Overhead"
+        )
+        return
     if overhead and not spec.get("overhead"):
         spec["overhead"] = dict(overhead)
         out.added.append(
@@ -211,8 +222,8 @@ def _runtime_class(snap: Any, out: Admitted) -> None:
     for key, value in selector.items():
         if key in mine and mine[key] != value:
             out.refusals.append(
-                f"pod rejected: conflict: nodeSelector {key}={mine[key]} of the pod and "
-                f"{key}={value} of RuntimeClass {name}"
+                f"{_forbidden(out.pod)}conflict: runtimeClass.scheduling.nodeSelector[{key}] = "
+                f"{value}; pod.spec.nodeSelector[{key}] = {mine[key]}"
             )
             return
         mine[key] = value

@@ -103,3 +103,38 @@ def test_admission_plugins_the_comparisons_need_are_loaded(control_plane: Contro
     loaded = control_plane.admission_plugins()
     assert set(REQUIRED_ADMISSION) <= loaded, sorted(set(REQUIRED_ADMISSION) - loaded)
     assert not set(control_plane.disabled_admission) & loaded
+
+
+@pytest.mark.parametrize(
+    ("runtime_class", "spec"),
+    [
+        ("amld-adm-none", {}),  # no such RuntimeClass
+        ("amld-adm-sched", {"nodeSelector": {"sandbox": "none"}}),  # selector conflict
+        ("amld-adm-sched", {"overhead": {"cpu": "1"}}),  # an overhead of its own that differs
+    ],
+)
+def test_runtime_class_refusal_matches_the_api_server(
+    cluster: Cluster, runtime_class: str, spec: dict[str, Any]
+) -> None:
+    c = cluster
+    c.node("cpu-0")
+    path = "/apis/node.k8s.io/v1/runtimeclasses"
+    c.kube.delete(f"{path}/amld-adm-sched")
+    c.kube.create(
+        path,
+        {
+            "metadata": {"name": "amld-adm-sched"},
+            "handler": "kata",
+            "overhead": {"podFixed": {"cpu": "250m", "memory": "128Mi"}},
+            "scheduling": {"nodeSelector": {"sandbox": "kata"}},
+        },
+    )
+    c._cluster_scoped.append(f"{path}/amld-adm-sched")
+    manifest = pod_manifest("probe", requests={"cpu": "1"})
+    manifest["spec"] |= {"runtimeClassName": runtime_class, **spec}
+    doc = what_if(c, manifest)
+    assert doc["status"]["state"] == "admission-refused", doc["status"]
+    expected = doc["status"]["refusals"][0]
+    actual = refusal(c, manifest)
+    print(f"\namldoctor: {expected}\napiserver: {actual}")
+    assert actual == expected

@@ -127,11 +127,20 @@ def test_runtime_class_adds_overhead_selector_and_tolerations() -> None:
     assert spec["overhead"] == {"cpu": "250m", "memory": "120Mi"}
     assert spec["nodeSelector"] == {"sandbox": "kata"}
     assert {"key": "sandbox", "operator": "Exists"} in spec["tolerations"]
+    # The API server's words (the conflict's checked against it by the random e2e cases).
     assert admit(snap, pod(runtimeClassName="gvisor")).refusals == [
-        'pod rejected: RuntimeClass "gvisor" not found'
+        'pods "p" is forbidden: pod rejected: RuntimeClass "gvisor" not found'
     ]
     clash = admit(snap, pod(runtimeClassName="kata", nodeSelector={"sandbox": "none"}))
-    assert clash.refusals and "conflict" in clash.refusals[0]
+    assert clash.refusals == [
+        'pods "p" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = kata; '
+        "pod.spec.nodeSelector[sandbox] = none"
+    ]
+    own = admit(snap, pod(runtimeClassName="kata", overhead={"cpu": "1"}))
+    assert own.refusals == [
+        'pods "p" is forbidden: pod rejected: '
+        "Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+    ]
 
 
 @pytest.mark.parametrize(
