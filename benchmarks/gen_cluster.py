@@ -917,13 +917,24 @@ class Generator:
     def record_scheduler_verdicts(self) -> None:
         """FailedScheduling events and PodScheduled conditions, as the kube-scheduler writes
         them."""
+        # Pods of one case share a verdict, computed once, unless something `fit_error` reads
+        # from the pod itself differs (each pod of the missing-claim case names its own claim).
         verdicts: dict[str, str] = {}
         for case, pod in self.pending_pods:
             if case.gated or case.scheduler != "default-scheduler":
                 continue
-            if case.name not in verdicts:
-                verdicts[case.name] = self.fit_error(pod, case)
-            message = verdicts[case.name]
+            key = json.dumps(
+                [
+                    case.name,
+                    [v.get("persistentVolumeClaim") for v in pod["spec"].get("volumes") or ()],
+                    pod["spec"].get("tolerations"),
+                    pod["spec"].get("nodeSelector"),
+                ],
+                sort_keys=True,
+            )
+            if key not in verdicts:
+                verdicts[key] = self.fit_error(pod, case)
+            message = verdicts[key]
             pod["status"]["conditions"] = [
                 {
                     "lastProbeTime": None,

@@ -15,6 +15,11 @@ NANO = 10**9
 
 _DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY_SI = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+# ParseQuantity caps the magnitude of a BinarySI value (`Ki` ... `Ei`) at the largest int64; a
+# decimal value of any size is kept as it is.
+MAX_BINARY_NANOS = (2**63 - 1) * NANO
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_EXPONENT = 4096  # see `_wrapped_exponent`
 _SUFFIX_LETTERS = frozenset("eEinumkKMGTP")
 _DIGITS = frozenset("0123456789")
 
@@ -97,13 +102,20 @@ def _parse_nanos(text: str) -> int:
     if not text:
         raise QuantityError(text, "is not a valid Kubernetes quantity (empty)")
     negative, mantissa, suffix = _split(text)
-    scale = _interpret_suffix(text, suffix)
+    try:
+        scale = _interpret_suffix(text, suffix)
+    except _TooLarge:
+        if mantissa == 0:
+            return 0
+        raise
     value = mantissa * scale
     nanos = value * NANO
     # Round any sub-nano remainder up, away from zero (the API server does the same).
     whole = nanos.numerator // nanos.denominator
     if whole * nanos.denominator != nanos.numerator:
         whole += 1
+    if suffix in _BINARY_SI and whole > MAX_BINARY_NANOS:
+        whole = MAX_BINARY_NANOS  # upstream caps binary-suffixed values at 2^63-1 (`8Ei`)
     return -whole if negative else whole
 
 
@@ -147,11 +159,28 @@ def _interpret_suffix(text: str, suffix: str) -> Fraction:
     if len(suffix) > 1 and suffix[0] in "eE":
         exponent = suffix[1:]
         body = exponent[1:] if exponent[0] in "+-" else exponent
-        # Go parses the exponent as an int64; far beyond any real resource, so bound it here to
-        # keep a hostile value from costing seconds of big-number arithmetic.
-        if body and body.isdigit() and abs(int(exponent)) <= 64:
-            return Fraction(10) ** int(exponent)
+        if body and body.isdigit() and len(body) <= 20 and INT64_MIN <= int(exponent) <= INT64_MAX:
+            return Fraction(10) ** _wrapped_exponent(text, int(exponent))
     raise QuantityError(text, "is not a valid Kubernetes quantity (unknown suffix)")
+
+
+def _wrapped_exponent(text: str, exponent: int) -> int:
+    """The exponent as upstream uses it: parsed as an int64, then kept as an int32 (so it wraps:
+    `1e4294967296` is 1), with no bound of its own (`1e999` is a valid quantity).
+
+    Far below a nano-unit every non-zero value rounds up to `1n`, so very negative exponents
+    are clamped without changing the result; a positive one past `MAX_EXPONENT` is refused
+    (by `_parse_nanos`, unless the number is zero) rather than costing a hostile manifest
+    seconds of big-number arithmetic: no real resource comes near 10^4096.
+    """
+    wrapped = (exponent + 2**31) % 2**32 - 2**31
+    if wrapped > MAX_EXPONENT:
+        raise _TooLarge(text, f"is beyond what amldoctor evaluates (10^{wrapped})")
+    return max(wrapped, -MAX_EXPONENT)
+
+
+class _TooLarge(QuantityError):
+    """A valid quantity too large to hold exactly; zero times it is still zero."""
 
 
 # --- formatting for people -------------------------------------------------------------------

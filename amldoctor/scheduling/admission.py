@@ -6,8 +6,9 @@ it can preempt), a RuntimeClass's overhead and scheduling constraints, the not-r
 tolerations, LimitRange defaults. A ResourceQuota may refuse the pod outright; then no
 scheduler ever sees it, and that is the answer.
 
-Plugins, in the API server's order: LimitRanger, (ServiceAccount: no scheduling effect),
-Priority, DefaultTolerationSeconds, RuntimeClass, ResourceQuota.
+Core/v1 defaulting first (requests from limits), then the plugins in the API server's order:
+LimitRanger, (ServiceAccount: no scheduling effect), Priority, DefaultTolerationSeconds,
+RuntimeClass, ResourceQuota (`quota.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amldoctor.k8s.quantity import QuantityError, parse_nanos
+from amldoctor.scheduling.quota import quota_refusal
 
 SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 DEFAULT_TOLERATION_SECONDS = 300
@@ -43,6 +44,7 @@ def admit(snap: Any, pod: Mapping) -> Admitted:
     out = Admitted(copy.deepcopy(dict(pod)))
     out.pod.setdefault("spec", {})
     out.pod.setdefault("metadata", {})
+    _requests_from_limits(out.pod)
     _limit_ranger(snap, out)
     _priority(snap, out)
     _default_toleration_seconds(out)
@@ -56,12 +58,39 @@ def _ref(pod: Mapping) -> str:
     return f"{meta.get('namespace') or 'default'}/{meta.get('name') or '?'}"
 
 
+def _forbidden(pod: Mapping) -> str:
+    """How the API server starts an admission refusal (`admission.NewForbidden`)."""
+    return f'pods "{(pod.get("metadata") or {}).get("name")}" is forbidden: '
+
+
 def _readable(snap: Any, kind: str, out: Admitted) -> bool:
     if snap.collected(kind) and snap.missing_for(kind) is None:
         return True
     if kind not in out.unknown:
         out.unknown.append(kind)
     return False
+
+
+# --- API defaulting (before any admission plugin) ---------------------------------------------
+
+
+def _requests_from_limits(pod: dict) -> None:
+    """A container that states a limit but no request gets the limit as its request: core/v1
+    defaulting does it when the pod is decoded, before LimitRanger (whose default request then
+    does not apply) and before ResourceQuota counts it."""
+    for kind in ("initContainers", "containers"):
+        for c in pod["spec"].get(kind) or []:
+            res = c.get("resources") if isinstance(c, dict) else None
+            if not isinstance(res, dict):
+                continue
+            limits = res.get("limits")
+            if not isinstance(limits, dict) or not limits:
+                continue
+            requests = res.setdefault("requests", {})
+            if not isinstance(requests, dict):
+                continue
+            for name, value in limits.items():
+                requests.setdefault(name, value)
 
 
 # --- LimitRanger -----------------------------------------------------------------------------
@@ -171,9 +200,15 @@ def _runtime_class(snap: Any, out: Admitted) -> None:
         return
     rc = snap.get("RuntimeClass", None, name)
     if rc is None:
-        out.refusals.append(f'pod rejected: RuntimeClass "{name}" not found')
+        out.refusals.append(f'{_forbidden(out.pod)}pod rejected: RuntimeClass "{name}" not found')
         return
     overhead = (rc.get("overhead") or {}).get("podFixed")
+    if overhead and spec.get("overhead") and spec["overhead"] != overhead:
+        out.refusals.append(
+            f"{_forbidden(out.pod)}pod rejected: Pod's Overhead doesn't match RuntimeClass's "
+            "defined Overhead"
+        )
+        return
     if overhead and not spec.get("overhead"):
         spec["overhead"] = dict(overhead)
         out.added.append(
@@ -187,8 +222,8 @@ def _runtime_class(snap: Any, out: Admitted) -> None:
     for key, value in selector.items():
         if key in mine and mine[key] != value:
             out.refusals.append(
-                f"pod rejected: conflict: nodeSelector {key}={mine[key]} of the pod and "
-                f"{key}={value} of RuntimeClass {name}"
+                f"{_forbidden(out.pod)}conflict: runtimeClass.scheduling.nodeSelector[{key}] = "
+                f"{value}; pod.spec.nodeSelector[{key}] = {mine[key]}"
             )
             return
         mine[key] = value
@@ -205,65 +240,11 @@ def _runtime_class(snap: Any, out: Admitted) -> None:
 # --- ResourceQuota -----------------------------------------------------------------------------
 
 
-def _pod_usage(pod: Mapping) -> dict[str, int]:
-    """What the pod adds to a quota, in nano-units: requests.*, limits.*, and the pod count.
-
-    Containers sum; init containers take the max; overhead adds (as the quota evaluator does).
-    """
-    spec = pod.get("spec") or {}
-    usage: dict[str, int] = {"pods": 10**9, "count/pods": 10**9}
-    for section in ("requests", "limits"):
-        total: dict[str, int] = {}
-        for c in spec.get("containers") or []:
-            for name, raw in ((c.get("resources") or {}).get(section) or {}).items():
-                total[name] = total.get(name, 0) + parse_nanos(raw)
-        for c in spec.get("initContainers") or []:
-            for name, raw in ((c.get("resources") or {}).get(section) or {}).items():
-                total[name] = max(total.get(name, 0), parse_nanos(raw))
-        for name, raw in (spec.get("overhead") or {}).items():
-            total[name] = total.get(name, 0) + parse_nanos(raw)
-        for name, n in total.items():
-            usage[f"{section}.{name}"] = n
-            if section == "requests" and name in ("cpu", "memory", "ephemeral-storage"):
-                usage[name] = n
-    return usage
-
-
 def _resource_quota(snap: Any, out: Admitted) -> None:
     ns = out.pod["metadata"].get("namespace") or "default"
     if not _readable(snap, "ResourceQuota", out):
         return
-    try:
-        usage = _pod_usage(out.pod)
-    except QuantityError:
-        return
     for quota in snap.of_kind("ResourceQuota", ns):
-        hard = (quota.get("status") or {}).get("hard") or (quota.get("spec") or {}).get("hard")
-        used = (quota.get("status") or {}).get("used") or {}
-        over = []
-        for name, limit in sorted((hard or {}).items()):
-            if name not in usage:
-                continue
-            try:
-                have, cap = parse_nanos(used.get(name, "0")), parse_nanos(limit)
-            except QuantityError:
-                continue
-            if have + usage[name] > cap:
-                over.append((name, usage[name], used.get(name, "0"), limit))
-        if over:
-            # The quota plugin's wording: each list sorted by resource name, `name=quantity`.
-            out.refusals.append(
-                f'pods "{out.pod["metadata"].get("name")}" is forbidden: exceeded quota: '
-                f"{quota['metadata'].get('name')}, "
-                f"requested: {','.join(f'{name}={_fmt(n)}' for name, n, _, _ in over)}, "
-                f"used: {','.join(f'{name}={u}' for name, _, u, _ in over)}, "
-                f"limited: {','.join(f'{name}={lim}' for name, _, _, lim in over)}"
-            )
-
-
-def _fmt(nanos: int) -> str:
-    if nanos % 10**9 == 0:
-        return str(nanos // 10**9)
-    if nanos % 10**6 == 0:
-        return f"{nanos // 10**6}m"
-    return f"{nanos}n"
+        refusal = quota_refusal(quota, out.pod)
+        if refusal:
+            out.refusals.append(refusal)

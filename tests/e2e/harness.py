@@ -56,6 +56,19 @@ CONTROLLERS = (
 
 DISABLED_ADMISSION = ("ServiceAccount", "TaintNodesByCondition")
 DISABLED_ADMISSION_WITH_SERVICE_ACCOUNTS = ("TaintNodesByCondition",)
+# What admission must do to a pod for amldoctor's what-if admission to be compared with it (the
+# random cases' admission variants, the quota refusals): on by default in v1.35, named here so a
+# default that changes cannot silently turn a variant into a no-op.
+REQUIRED_ADMISSION = (
+    "LimitRanger",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "RuntimeClass",
+    "ResourceQuota",
+)
+_LOADED_ADMISSION = re.compile(
+    r"admission controller\(s\) successfully in the following order: ([^\".]*)"
+)
 
 NAMESPACE_READER_ROLE = "amldoctor-e2e:namespace-reader"
 
@@ -335,6 +348,7 @@ class ControlPlane:
                 f"--service-account-signing-key-file={self.pki / 'sa.key'}",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
+                f"--enable-admission-plugins={','.join(REQUIRED_ADMISSION)}",
                 f"--disable-admission-plugins={','.join(self.disabled_admission)}",
                 "--endpoint-reconciler-type=none",
                 f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
@@ -458,6 +472,15 @@ class ControlPlane:
             self.grant(user, read_all_rules(admin, excluded))
 
     # -- users ---------------------------------------------------------------------------------
+
+    def admission_plugins(self) -> set[str]:
+        """The admission plugins the running kube-apiserver loaded (mutating and validating),
+        from its start-up log."""
+        log = next(p.log for p in self.processes if p.name == "kube-apiserver")
+        found: set[str] = set()
+        for names in _LOADED_ADMISSION.findall(log.read_text(errors="replace")):
+            found.update(n for n in names.split(",") if n)
+        return found
 
     def kubeconfig(self, user: str = ADMIN) -> Path:
         """A kubeconfig file for `user` (client cert for admin, bearer token otherwise)."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import admissionvariants
 from cluster import Cluster, clear_cluster, force_delete
 from kube import ApiError
 from objects import node_manifest, pod_manifest, rfc3339
@@ -86,6 +87,7 @@ class RandomCase:
     pdbs: list[dict[str, Any]] = field(default_factory=list)  # (manifest, disruptionsAllowed)
     rwop: bool = False  # create the ReadWriteOncePod claim and its volume
     preemptor: dict[str, Any] | None = None  # created (and left to preempt) before PENDING
+    admission: admissionvariants.AdmissionSetup | None = None  # objects admission applies
 
     @property
     def ghost(self) -> bool:
@@ -102,6 +104,7 @@ class RandomCase:
             "pdbs": self.pdbs,
             "rwop": self.rwop,
             "preemptor": self.preemptor,
+            "admission": self.admission.describe() if self.admission else None,
         }
 
 
@@ -112,6 +115,7 @@ class Verdict:
     nominated: str | None = None  # the node it preempted on, when it did
     victims: frozenset[str] = frozenset()  # the pods it is evicting there
     untouched: bool = False  # no scheduler looked at the pod (assigned to a missing node)
+    refused: str | None = None  # the API server's admission refused to create the pod
 
 
 def generate(seed: int) -> RandomCase:
@@ -158,6 +162,7 @@ def generate(seed: int) -> RandomCase:
     if rng.random() < 0.04:
         pending["spec"]["nodeName"] = GHOST_NODE
         features.add("ghost")
+    case.admission = admissionvariants.vary(case)
     if not features:
         features.add("basic")
     return case
@@ -426,6 +431,7 @@ def apply_case(cluster: Cluster, case: RandomCase) -> None:
     A prediction made now (e.g. amldoctor's what-if) sees what the scheduler will see."""
     clear_cluster(cluster.kube)
     _clear_namespace(cluster)
+    admissionvariants.clear(cluster)
     cluster.wait_scheduler_sees(nodes=0, pods=0)
     ensure_priority_classes(cluster)
     for node in case.nodes:
@@ -465,6 +471,8 @@ def apply_case(cluster: Cluster, case: RandomCase) -> None:
     cluster.wait_scheduler_sees(nodes=len(case.nodes), pods=len(case.bound_pods))
     if case.preemptor is not None:
         _let_preemptor_act(cluster, case.preemptor)
+    if case.admission is not None:
+        admissionvariants.apply(cluster, case.admission)
 
 
 def _let_preemptor_act(cluster: Cluster, preemptor: dict[str, Any], timeout: float = 30) -> None:
@@ -512,7 +520,12 @@ def _victims(cluster: Cluster) -> frozenset[str]:
 def decide(cluster: Cluster, case: RandomCase, timeout: float = 30) -> Verdict:
     """Create the pending pod of an applied case and wait for the scheduler's verdict."""
     before = _victims(cluster)
-    cluster.create_pod(case.pending)
+    try:
+        cluster.create_pod(case.pending)
+    except ApiError as err:
+        if err.status != 403 or case.admission is None:
+            raise
+        return Verdict(node=None, refused=str(err.body.get("message")))
     if case.ghost:
         time.sleep(1.0)  # nothing will happen: make sure nothing did
         pod = cluster.get_pod(PENDING)

@@ -4,7 +4,12 @@ For each case amldoctor first predicts (what-if, `-f`) which nodes would take th
 with the cluster exactly as the scheduler sees it; then the real scheduler decides. A bound node
 must be one amldoctor called feasible; an unschedulable verdict must match "no node fits", and
 amldoctor's live explanation must reproduce the scheduler's own message exactly.
-AMLDOCTOR_E2E_SEEDS sets the number of cases (default 50, about 3 s each).
+Some cases also vary what the API server's admission does to the pod (`admissionvariants`):
+then amldoctor's what-if must name the same refusal as the API server, or predict the exact
+message the scheduler writes about the admitted pod.
+AMLDOCTOR_E2E_SEEDS sets the number of cases (default 50, about 3 s each), from seed
+AMLDOCTOR_E2E_FIRST_SEED (default 0);
+AMLDOCTOR_E2E_ADMISSION the share of them with admission variants (default 0.3).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import subprocess
 import sys
 from typing import Any
 
+import admissionvariants
 import pytest
 from cluster import Cluster
 from harness import ControlPlane
@@ -22,7 +28,8 @@ from randomcluster import PENDING, apply_case, decide, generate
 
 pytestmark = pytest.mark.e2e
 
-SEEDS = range(int(os.environ.get("AMLDOCTOR_E2E_SEEDS", "50")))
+FIRST_SEED = int(os.environ.get("AMLDOCTOR_E2E_FIRST_SEED", "0"))
+SEEDS = range(FIRST_SEED, FIRST_SEED + int(os.environ.get("AMLDOCTOR_E2E_SEEDS", "50")))
 
 
 def why_pending(
@@ -47,7 +54,7 @@ def why_pending(
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a loaded shared machine can take minutes; a hang still ends
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -59,6 +66,12 @@ def feasible(report: dict[str, Any]) -> set[str]:
 
 def judge(control_plane: ControlPlane, c: Cluster, case, predicted, verdict) -> str | None:
     """None when amldoctor agrees with the scheduler's verdict on the case, else the difference."""
+    refused = predicted["status"].get("refusals") or []
+    if verdict.refused is not None or refused:
+        # Admission decided: the API server's refusal text, or amldoctor's wrong guess either way.
+        if refused[:1] != [verdict.refused]:
+            return f"API server: {verdict.refused!r}; amldoctor: {refused}"
+        return None
     if verdict.untouched:  # assigned to a node that does not exist: no scheduler looks at it
         live = why_pending(control_plane, c.namespace, PENDING)
         if live["status"]["state"] != "node-missing" or live["scheduler_message"]:
@@ -85,6 +98,9 @@ def judge(control_plane: ControlPlane, c: Cluster, case, predicted, verdict) -> 
         return None
     if pre.get("would_preempt"):
         return f"scheduler did not preempt ({verdict.message}); amldoctor: {pre['summary']}"
+    if case.admission is not None and predicted["scheduler_message"] != verdict.message:
+        # What admission added (priority, overhead, defaults, tolerations) is in the prediction.
+        return f"scheduler: {verdict.message}; amldoctor -f: {predicted['scheduler_message']}"
     live = why_pending(control_plane, c.namespace, PENDING)
     if feasible(live):
         return f"scheduler: {verdict.message}; amldoctor: {live['nodes']}"
@@ -99,33 +115,19 @@ def test_why_pending_agrees_with_kube_scheduler(
     control_plane: ControlPlane, scheduling_cluster: Cluster, capsys: pytest.CaptureFixture
 ) -> None:
     c = scheduling_cluster
-    disagreements = []
-    outcomes = {"bound": 0, "unschedulable": 0, "preempted": 0, "untouched": 0}
+    disagreements: list[str] = []
+    outcomes = {"bound": 0, "unschedulable": 0, "preempted": 0, "untouched": 0, "refused": 0}
     by_feature: dict[str, list[int]] = {}  # feature -> [agreed, cases]
-    for seed in SEEDS:
-        case = generate(seed)
-        apply_case(c, case)
-        predicted = why_pending(
-            control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending)
-        )
-        verdict = decide(c, case)
-        kind = (
-            "untouched"
-            if verdict.untouched
-            else "bound"
-            if verdict.node
-            else "preempted"
-            if verdict.nominated
-            else "unschedulable"
-        )
-        outcomes[kind] += 1
-        problem = judge(control_plane, c, case, predicted, verdict)
-        for feature in case.features | {kind}:
-            tally = by_feature.setdefault(feature, [0, 0])
-            tally[0] += problem is None
-            tally[1] += 1
-        if problem:
-            disagreements.append(f"seed {seed}: {problem}\n{json.dumps(case.describe())}")
+    try:
+        for seed in SEEDS:
+            try:
+                problem = run_case(control_plane, c, seed, outcomes, by_feature)
+            except Exception as exc:  # name the case a crash or a hang happened on
+                raise AssertionError(f"seed {seed}: {exc!r}") from exc
+            if problem:
+                disagreements.append(problem)
+    finally:
+        admissionvariants.clear(c)  # a globalDefault PriorityClass must not outlive the test
     agreed = len(SEEDS) - len(disagreements)
     with capsys.disabled():  # the agreement rate is a figure worth seeing in every run
         print(
@@ -133,5 +135,37 @@ def test_why_pending_agrees_with_kube_scheduler(
             f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}"
         )
         for feature, (ok, total) in sorted(by_feature.items()):
-            print(f"  {feature:20} {ok}/{total}")
+            print(f"  {feature:26} {ok}/{total}")
     assert not disagreements, "\n\n".join(disagreements)
+
+
+def run_case(
+    control_plane: ControlPlane,
+    c: Cluster,
+    seed: int,
+    outcomes: dict[str, int],
+    by_feature: dict[str, list[int]],
+) -> str | None:
+    """Generate, predict, let the real components decide, judge; tally; the disagreement."""
+    case = generate(seed)
+    apply_case(c, case)
+    predicted = why_pending(control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending))
+    verdict = decide(c, case)
+    kind = (
+        "refused"
+        if verdict.refused is not None
+        else "untouched"
+        if verdict.untouched
+        else "bound"
+        if verdict.node
+        else "preempted"
+        if verdict.nominated
+        else "unschedulable"
+    )
+    outcomes[kind] += 1
+    problem = judge(control_plane, c, case, predicted, verdict)
+    for feature in case.features | {kind}:
+        tally = by_feature.setdefault(feature, [0, 0])
+        tally[0] += problem is None
+        tally[1] += 1
+    return f"seed {seed}: {problem}\n{json.dumps(case.describe())}" if problem else None

@@ -120,6 +120,28 @@ def test_pending_pods_carry_the_scheduler_verdict(bundle):
     assert verdicts >= len(pending) // 2
 
 
+def test_each_pending_pod_verdict_names_its_own_claim():
+    """Pods of one case share a verdict unless it quotes something of the pod's own: a missing
+    claim's name differs per pod, so every message must name that pod's claim."""
+    scale = gen_cluster.Scale(nodes=60, pods=900, events=2000, pending_share=0.2)
+    snap, _ = gen_cluster.generate(scale, seed=7)
+    checked = 0
+    for pod in snap.pods:
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes") or ()
+            if "persistentVolumeClaim" in v
+        ]
+        conds = [c for c in pod["status"].get("conditions") or () if c["type"] == "PodScheduled"]
+        if pod["spec"].get("nodeName") or not conds or "persistentvolumeclaim" not in str(conds):
+            continue
+        assert f'persistentvolumeclaim "{claims[-1]}" not found' in conds[0]["message"]
+        (event,) = [e for e in snap.events_for(pod) if e["reason"] == "FailedScheduling"]
+        assert claims[-1] in event["message"]
+        checked += 1
+    assert checked >= 5
+
+
 def test_crash_looping_and_oom_killed_pods_exist(bundle):
     snap = load_snapshot(bundle[0])
     last_reasons = {

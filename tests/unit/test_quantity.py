@@ -91,3 +91,35 @@ def test_format_millicores_and_amounts() -> None:
     assert format_amount("memory", 16 * 2**30) == "16Gi"
     assert format_amount("hugepages-2Mi", 4 * 2**20) == "4Mi"
     assert format_amount("nvidia.com/gpu", 2) == "2"
+
+
+@pytest.mark.parametrize(
+    ("raw", "nanos"),
+    [
+        ("1e999", 10**1008),  # no bound of its own on the exponent
+        ("25e300", 25 * 10**309),
+        ("1e4294967296", 10**9),  # int32 wrap: 2^32 -> 0
+        ("3e4294967299", 3 * 10**12),  # 2^32 + 3 -> 3
+        ("1e9223372036854775807", 10**8),  # int64 max wraps to -1: 0.1
+        ("1e2147483648", 1),  # wraps to -2^31: far below a nano, rounds up to 1n
+        ("1e-5000", 1),
+        ("0e99999", 0),
+        ("8Ei", (2**63 - 1) * 10**9),  # binary suffixes are capped at the largest int64
+        ("1024Ei", (2**63 - 1) * 10**9),
+        ("-8Ei", -(2**63 - 1) * 10**9),
+        ("9223372036854775808", 2**63 * 10**9),  # decimal values are not
+    ],
+)
+def test_exponents_and_caps_as_upstream(raw: str, nanos: int) -> None:
+    assert parse_quantity(raw).nanos == nanos
+
+
+@pytest.mark.parametrize("raw", ["1e9223372036854775808", "1e-9223372036854775809", "1e1.5"])
+def test_exponents_outside_int64_are_invalid(raw: str) -> None:
+    with pytest.raises(QuantityError):
+        parse_quantity(raw)
+
+
+def test_a_huge_exponent_is_refused_not_computed() -> None:
+    with pytest.raises(QuantityError, match="beyond what amldoctor evaluates"):
+        parse_quantity("1e2147483647")

@@ -127,11 +127,20 @@ def test_runtime_class_adds_overhead_selector_and_tolerations() -> None:
     assert spec["overhead"] == {"cpu": "250m", "memory": "120Mi"}
     assert spec["nodeSelector"] == {"sandbox": "kata"}
     assert {"key": "sandbox", "operator": "Exists"} in spec["tolerations"]
+    # The API server's words (the conflict's checked against it by the random e2e cases).
     assert admit(snap, pod(runtimeClassName="gvisor")).refusals == [
-        'pod rejected: RuntimeClass "gvisor" not found'
+        'pods "p" is forbidden: pod rejected: RuntimeClass "gvisor" not found'
     ]
     clash = admit(snap, pod(runtimeClassName="kata", nodeSelector={"sandbox": "none"}))
-    assert clash.refusals and "conflict" in clash.refusals[0]
+    assert clash.refusals == [
+        'pods "p" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = kata; '
+        "pod.spec.nodeSelector[sandbox] = none"
+    ]
+    own = admit(snap, pod(runtimeClassName="kata", overhead={"cpu": "1"}))
+    assert own.refusals == [
+        'pods "p" is forbidden: pod rejected: '
+        "Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -177,3 +186,86 @@ def test_what_if_priority_decides_preemption() -> None:
     assert doc["preemption"]["would_preempt"] is True
     assert [v["name"] for v in doc["preemption"]["victims"]] == ["batch"]
     assert "priority=1000" in " ".join(doc["admission"]["added"])
+
+
+def quota_of(hard: dict, used: dict | None) -> dict:
+    status: dict = {"hard": hard}
+    if used is not None:
+        status["used"] = used
+    return {
+        "kind": "ResourceQuota",
+        "metadata": {"name": "team", "namespace": "ml"},
+        "spec": {"hard": hard},
+        "status": status,
+    }
+
+
+def containers(*resources: dict) -> list[dict]:
+    return [{"name": f"c{i}", "resources": r} for i, r in enumerate(resources)]
+
+
+@pytest.mark.parametrize(
+    ("hard", "used", "spec", "expected"),
+    [
+        # Memory in its canonical spelling: one unsummed value keeps its own, sums are canonical.
+        ({"requests.memory": "4Gi"}, {"requests.memory": "3584Mi"},
+         containers({"requests": {"memory": "1Gi"}}),
+         "requested: requests.memory=1Gi, used: requests.memory=3584Mi, "
+         "limited: requests.memory=4Gi"),
+        ({"requests.memory": "4Gi"}, {"requests.memory": "3Gi"},
+         containers({"requests": {"memory": "512Mi"}}, {"requests": {"memory": "1536Mi"}}),
+         "requested: requests.memory=2Gi, used: requests.memory=3Gi, limited: requests.memory=4Gi"),
+        ({"limits.memory": "8Gi"}, {"limits.memory": "7Gi"},
+         containers({"limits": {"memory": "1024Mi"}}, {"limits": {"memory": "1G"}}),
+         "requested: limits.memory=2073741824, used: limits.memory=7Gi, "
+         "limited: limits.memory=8Gi"),
+        # Extended resources: the `requests.` form, defaulted from the limit.
+        ({"requests.nvidia.com/gpu": "2"}, {"requests.nvidia.com/gpu": "2"},
+         containers({"limits": {"nvidia.com/gpu": 1}}),
+         "requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=2, "
+         "limited: requests.nvidia.com/gpu=2"),
+        # A byte count keeps its own spelling (upstream keeps strings it finds canonical).
+        ({"memory": "1Gi"}, {"memory": "1Gi"},
+         containers({"requests": {"memory": "1048576"}}),
+         "requested: memory=1048576, used: memory=1Gi, limited: memory=1Gi"),
+        # ... a sum is canonical in its first term's format (decimal here, so not 2Mi).
+        ({"memory": "1Gi"}, {"memory": "1Gi"},
+         containers({"requests": {"memory": "1048576"}}, {"requests": {"memory": "1048576"}}),
+         "requested: memory=2097152, used: memory=1Gi, limited: memory=1Gi"),
+    ],
+)  # fmt: skip
+def test_quota_refusal_spells_quantities_as_the_api_server(hard, used, spec, expected) -> None:
+    subject = pod(containers=spec)
+    refusals = admit(Snapshot([node(), quota_of(hard, used)]), subject).refusals
+    assert refusals == [f'pods "p" is forbidden: exceeded quota: team, {expected}']
+
+
+def test_quota_on_cpu_requires_every_container_to_state_it() -> None:
+    spec = containers({"requests": {"cpu": "1"}}, {"requests": {"memory": "1Gi"}}, {})
+    quota = quota_of({"requests.cpu": "4", "limits.memory": "8Gi"}, {})
+    (refusal,) = admit(Snapshot([node(), quota]), pod(containers=spec)).refusals
+    assert refusal == (
+        'pods "p" is forbidden: failed quota: team: must specify limits.memory for: c0,c1,c2; '
+        "requests.cpu for: c1,c2"
+    )
+
+
+def test_quota_without_usage_is_status_unknown() -> None:
+    quota = quota_of({"requests.cpu": "4", "pods": "3", "services": "1"}, {"pods": "1"})
+    (refusal,) = admit(Snapshot([node(), quota]), pod()).refusals
+    assert refusal == (
+        'pods "p" is forbidden: status unknown for quota: team, resources: pods,requests.cpu'
+    )
+
+
+def test_limits_become_requests_before_limit_range_and_quota() -> None:
+    """core/v1 defaulting copies a limit into the missing request; LimitRange's default request
+    then does not apply."""
+    limit_range = {
+        "kind": "LimitRange",
+        "metadata": {"name": "defaults", "namespace": "ml"},
+        "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m"}}]},
+    }
+    subject = pod(containers=containers({"limits": {"cpu": "2"}}))
+    admitted = admit(Snapshot([node(), limit_range]), subject)
+    assert admitted.pod["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "2"}
