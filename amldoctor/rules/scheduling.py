@@ -18,6 +18,7 @@ from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.snapshot import Snapshot
 from amldoctor.whypending.analysis import observed_verdict
 from amldoctor.whypending.remediation import fixes_from_message
+from amldoctor.whypending.state import claim_blocked
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -75,6 +76,15 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
             continue
         message, info = observed_verdict(snap, pod)
         if not message:
+            blocked = claim_blocked(snap, pod)
+            if blocked is not None:
+                # The scheduler never tries it, so there is no message to start from.
+                yield ctx.finding(
+                    pod,
+                    message=blocked.summary,
+                    evidence={"scheduler_error": blocked.details["scheduler_error"]},
+                    remediation=blocked.details["claim_problem"],
+                )
             continue
         parsed = parse_fit_error(message)
         name = meta(pod).get("name")
