@@ -143,7 +143,7 @@ class DynamicResources(Plugin):
     name = names.DYNAMIC_RESOURCES
     short = "devices"
     funnel = "have the devices the pod's resource claims ask for"
-    funnel_rank = 11  # after pod (anti-)affinity (order in DEFAULT_FILTERS), before room
+    funnel_rank = 12  # after pod (anti-)affinity, before room
     advice = (
         "the pod's ResourceClaims cannot get devices there (kubectl get resourceclaims,"
         "resourceslices,deviceclasses shows the claims, the devices per node and the classes)"
