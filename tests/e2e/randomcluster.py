@@ -33,6 +33,7 @@ from typing import Any
 from cluster import Cluster, clear_cluster, force_delete
 from kube import ApiError
 from objects import node_manifest, pod_manifest, rfc3339
+from randomdra import add_dra, after_pending_created, apply_dra
 
 ZONE = "topology.kubernetes.io/zone"
 POOL = "agentpool"
@@ -86,6 +87,7 @@ class RandomCase:
     pdbs: list[dict[str, Any]] = field(default_factory=list)  # (manifest, disruptionsAllowed)
     rwop: bool = False  # create the ReadWriteOncePod claim and its volume
     preemptor: dict[str, Any] | None = None  # created (and left to preempt) before PENDING
+    dra: Any = None  # randomdra.DraCase: devices, classes and claims, when drawn
 
     @property
     def ghost(self) -> bool:
@@ -102,6 +104,7 @@ class RandomCase:
             "pdbs": self.pdbs,
             "rwop": self.rwop,
             "preemptor": self.preemptor,
+            "dra": vars(self.dra) if self.dra else None,
         }
 
 
@@ -158,6 +161,7 @@ def generate(seed: int) -> RandomCase:
     if rng.random() < 0.04:
         pending["spec"]["nodeName"] = GHOST_NODE
         features.add("ghost")
+    case.dra = add_dra(seed, nodes, bound, pending, features)
     if not features:
         features.add("basic")
     return case
@@ -462,6 +466,7 @@ def apply_case(cluster: Cluster, case: RandomCase) -> None:
             f"{cluster.ns_path}/pods/{pod['metadata']['name']}/status",
             {"status": {"phase": "Running", **pod.get("status", {})}},
         )
+    apply_dra(cluster, case.dra)
     cluster.wait_scheduler_sees(nodes=len(case.nodes), pods=len(case.bound_pods))
     if case.preemptor is not None:
         _let_preemptor_act(cluster, case.preemptor)
@@ -513,6 +518,7 @@ def decide(cluster: Cluster, case: RandomCase, timeout: float = 30) -> Verdict:
     """Create the pending pod of an applied case and wait for the scheduler's verdict."""
     before = _victims(cluster)
     cluster.create_pod(case.pending)
+    after_pending_created(cluster, case.dra, PENDING)
     if case.ghost:
         time.sleep(1.0)  # nothing will happen: make sure nothing did
         pod = cluster.get_pod(PENDING)

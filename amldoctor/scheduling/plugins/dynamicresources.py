@@ -82,8 +82,21 @@ def pod_claims(snap: Any, pod: Mapping) -> tuple[list[tuple[str, Mapping]], tupl
         if entry.get("resourceClaimName"):
             claim_name, from_template = entry["resourceClaimName"], False
         elif entry.get("resourceClaimTemplateName"):
+            template = entry["resourceClaimTemplateName"]
+            if entry_name not in statuses and not meta.get("uid"):
+                # A manifest (why-pending -f, lint --against), not a pod the API server holds:
+                # the resourceclaim controller would generate its claim from the template.
+                generated = _from_template(snap, ns, name, entry_name, template)
+                if generated is None:
+                    return [], (
+                        f"ResourceClaimTemplate {ns}/{template} not found",
+                        f"entry {entry_name} uses ResourceClaimTemplate {template}, which does "
+                        f"not exist in namespace {ns}: the resourceclaim controller cannot "
+                        "create the pod's claim; create the template or fix the name",
+                    )
+                out.append((entry_name, generated))
+                continue
             if entry_name not in statuses:
-                template = entry["resourceClaimTemplateName"]
                 return [], (
                     f'pod "{ns}/{name}": ResourceClaim not created yet',
                     f"entry {entry_name} uses ResourceClaimTemplate {template}, and no claim "
@@ -123,6 +136,23 @@ def pod_claims(snap: Any, pod: Mapping) -> tuple[list[tuple[str, Mapping]], tupl
             return [], (text, text + ": delete the pod so that its owner recreates it")
         out.append((entry_name, claim))
     return out, None
+
+
+def _from_template(
+    snap: Any, ns: str, pod_name: str, entry: str, template: str
+) -> dict | None:
+    """The claim the resourceclaim controller would create for a pod that does not exist yet,
+    or None when the template is missing."""
+    found = snap.get("ResourceClaimTemplate", ns, template)
+    if found is None:
+        return None
+    spec = (found.get("spec") or {}).get("spec") or {}
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": f"{pod_name}-{entry}", "namespace": ns},
+        "spec": spec,
+    }
 
 
 def _controlled_by(claim: Mapping, pod: Mapping) -> bool:
