@@ -76,7 +76,7 @@ def pod_claims(snap: Any, pod: Mapping) -> tuple[list[tuple[str, Mapping]], tupl
         for s in (pod.get("status") or {}).get("resourceClaimStatuses") or []
         if isinstance(s, Mapping)
     }
-    out = []
+    out: list[tuple[str, Mapping]] = []
     for entry in (pod.get("spec") or {}).get("resourceClaims") or []:
         entry_name = entry.get("name") or ""
         if entry.get("resourceClaimName"):
@@ -138,9 +138,7 @@ def pod_claims(snap: Any, pod: Mapping) -> tuple[list[tuple[str, Mapping]], tupl
     return out, None
 
 
-def _from_template(
-    snap: Any, ns: str, pod_name: str, entry: str, template: str
-) -> dict | None:
+def _from_template(snap: Any, ns: str, pod_name: str, entry: str, template: str) -> dict | None:
     """The claim the resourceclaim controller would create for a pod that does not exist yet,
     or None when the template is missing."""
     found = snap.get("ResourceClaimTemplate", ns, template)
