@@ -48,7 +48,10 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     the scheduler's terse message ("0/12 nodes are available: 3 Insufficient nvidia.com/gpu,
     9 node(s) had untolerated taint(s)") into structured causes with node counts. When nodes
     are in the snapshot, it re-runs the scheduler's filters node by node and names the closest
-    node and the change that would make the pod fit.
+    node and the change that would make the pod fit. Pods whose DRA ResourceClaims get no devices
+    are explained per node (no slice, selector, devices held by other claims, count); a pod
+    whose claim is missing or not generated yet is never tried by the scheduler and is reported
+    with the claim's problem.
 
     ## Why is this bad?
     The pod will not start until something changes: a GPU training job waits forever, an
@@ -68,7 +71,9 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     ## How to fix
     Follow the remediation: add the toleration the GPU pool needs, correct the nodeSelector to
     a value nodes really carry, lower the request to what the largest node can hold, or scale
-    the node pool. `amldoctor why-pending POD` shows the full node-by-node matrix.
+    the node pool; for DRA, create the missing claim or class, relax the claim's selector or
+    count, or free the devices other claims hold. `amldoctor why-pending POD` shows the full
+    node-by-node matrix.
     """
     snap = ctx.snapshot
     for pod in ctx.pods():
