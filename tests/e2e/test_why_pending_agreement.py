@@ -4,7 +4,8 @@ For each case amldoctor first predicts (what-if, `-f`) which nodes would take th
 with the cluster exactly as the scheduler sees it; then the real scheduler decides. A bound node
 must be one amldoctor called feasible; an unschedulable verdict must match "no node fits", and
 amldoctor's live explanation must reproduce the scheduler's own message exactly.
-AMLDOCTOR_E2E_SEEDS sets the number of cases (default 50, about 3 s each).
+AMLDOCTOR_E2E_SEEDS sets the number of cases (default 50, about 3 s each);
+AMLDOCTOR_E2E_ONLY=FEATURE runs only the seeds whose case drew that feature (e.g. `dra`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from randomcluster import PENDING, apply_case, decide, generate
 pytestmark = pytest.mark.e2e
 
 SEEDS = range(int(os.environ.get("AMLDOCTOR_E2E_SEEDS", "50")))
+ONLY = os.environ.get("AMLDOCTOR_E2E_ONLY")
 
 
 def why_pending(
@@ -102,8 +104,9 @@ def test_why_pending_agrees_with_kube_scheduler(
     disagreements = []
     outcomes = {"bound": 0, "unschedulable": 0, "preempted": 0, "untouched": 0}
     by_feature: dict[str, list[int]] = {}  # feature -> [agreed, cases]
-    for seed in SEEDS:
-        case = generate(seed)
+    cases = [case for case in map(generate, SEEDS) if not ONLY or ONLY in case.features]
+    for case in cases:
+        seed = case.seed
         apply_case(c, case)
         predicted = why_pending(
             control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending)
@@ -126,11 +129,11 @@ def test_why_pending_agrees_with_kube_scheduler(
             tally[1] += 1
         if problem:
             disagreements.append(f"seed {seed}: {problem}\n{json.dumps(case.describe())}")
-    agreed = len(SEEDS) - len(disagreements)
+    agreed = len(cases) - len(disagreements)
     with capsys.disabled():  # the agreement rate is a figure worth seeing in every run
         print(
-            f"\nwhy-pending vs kube-scheduler: {agreed}/{len(SEEDS)} random cases agree "
-            f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}"
+            f"\nwhy-pending vs kube-scheduler: {agreed}/{len(cases)} random cases agree "
+            f"({100 * agreed / max(len(cases), 1):.0f}%); {outcomes}"
         )
         for feature, (ok, total) in sorted(by_feature.items()):
             print(f"  {feature:20} {ok}/{total}")
