@@ -46,10 +46,10 @@ def add_dra(seed: int, nodes: list[dict], bound: list[dict], pending: dict, feat
     devices: dict[str, list[dict[str, Any]]] = {}
     for node in nodes:
         name = node["metadata"]["name"]
-        if rng.random() < 0.7:
+        if rng.random() < 0.8:
             devs = [
                 gpu_device(f"gpu-{i}", rng.choice(MODELS), rng.choice([40, 80]))
-                for i in range(rng.randint(0, 4))
+                for i in range(rng.choice([0, 1, 2, 2, 3, 4]))
             ]
             devices[name] = devs
             case.slices.append(node_slice(name, devs))
@@ -76,7 +76,7 @@ def add_dra(seed: int, nodes: list[dict], bound: list[dict], pending: dict, feat
             features.add("dra-selector")
             selectors = [f'device.attributes["{DRIVER}"].model == "{rng.choice(MODELS)}"']
         mode = "ExactCount"
-        count = rng.choice([1, 1, 2, 3])
+        count = rng.choice([1, 1, 1, 2, 3])
         if count > 1:
             features.add("dra-count")
         if rng.random() < 0.1:
