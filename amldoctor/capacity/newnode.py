@@ -29,6 +29,7 @@ from amldoctor.k8s.resources import pod_requests
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import NodeInfo, anti_affinity_pods
 from amldoctor.scheduling.framework import simulate
+from amldoctor.scheduling.plugins.draalloc import slices_for_new_node
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
 
@@ -126,6 +127,11 @@ _CONTEXT_KINDS = (
     "PersistentVolume",
     "StorageClass",
     "CSINode",
+    # DRA: the pod's claims, their classes, and the devices (network-attached pools too)
+    "ResourceClaim",
+    "ResourceClaimTemplate",
+    "DeviceClass",
+    "ResourceSlice",
 )
 
 
@@ -151,10 +157,12 @@ def _needs_whole_cluster(snap: Snapshot, pod: dict) -> bool:
 
 def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot:
     node, pods = template_node(snap, source, name)
+    source_name = (source.get("metadata") or {}).get("name") or ""
+    slices = slices_for_new_node(snap.of_kind("ResourceSlice"), source_name, name)
     if whole:
-        objects = [*snap.objects, node, *pods]
+        objects = [*snap.objects, node, *pods, *slices]
     else:
-        objects = [node, *pods, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
+        objects = [node, *pods, *slices, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
     return Snapshot(
         objects,
         source=snap.source,

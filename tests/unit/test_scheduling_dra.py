@@ -472,3 +472,19 @@ def test_cel_outside_the_subset_says_why(expr: str, reason: str) -> None:
     with pytest.raises(dracel.Unevaluable, match=None) as err:
         dracel.matches(expr, VIEW)
     assert reason in str(err.value)
+
+
+def test_a_new_node_of_the_pool_brings_its_own_free_devices() -> None:
+    """ "Would a new node help?": the driver publishes the same devices for a new node, none of
+    them allocated yet."""
+    objs = [device_class(), node("n0", agentpool="gpupool"), slice_("n0", [device("gpu-0")])]
+    subject = pod(claims={"gpu": "mine"})
+    snap = Snapshot([*objs, allocated("other", "n0", ["gpu-0"]), claim("mine"), subject])
+    doc = analyze(snap, subject)
+    assert doc["scheduler_message"].startswith("0/1 nodes are available: 1 cannot allocate")
+    pools = {p["pool"]: p for p in doc["new_nodes"]["pools"]}
+    assert pools["gpupool"]["fits"] is True, doc["new_nodes"]
+    two = Snapshot([*objs, claim("mine", count=2), subject])
+    pools = {p["pool"]: p for p in analyze(two, subject)["new_nodes"]["pools"]}
+    assert pools["gpupool"]["fits"] is False
+    assert pools["gpupool"]["reasons"] == ["cannot allocate all claims"]

@@ -409,3 +409,18 @@ def _combinations(devices: list[Device], n: int) -> Iterator[list[Device]]:
     for k in range(len(devices) - n + 1):
         for rest in _combinations(devices[k + 1 :], n - 1):
             yield [devices[k], *rest]
+
+
+def slices_for_new_node(slices: Sequence[Mapping], source: str, name: str) -> list[dict]:
+    """The node-local ResourceSlices a DRA driver would publish for a new node `name` shaped
+    like node `source` (a DaemonSet publishes one pool per node): copies of `source`'s."""
+    out = []
+    for s in slices:
+        spec = s.get("spec") or {}
+        if spec.get("nodeName") != source:
+            continue
+        pool = dict(spec.get("pool") or {})
+        pool["name"] = f"{pool.get('name') or source}-{name}"
+        meta = {"name": f"{(s.get('metadata') or {}).get('name')}-{name}"}
+        out.append({**s, "metadata": meta, "spec": {**spec, "nodeName": name, "pool": pool}})
+    return out

@@ -186,6 +186,11 @@ class DynamicResources(Plugin):
         self.not_collected: list[str] = []
         self._reach: dict[int, bool] = {}
 
+    def filter_key(self) -> None:
+        """Per node, always: the verdict depends on the ResourceSlices that reach each node and
+        on the devices other claims hold there, so no two nodes (or pods) share it."""
+        return None
+
     def pre_filter(self) -> PreFilterOutcome:
         if not self.profile.features.dynamic_resources:
             return PreFilterOutcome.skip()
