@@ -80,16 +80,21 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
         if not is_waiting_for_node(pod) or (pod.get("spec") or {}).get("schedulingGates"):
             continue
         message, info = observed_verdict(snap, pod)
+        blocked = claim_blocked(snap, pod)
+        if blocked is not None:
+            # The scheduler does not try it until its claims are ready: a message, if any, is
+            # from an earlier attempt, and the claim is what to fix.
+            held: dict = {"scheduler_error": blocked.details["scheduler_error"]}
+            if message:
+                held["scheduler_message"] = message
+            yield ctx.finding(
+                pod,
+                message=blocked.summary,
+                evidence=held,
+                remediation=blocked.details["claim_problem"],
+            )
+            continue
         if not message:
-            blocked = claim_blocked(snap, pod)
-            if blocked is not None:
-                # The scheduler never tries it, so there is no message to start from.
-                yield ctx.finding(
-                    pod,
-                    message=blocked.summary,
-                    evidence={"scheduler_error": blocked.details["scheduler_error"]},
-                    remediation=blocked.details["claim_problem"],
-                )
             continue
         parsed = parse_fit_error(message)
         name = meta(pod).get("name")

@@ -488,3 +488,15 @@ def test_a_new_node_of_the_pool_brings_its_own_free_devices() -> None:
     pools = {p["pool"]: p for p in analyze(two, subject)["new_nodes"]["pools"]}
     assert pools["gpupool"]["fits"] is False
     assert pools["gpupool"]["reasons"] == ["cannot allocate all claims"]
+
+
+def test_scan_names_the_missing_claim_even_after_an_earlier_attempt() -> None:
+    """The claim went away after the scheduler's last attempt: its message is stale, and the
+    pod waits for the claim, not for devices."""
+    snap = load_snapshot(str(FIXTURE))
+    pod_ = snap.get("Pod", NS, "trainer")
+    pod_["spec"]["resourceClaims"][0]["resourceClaimName"] = "absent"
+    (finding,) = run_rules(snap, only=["AMD101"]).findings
+    assert 'could not find ResourceClaim "ml/absent"' in finding.message
+    assert finding.evidence["scheduler_message"].startswith("0/2 nodes are available")
+    assert "create the claim in namespace ml" in finding.remediation
