@@ -175,6 +175,14 @@ def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot
     )
 
 
+def _nodes_with_slices(snap: Snapshot) -> set[str]:
+    return {
+        str((s.get("spec") or {}).get("nodeName"))
+        for s in snap.of_kind("ResourceSlice")
+        if (s.get("spec") or {}).get("nodeName")
+    }
+
+
 def _ready(node: dict) -> bool:
     return any(
         c.get("type") == "Ready" and c.get("status") == "True"
@@ -203,7 +211,11 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
                 answer.backoff = group.backoff_message or group.backoff_code or "backing off"
         nodes = pools.get(pool) or []
         if nodes:
-            source = next((n for n in nodes if _ready(n)), nodes[0])
+            # A node the DRA driver publishes devices for, when the pool has one: a new node
+            # gets the driver too, and nodes without it say nothing about the pool's devices.
+            sliced = _nodes_with_slices(snap)
+            ranked = sorted(nodes, key=lambda n: (not _ready(n), meta(n).get("name") not in sliced))
+            source = ranked[0]  # ready first, then served by a DRA driver; stable otherwise
             name = f"{pool}-new-node"
             answer.template_node = meta(source).get("name")
             # One augmented snapshot per pool, shared by every pod asked about: the simulation

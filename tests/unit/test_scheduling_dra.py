@@ -500,3 +500,10 @@ def test_scan_names_the_missing_claim_even_after_an_earlier_attempt() -> None:
     assert 'could not find ResourceClaim "ml/absent"' in finding.message
     assert finding.evidence["scheduler_message"].startswith("0/2 nodes are available")
     assert "create the claim in namespace ml" in finding.remediation
+
+
+def test_the_new_node_is_shaped_like_a_node_the_driver_serves() -> None:
+    snap = load_snapshot(str(FIXTURE))  # pool gpu: n-a has no devices, n-b two (both taken)
+    doc = analyze(snap, snap.get("Pod", NS, "trainer"))
+    (answer,) = doc["new_nodes"]["pools"]
+    assert answer["template_node"] == "n-b" and answer["fits"] is True, answer
