@@ -262,7 +262,9 @@ POD_SPEC = Obj(
         "schedulingGates": ListOf(Obj({"name": STR})),
         "securityContext": Obj({"runAsUser": INT, "runAsNonRoot": BOOL, "fsGroup": INT}),
         "os": Obj({"name": STR}),
-        "resourceClaims": ListOf(Obj({"name": STR})),
+        "resourceClaims": ListOf(
+            Obj({"name": STR, "resourceClaimName": STR, "resourceClaimTemplateName": STR})
+        ),
     }
 )
 POD_TEMPLATE = Obj({"metadata": METADATA, "spec": POD_SPEC})
@@ -311,6 +313,7 @@ POD_STATUS = Obj(
         "containerStatuses": ListOf(CONTAINER_STATUS),
         "initContainerStatuses": ListOf(CONTAINER_STATUS),
         "ephemeralContainerStatuses": ListOf(CONTAINER_STATUS),
+        "resourceClaimStatuses": ListOf(Obj({"name": STR, "resourceClaimName": STR})),
     }
 )
 NODE = Obj(
@@ -424,6 +427,89 @@ _WORKLOAD_STATUS = Obj(
 )
 
 
+# Dynamic Resource Allocation (resource.k8s.io/v1): what the DynamicResources filter reads.
+_CEL_SELECTORS = ListOf(Obj({"cel": Obj({"expression": STR})}))
+_DEVICE_REQUEST = {
+    "deviceClassName": STR,
+    "selectors": _CEL_SELECTORS,
+    "allocationMode": STR,
+    "count": INT,
+    "adminAccess": BOOL,
+}
+_CLAIM_SPEC = Obj(
+    {
+        "devices": Obj(
+            {
+                "requests": ListOf(
+                    Obj(
+                        {
+                            "name": STR,
+                            "exactly": Obj(_DEVICE_REQUEST),
+                            "firstAvailable": ListOf(Obj({"name": STR, **_DEVICE_REQUEST})),
+                        }
+                    )
+                ),
+                "constraints": ListOf(Obj({"requests": STRS, "matchAttribute": STR})),
+            }
+        )
+    }
+)
+RESOURCE_CLAIM = Obj(
+    {
+        "spec": _CLAIM_SPEC,
+        "status": Obj(
+            {
+                "allocation": Obj(
+                    {
+                        "devices": Obj(
+                            {
+                                "results": ListOf(
+                                    Obj(
+                                        {
+                                            "request": STR,
+                                            "driver": STR,
+                                            "pool": STR,
+                                            "device": STR,
+                                            "adminAccess": BOOL,
+                                        }
+                                    )
+                                )
+                            }
+                        ),
+                        "nodeSelector": NODE_SELECTOR,
+                    }
+                ),
+                "reservedFor": ListOf(Obj({"resource": STR, "name": STR, "uid": STR})),
+            }
+        ),
+    }
+)
+_ATTRIBUTE = Obj({"int": INT, "bool": BOOL, "string": STR, "version": STR})
+RESOURCE_SLICE = Obj(
+    {
+        "spec": Obj(
+            {
+                "driver": STR,
+                "pool": Obj({"name": STR, "generation": INT, "resourceSliceCount": INT}),
+                "nodeName": STR,
+                "nodeSelector": NODE_SELECTOR,
+                "allNodes": BOOL,
+                "perDeviceNodeSelection": BOOL,
+                "devices": ListOf(
+                    Obj(
+                        {
+                            "name": STR,
+                            "attributes": MapOf(_ATTRIBUTE),
+                            "capacity": MapOf(Obj({"value": QTY})),
+                        }
+                    )
+                ),
+            }
+        )
+    }
+)
+
+
 def _nested(path: tuple[str, ...], leaf: Obj) -> Obj:
     """An object shape with `leaf` at `path` (the template paths have one home)."""
     for key in reversed(path):
@@ -471,6 +557,10 @@ _BY_KIND: dict[str, Obj] = {
         }
     ),
     "CronJob": _nested(POD_TEMPLATES_AT["CronJob"], POD_TEMPLATE),
+    "ResourceClaim": RESOURCE_CLAIM,
+    "ResourceClaimTemplate": Obj({"spec": Obj({"metadata": METADATA, "spec": _CLAIM_SPEC})}),
+    "DeviceClass": Obj({"spec": Obj({"selectors": _CEL_SELECTORS})}),
+    "ResourceSlice": RESOURCE_SLICE,
     "PodGroup": Obj(
         {
             "spec": Obj(

@@ -29,6 +29,7 @@ from amldoctor.k8s.resources import pod_requests
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import NodeInfo, anti_affinity_pods
 from amldoctor.scheduling.framework import simulate
+from amldoctor.scheduling.plugins.draalloc import slices_for_new_node
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
 
@@ -126,6 +127,11 @@ _CONTEXT_KINDS = (
     "PersistentVolume",
     "StorageClass",
     "CSINode",
+    # DRA: the pod's claims, their classes, and the devices (network-attached pools too)
+    "ResourceClaim",
+    "ResourceClaimTemplate",
+    "DeviceClass",
+    "ResourceSlice",
 )
 
 
@@ -151,10 +157,12 @@ def _needs_whole_cluster(snap: Snapshot, pod: dict) -> bool:
 
 def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot:
     node, pods = template_node(snap, source, name)
+    source_name = (source.get("metadata") or {}).get("name") or ""
+    slices = slices_for_new_node(snap.of_kind("ResourceSlice"), source_name, name)
     if whole:
-        objects = [*snap.objects, node, *pods]
+        objects = [*snap.objects, node, *pods, *slices]
     else:
-        objects = [node, *pods, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
+        objects = [node, *pods, *slices, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
     return Snapshot(
         objects,
         source=snap.source,
@@ -165,6 +173,14 @@ def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot
         missing=snap.missing,
         collected_kinds=snap.collected_kinds,
     )
+
+
+def _nodes_with_slices(snap: Snapshot) -> set[str]:
+    return {
+        str((s.get("spec") or {}).get("nodeName"))
+        for s in snap.of_kind("ResourceSlice")
+        if (s.get("spec") or {}).get("nodeName")
+    }
 
 
 def _ready(node: dict) -> bool:
@@ -195,7 +211,11 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
                 answer.backoff = group.backoff_message or group.backoff_code or "backing off"
         nodes = pools.get(pool) or []
         if nodes:
-            source = next((n for n in nodes if _ready(n)), nodes[0])
+            # A node the DRA driver publishes devices for, when the pool has one: a new node
+            # gets the driver too, and nodes without it say nothing about the pool's devices.
+            sliced = _nodes_with_slices(snap)
+            ranked = sorted(nodes, key=lambda n: (not _ready(n), meta(n).get("name") not in sliced))
+            source = ranked[0]  # ready first, then served by a DRA driver; stable otherwise
             name = f"{pool}-new-node"
             answer.template_node = meta(source).get("name")
             # One augmented snapshot per pool, shared by every pod asked about: the simulation

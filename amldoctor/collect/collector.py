@@ -35,6 +35,7 @@ from amldoctor.collect.kinds import (
     POD,
     POD_GROUP,
     PVC,
+    RESOURCE_CLAIM,
     ListRequest,
     Resource,
     normalize,
@@ -79,9 +80,17 @@ FollowUp = Callable[[ListRequest, list[dict] | None], list[ListRequest]]
 NOMINATED_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", NOMINATED_PODS),), extra=True)
 # Budgets of victims in any namespace decide which pods preemption would evict.
 ALL_PDBS_REQUEST = ListRequest(PDB, None, extra=True)
+# Devices allocated to claims of any namespace are taken, whoever waits for them (DRA).
+ALL_CLAIMS_REQUEST = ListRequest(RESOURCE_CLAIM, None, extra=True)
 # What other namespaces contribute to a waiting pod's scheduling question: the pods bound to the
-# nodes, the pods nominated to them, and the budgets preemption respects.
-OCCUPANCY_REQUESTS = (BOUND_PODS_REQUEST, NOMINATED_PODS_REQUEST, ALL_PDBS_REQUEST)
+# nodes, the pods nominated to them, the budgets preemption respects, and the claims holding
+# devices.
+OCCUPANCY_REQUESTS = (
+    BOUND_PODS_REQUEST,
+    NOMINATED_PODS_REQUEST,
+    ALL_PDBS_REQUEST,
+    ALL_CLAIMS_REQUEST,
+)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -462,6 +471,7 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
         *OCCUPANCY_REQUESTS,
         ListRequest(PVC, ns),
         ListRequest(POD_GROUP, ns),
+        ListRequest(RESOURCE_CLAIM),  # the pod's own claims, and the devices others hold
         AUTOSCALER_STATUS,
         *(ListRequest(res) for res in CLUSTER_SCOPED),
     ]

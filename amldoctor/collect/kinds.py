@@ -74,22 +74,37 @@ PRIORITY_CLASS = Resource(
     "PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", namespaced=False
 )
 RUNTIME_CLASS = Resource("RuntimeClass", "node.k8s.io/v1", "runtimeclasses", namespaced=False)
+# Dynamic Resource Allocation (GA in 1.34): claims and their templates, the classes they name, and
+# the devices drivers publish per node.
+RESOURCE_CLAIM = Resource("ResourceClaim", "resource.k8s.io/v1", "resourceclaims")
+RESOURCE_CLAIM_TEMPLATE = Resource(
+    "ResourceClaimTemplate", "resource.k8s.io/v1", "resourceclaimtemplates"
+)
+DEVICE_CLASS = Resource("DeviceClass", "resource.k8s.io/v1", "deviceclasses", namespaced=False)
+RESOURCE_SLICE = Resource("ResourceSlice", "resource.k8s.io/v1", "resourceslices", namespaced=False)
 
 NAMESPACED = (
     POD, EVENT, PVC, RESOURCE_QUOTA, LIMIT_RANGE, SERVICE, CONFIG_MAP, SECRET, REPLICA_SET,
     DEPLOYMENT, STATEFUL_SET, DAEMON_SET, JOB, POD_GROUP, VOLCANO_JOB, AML_JOB, POD_METRICS, PDB,
+    RESOURCE_CLAIM, RESOURCE_CLAIM_TEMPLATE,
 )  # fmt: skip
 # Namespaces are listed for their labels (pod affinity namespaceSelector), not only our own.
 CLUSTER_SCOPED = (
     NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, NODE_POOL, NODE_CLAIM,
-    PRIORITY_CLASS, RUNTIME_CLASS,
+    PRIORITY_CLASS, RUNTIME_CLASS, DEVICE_CLASS, RESOURCE_SLICE,
 )  # fmt: skip
 # Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
 EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
 ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS
 # Resources served only when an add-on is installed: a 404 means "not installed".
 OPTIONAL_APIS = frozenset(
-    {"scheduling.volcano.sh", "batch.volcano.sh", "amlarc.azureml.com", "karpenter.sh"}
+    {
+        "scheduling.volcano.sh",
+        "batch.volcano.sh",
+        "amlarc.azureml.com",
+        "karpenter.sh",
+        "resource.k8s.io",  # resource.k8s.io/v1 is served from 1.34 on
+    }
 )
 
 

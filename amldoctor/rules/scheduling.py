@@ -18,6 +18,7 @@ from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.snapshot import Snapshot
 from amldoctor.whypending.analysis import observed_verdict
 from amldoctor.whypending.remediation import fixes_from_message
+from amldoctor.whypending.state import claim_blocked
 
 DEFAULT_SCHEDULER = "default-scheduler"
 
@@ -47,7 +48,10 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     the scheduler's terse message ("0/12 nodes are available: 3 Insufficient nvidia.com/gpu,
     9 node(s) had untolerated taint(s)") into structured causes with node counts. When nodes
     are in the snapshot, it re-runs the scheduler's filters node by node and names the closest
-    node and the change that would make the pod fit.
+    node and the change that would make the pod fit. Pods whose DRA ResourceClaims get no devices
+    are explained per node (no slice, selector, devices held by other claims, count); a pod
+    whose claim is missing or not generated yet is never tried by the scheduler and is reported
+    with the claim's problem.
 
     ## Why is this bad?
     The pod will not start until something changes: a GPU training job waits forever, an
@@ -67,13 +71,29 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
     ## How to fix
     Follow the remediation: add the toleration the GPU pool needs, correct the nodeSelector to
     a value nodes really carry, lower the request to what the largest node can hold, or scale
-    the node pool. `amldoctor why-pending POD` shows the full node-by-node matrix.
+    the node pool; for DRA, create the missing claim or class, relax the claim's selector or
+    count, or free the devices other claims hold. `amldoctor why-pending POD` shows the full
+    node-by-node matrix.
     """
     snap = ctx.snapshot
     for pod in ctx.pods():
         if not is_waiting_for_node(pod) or (pod.get("spec") or {}).get("schedulingGates"):
             continue
         message, info = observed_verdict(snap, pod)
+        blocked = claim_blocked(snap, pod)
+        if blocked is not None:
+            # The scheduler does not try it until its claims are ready: a message, if any, is
+            # from an earlier attempt, and the claim is what to fix.
+            held: dict = {"scheduler_error": blocked.details["scheduler_error"]}
+            if message:
+                held["scheduler_message"] = message
+            yield ctx.finding(
+                pod,
+                message=blocked.summary,
+                evidence=held,
+                remediation=blocked.details["claim_problem"],
+            )
+            continue
         if not message:
             continue
         parsed = parse_fit_error(message)

@@ -6,8 +6,10 @@ The scheduler stops at the first failing plugin per node; amldoctor records that
 
 Nominated pods of equal or higher priority count on their node (`nominated.py`), and when no
 node fits the preemption dry run (`preemption.py`) names the node and victims the scheduler
-would pick. Not modelled, and reported in `not_modelled` when the cluster shows signs of them:
-DRA claims, scheduler extenders and custom profiles.
+would pick. DRA claims go through the DynamicResources plugin; where it cannot evaluate a
+selector, the node's verdict is an Error status and `not_modelled` says so. Not modelled, and
+reported in `not_modelled` when the cluster shows signs of them: scheduler extenders and custom
+profiles.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import ClusterView, anti_affinity_pods, pod_key
 from amldoctor.scheduling.nominated import run_filters, with_nominated
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
+from amldoctor.scheduling.plugins.dynamicresources import (
+    DynamicResources,
+    dra_notes,
+    unavailable_claims,
+)
 from amldoctor.scheduling.preemption import PreemptionOutcome, dry_run
 from amldoctor.scheduling.profile import Profile
 from amldoctor.scheduling.status import Code, Reason, Status
@@ -165,6 +172,8 @@ def scheduling_signature(snap: Snapshot, pod: Mapping) -> str | None:
     meta = pod.get("metadata") or {}
     if spec.get("nodeName") or (pod.get("status") or {}).get("nominatedNodeName"):
         return None
+    if spec.get("resourceClaims"):
+        return None  # its claims are its own (generated names live in the pod's status)
     volumes = [
         v
         for v in spec.get("volumes") or ()
@@ -310,7 +319,7 @@ def _simulate(
         prefilter_node_names=node_sets,
         postfilter_msg="",
         message=None,
-        not_modelled=_not_modelled(snap, pod),
+        not_modelled=_not_modelled(snap, pod) + dra_notes(plugins, verdicts),
         cluster=cluster,
         plugins=plugins,
         skipped_plugins=sorted(skipped),
@@ -364,10 +373,20 @@ def _postfilter_message(
     if not result.profile.features.dynamic_resources:
         return preemption
     status = result.prefilter_status
-    if status is not None and status.code == Code.UNRESOLVABLE:
+    if (
+        status is not None
+        and status.code == Code.UNRESOLVABLE
+        and status.plugin != names.DYNAMIC_RESOURCES
+    ):
         return msg.DRA_STATE_NOT_FOUND
+    dra = result.plugin(names.DYNAMIC_RESOURCES)
+    own = (
+        dra.post_filter_message(unavailable_claims(result.verdicts))
+        if isinstance(dra, DynamicResources)
+        else msg.DRA_NO_CLAIMS
+    )
     # An empty preemption message means a victim set was found: PostFilter succeeds, no suffix.
-    return f"{msg.DRA_NO_CLAIMS}, {preemption}" if preemption else ""
+    return f"{own}, {preemption}" if preemption else ""
 
 
 def build_message(result: SchedulingResult) -> str:
@@ -398,10 +417,6 @@ def _not_modelled(snap: Snapshot, pod: Mapping) -> list[str]:
     """What this simulation cannot see, judged from signs in the pod and the cluster."""
     notes = []
     spec = pod.get("spec") or {}
-    if spec.get("resourceClaims"):
-        notes.append(
-            "the pod uses DRA resourceClaims: the DynamicResources plugin is not simulated"
-        )
     scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     if scheduler != DEFAULT_SCHEDULER:
         notes.append(

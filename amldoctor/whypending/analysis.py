@@ -28,6 +28,7 @@ from amldoctor.scheduling.cluster import ClusterView
 from amldoctor.scheduling.framework import SchedulingResult, simulate
 from amldoctor.scheduling.message import event_message as truncate_for_event
 from amldoctor.scheduling.message import parse_fit_error
+from amldoctor.scheduling.plugins.dynamicresources import unknown_nodes
 from amldoctor.scheduling.profile import Profile
 from amldoctor.whypending import preemption, remediation, state
 
@@ -188,7 +189,13 @@ def analyze(
         "admission": admitted.to_dict() if admitted is not None else None,
         "findings": [],
     }
-    if pod_state.key in (state.NOT_PENDING, state.TERMINATING, state.NODE_MISSING, state.REFUSED):
+    if pod_state.key in (
+        state.NOT_PENDING,
+        state.TERMINATING,
+        state.NODE_MISSING,
+        state.REFUSED,
+        state.CLAIM_BLOCKED,
+    ):
         doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
         return doc
     unreadable = nodes_unreadable(snap)
@@ -206,6 +213,10 @@ def analyze(
     doc["scheduler_message"] = result.message
     doc["scheduler_event_message"] = truncate_for_event(result.message) if result.message else None
     doc["agrees_with_scheduler"], doc["differences"] = compare(result.message, observed)
+    if unknown_nodes(result.verdicts):
+        # A selector amldoctor cannot evaluate: never claim agreement on a guess.
+        doc["agrees_with_scheduler"] = None
+        doc["differences"] = [n for n in result.not_modelled if n.startswith("DRA:")]
     if node_rows:
         doc["nodes"] = _node_rows(result, cluster)
     doc["funnel"] = list(memo_on(result, "funnel", lambda: remediation.funnel(result, request)))
@@ -320,6 +331,18 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
             }
         return [
             Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
+        ]
+    if key == state.CLAIM_BLOCKED:
+        return [
+            Finding(
+                "AMD101",
+                "pod-unschedulable",
+                Severity.ERROR,
+                ref,
+                summary,
+                {"scheduler_error": doc["status"]["scheduler_error"]},
+                doc["status"]["claim_problem"],
+            )
         ]
     if key == state.GATED:
         return [

@@ -24,6 +24,7 @@ from amldoctor.scheduling.cluster import ClusterView, NodeInfo, pod_key
 from amldoctor.scheduling.framework import NodeVerdict, SchedulingResult
 from amldoctor.scheduling.message import ParsedFitError
 from amldoctor.scheduling.plugins import ADVICE, FUNNEL_ORDER
+from amldoctor.whypending.drafixes import dra_fixes
 from amldoctor.yamlwrite import dump_yaml
 
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
@@ -447,7 +448,10 @@ def all_fixes(
     if tol:
         fixes.append(tol)
     fixes += resource_fixes(result, cluster, request)
-    return fixes + [f for f in others if f["kind"] != "prefilter"]
+    dra = dra_fixes(result)  # said with the devices' numbers: the generic advice goes
+    fixes += dra
+    generic = {"prefilter", "dynamicresources"} if dra else {"prefilter"}
+    return fixes + [f for f in others if f["kind"] not in generic]
 
 
 def fixes_from_message(parsed: ParsedFitError) -> list[dict]:

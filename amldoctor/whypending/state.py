@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from amldoctor.k8s.events import event_message, event_reason
 from amldoctor.memo import memo_on
+from amldoctor.scheduling.plugins.dynamicresources import pod_claims
 
 if TYPE_CHECKING:
     from amldoctor.snapshot import Snapshot
@@ -29,6 +30,7 @@ TERMINATING = "terminating"
 PREEMPTING = "preempting"
 NODE_MISSING = "node-missing"
 REFUSED = "admission-refused"
+CLAIM_BLOCKED = "resource-claim-blocked"
 
 # Kubelet-side event reasons that explain a bound pod that does not start.
 KUBELET_REASONS = (
@@ -180,11 +182,32 @@ def classify(snap: Snapshot, pod: Mapping, *, what_if: bool = False) -> PodState
             "filters would say",
             {"scheduler_name": scheduler, **signs},
         )
+    blocked = claim_blocked(snap, pod)
+    if blocked:
+        return blocked
     nominated = status.get("nominatedNodeName")
     if nominated:
         # The summary names the victims; analysis fills it in (it needs the cluster view).
         return PodState(PREEMPTING, f"pod {ref} is nominated to node {nominated}")
     return PodState(UNSCHEDULABLE, f"pod {ref} is waiting for a node")
+
+
+def claim_blocked(snap: Any, pod: Mapping) -> PodState | None:
+    """The DynamicResources PreEnqueue check: a claim the pod needs is missing, being deleted,
+    not generated yet or not the pod's own. The scheduler then never tries the pod: no
+    FailedScheduling event, no PodScheduled condition, so nothing to compare with."""
+    if not (pod.get("spec") or {}).get("resourceClaims") or not snap.collected("ResourceClaim"):
+        return None
+    _, blocked = pod_claims(snap, pod)
+    if blocked is None:
+        return None
+    text, detail = blocked
+    return PodState(
+        CLAIM_BLOCKED,
+        f"pod {pod_ref(pod)} is not tried by the scheduler until its ResourceClaims are "
+        f"ready ({text}): {detail}",
+        {"scheduler_error": text, "claim_problem": detail},
+    )
 
 
 def _missing_node(snap: Any, name: str | None) -> str | None:

@@ -34,6 +34,7 @@ import admissionvariants
 from cluster import Cluster, clear_cluster, force_delete
 from kube import ApiError
 from objects import node_manifest, pod_manifest, rfc3339
+from randomdra import add_dra, after_pending_created, apply_dra
 
 ZONE = "topology.kubernetes.io/zone"
 POOL = "agentpool"
@@ -88,6 +89,7 @@ class RandomCase:
     rwop: bool = False  # create the ReadWriteOncePod claim and its volume
     preemptor: dict[str, Any] | None = None  # created (and left to preempt) before PENDING
     admission: admissionvariants.AdmissionSetup | None = None  # objects admission applies
+    dra: Any = None  # randomdra.DraCase: devices, classes and claims, when drawn
 
     @property
     def ghost(self) -> bool:
@@ -105,6 +107,7 @@ class RandomCase:
             "rwop": self.rwop,
             "preemptor": self.preemptor,
             "admission": self.admission.describe() if self.admission else None,
+            "dra": vars(self.dra) if self.dra else None,
         }
 
 
@@ -162,6 +165,7 @@ def generate(seed: int) -> RandomCase:
     if rng.random() < 0.04:
         pending["spec"]["nodeName"] = GHOST_NODE
         features.add("ghost")
+    case.dra = add_dra(seed, nodes, bound, pending, features)
     case.admission = admissionvariants.vary(case)
     if not features:
         features.add("basic")
@@ -468,6 +472,7 @@ def apply_case(cluster: Cluster, case: RandomCase) -> None:
             f"{cluster.ns_path}/pods/{pod['metadata']['name']}/status",
             {"status": {"phase": "Running", **pod.get("status", {})}},
         )
+    apply_dra(cluster, case.dra)
     cluster.wait_scheduler_sees(nodes=len(case.nodes), pods=len(case.bound_pods))
     if case.preemptor is not None:
         _let_preemptor_act(cluster, case.preemptor)
@@ -526,6 +531,7 @@ def decide(cluster: Cluster, case: RandomCase, timeout: float = 30) -> Verdict:
         if err.status != 403 or case.admission is None:
             raise
         return Verdict(node=None, refused=str(err.body.get("message")))
+    after_pending_created(cluster, case.dra, PENDING)
     if case.ghost:
         time.sleep(1.0)  # nothing will happen: make sure nothing did
         pod = cluster.get_pod(PENDING)

@@ -9,7 +9,8 @@ then amldoctor's what-if must name the same refusal as the API server, or predic
 message the scheduler writes about the admitted pod.
 AMLDOCTOR_E2E_SEEDS sets the number of cases (default 50, about 3 s each), from seed
 AMLDOCTOR_E2E_FIRST_SEED (default 0);
-AMLDOCTOR_E2E_ADMISSION the share of them with admission variants (default 0.3).
+AMLDOCTOR_E2E_ADMISSION the share of them with admission variants (default 0.3);
+AMLDOCTOR_E2E_ONLY=FEATURE runs only the seeds whose case drew that feature (e.g. `dra`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 
 FIRST_SEED = int(os.environ.get("AMLDOCTOR_E2E_FIRST_SEED", "0"))
 SEEDS = range(FIRST_SEED, FIRST_SEED + int(os.environ.get("AMLDOCTOR_E2E_SEEDS", "50")))
+ONLY = os.environ.get("AMLDOCTOR_E2E_ONLY")
 
 
 def why_pending(
@@ -118,21 +120,22 @@ def test_why_pending_agrees_with_kube_scheduler(
     disagreements: list[str] = []
     outcomes = {"bound": 0, "unschedulable": 0, "preempted": 0, "untouched": 0, "refused": 0}
     by_feature: dict[str, list[int]] = {}  # feature -> [agreed, cases]
+    cases = [case for case in map(generate, SEEDS) if not ONLY or ONLY in case.features]
     try:
-        for seed in SEEDS:
+        for case in cases:
             try:
-                problem = run_case(control_plane, c, seed, outcomes, by_feature)
+                problem = run_case(control_plane, c, case, outcomes, by_feature)
             except Exception as exc:  # name the case a crash or a hang happened on
-                raise AssertionError(f"seed {seed}: {exc!r}") from exc
+                raise AssertionError(f"seed {case.seed}: {exc!r}") from exc
             if problem:
                 disagreements.append(problem)
     finally:
         admissionvariants.clear(c)  # a globalDefault PriorityClass must not outlive the test
-    agreed = len(SEEDS) - len(disagreements)
+    agreed = len(cases) - len(disagreements)
     with capsys.disabled():  # the agreement rate is a figure worth seeing in every run
         print(
-            f"\nwhy-pending vs kube-scheduler: {agreed}/{len(SEEDS)} random cases agree "
-            f"({100 * agreed / max(len(SEEDS), 1):.0f}%); {outcomes}"
+            f"\nwhy-pending vs kube-scheduler: {agreed}/{len(cases)} random cases agree "
+            f"({100 * agreed / max(len(cases), 1):.0f}%); {outcomes}"
         )
         for feature, (ok, total) in sorted(by_feature.items()):
             print(f"  {feature:26} {ok}/{total}")
@@ -142,12 +145,12 @@ def test_why_pending_agrees_with_kube_scheduler(
 def run_case(
     control_plane: ControlPlane,
     c: Cluster,
-    seed: int,
+    case: Any,
     outcomes: dict[str, int],
     by_feature: dict[str, list[int]],
 ) -> str | None:
     """Generate, predict, let the real components decide, judge; tally; the disagreement."""
-    case = generate(seed)
+    seed = case.seed
     apply_case(c, case)
     predicted = why_pending(control_plane, c.namespace, "-f", "-", stdin=json.dumps(case.pending))
     verdict = decide(c, case)

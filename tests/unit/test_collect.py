@@ -730,3 +730,22 @@ def test_forbidden_bound_pods_after_a_waiting_pod_is_reported(cluster, tmp_path)
     assert miss.status == 403 and miss.namespace is None
     assert not snap.all_pods_on_nodes_read()
     assert snap.get("Pod", "ml", "waiting") is not None
+
+
+def test_dra_kinds_are_collected_and_a_forbidden_one_degrades(cluster, tmp_path):
+    populate(cluster)
+    api = "/apis/resource.k8s.io/v1"
+    held = {"metadata": {"name": "held", "namespace": "team-b", "uid": "c-b"}}
+    cluster.lists[f"{api}/namespaces/ml/resourceclaims"] = [
+        {"metadata": {"name": "mine", "namespace": "ml", "uid": "c-ml"}}
+    ]
+    cluster.lists[f"{api}/resourceclaims"] = [held]  # devices other namespaces hold
+    cluster.lists[f"{api}/resourceslices"] = [{"metadata": {"name": "s1"}, "spec": {}}]
+    cluster.forced[f"{api}/deviceclasses"] = 403
+    snap = collect_live(options(kubeconfig(tmp_path, cluster.url))).snapshot
+    assert snap.get("ResourceClaim", "ml", "mine")["apiVersion"] == "resource.k8s.io/v1"
+    assert snap.get("ResourceClaim", "team-b", "held") is not None
+    assert snap.collected("ResourceClaim") and snap.collected("ResourceSlice")
+    assert snap.missing_for("DeviceClass").status == 403
+    assert not snap.collected("DeviceClass")
+    assert cluster.queries(f"{api}/namespaces/ml/resourceclaimtemplates")

@@ -1,6 +1,7 @@
 """The default filter plugins, in the default profile's Filter order."""
 
 from amldoctor.scheduling.plugins.base import Plugin
+from amldoctor.scheduling.plugins.dynamicresources import DynamicResources
 from amldoctor.scheduling.plugins.nodeaffinity import NodeAffinity
 from amldoctor.scheduling.plugins.nodeports import NodePorts
 from amldoctor.scheduling.plugins.noderesources import NodeResourcesFit
@@ -26,6 +27,7 @@ DEFAULT_FILTERS: tuple[type[Plugin], ...] = (
     VolumeZone,
     PodTopologySpread,
     InterPodAffinity,
+    DynamicResources,  # inserted before DefaultPreemption when DRA is on: last of the filters
 )
 
 # How why-pending presents the plugins, read off the plugins themselves (see `Plugin`).

@@ -40,7 +40,7 @@ class NodeResourcesFit(Plugin):
     name = names.NODE_RESOURCES_FIT
     short = "resources"
     funnel = "have room for the requests"
-    funnel_rank = 12
+    funnel_rank = 13
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
