@@ -30,8 +30,8 @@ from amldoctor.scheduling.plugins import ADVICE, FUNNEL_ORDER
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
 
 
-def failing_plugins(v: NodeVerdict) -> set[str]:
-    return {s.plugin for s in v.failures}
+def failing_plugins(v: NodeVerdict) -> frozenset[str]:
+    return v.failing_plugins
 
 
 def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
@@ -125,7 +125,7 @@ def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
                 "name": v.name,
                 "fits": v.fits,
                 "failing": sorted(failing_plugins(v)),
-                "details": [f["detail"] for s in v.failures for f in s.failures()],
+                "details": [f["detail"] for s in v.failures for f in s.failures(v.name)],
             }
         )
     return out
@@ -415,7 +415,8 @@ def other_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     for v in result.verdicts:
         for s in v.failures:
             counts[s.plugin] += 1
-            example.setdefault(s.plugin, s.items[0].detail)
+            if s.plugin not in example:
+                example[s.plugin] = s.items[0].explain(v.name)[0]
     # A cordon matters only where it is all that stands in the way (the cordon's own taint aside):
     # a cordoned CPU node is no news to a GPU pod that no CPU node could take anyway.
     cordon_blocks = any(
