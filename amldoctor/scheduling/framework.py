@@ -323,7 +323,7 @@ def _simulate(
     result.nominated_nodes = {
         v.name: ["/".join(pod_key(p)) for p in cluster.nominated_on(v.name)]
         for v in verdicts
-        if rejection is None and cluster.nominated_on(v.name)
+        if v.name in nominated_to and cluster.nominated_on(v.name)
     }
     if not result.feasible:
         result.postfilter_msg = _postfilter_message(result, cluster, active)
