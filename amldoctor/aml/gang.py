@@ -10,6 +10,7 @@ placed first (a greedy answer, stated as such).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -55,16 +56,30 @@ def exclusion(node: Mapping, shape: PodShape) -> str | None:
     return None
 
 
-def _slots(free: Mapping[str, int], requests: Mapping[str, int], free_pods: int) -> tuple[int, str]:
-    """How many more pods of this shape a node holds, and the resource that stops it."""
-    best, limiting = free_pods, "pods"
+def _slots(
+    free: list[list[int]], wanted: list[str], requests: Mapping[str, int], pods_free: list[int]
+) -> tuple[list[int], list[str]]:
+    """How many more pods of this shape each node holds, and the resource that stops it.
+
+    Node by node, `free[j][k]` is what node k has of `wanted[j]`: one pass per resource, the
+    scarcest first, so that a tie names the resource ML nodes run out of first.
+    """
+    slots = list(pods_free)
+    limits = ["pods"] * len(slots)
     for resource, need in sorted(requests.items(), key=lambda kv: _scarcity(kv[0])):
         if need <= 0:
             continue
-        room = max(0, free.get(resource, 0)) // need
-        if room < best:
-            best, limiting = room, resource
-    return max(0, best), limiting
+        amounts = free[wanted.index(resource)]
+        for k, amount in enumerate(amounts):
+            room = amount // need if amount > 0 else 0
+            if room < slots[k]:
+                slots[k], limits[k] = room, resource
+    return [max(0, n) for n in slots], limits
+
+
+def _free_row(wanted: list[str], free: list[list[int]], k: int) -> dict[str, int]:
+    """Node k's free amounts of the resources its last shape requests, as the row shows them."""
+    return {r: values[k] for r, values in zip(wanted, free, strict=True)}
 
 
 def _scarcity(resource: str) -> tuple[int, str]:
@@ -113,11 +128,11 @@ def gang_fit(snap: Snapshot, shapes: Sequence[PodShape], capacity: Capacity | No
         "placeable": fit["placeable"],
         "fits": fit["fits"],
         "shapes": shape_rows,
-        "nodes": [_shown(row) for row in fit["nodes"][:NODES_SHOWN]],
+        "nodes": [_shown(row) for row in fit["nodes"]],
         "excluded": dict(fit["excluded"]),
     }
-    if len(fit["nodes"]) > NODES_SHOWN:
-        result["nodes_considered"] = len(fit["nodes"])
+    if fit["eligible"] > NODES_SHOWN:
+        result["nodes_considered"] = fit["eligible"]
     result["summary"] = fit["summary"]
     return result
 
@@ -136,50 +151,97 @@ def _exclusions(snap: Snapshot, shape: PodShape) -> list[str | None]:
 
 
 def _place(snap: Snapshot, order: Sequence[PodShape], capacity: Capacity) -> dict:
-    """The placement of `order` (largest shapes first): per-shape counts and per-node rows."""
+    """The placement of `order` (largest shapes first): per-shape counts and per-node rows.
+
+    Nodes are walked in the snapshot's order with their free amounts read from columns built
+    once per snapshot (`Capacity.free_column`); only nodes that receive pods get a copy of
+    their amounts to draw down. Nodes with the same free amounts hold the same number of pods
+    of a shape, so that number is worked out once per distinct amounts, and rows are made
+    only for the nodes the evidence shows (`fit["nodes"]`; `eligible` counts them all).
+    """
     resources = sorted({r for s in order for r in s.requests})
+    names = [name_of(node) for node in snap.nodes]
     excluded: Counter[str] = Counter()
-    node_rows: dict[str, dict] = {}
-    free: dict[str, dict[str, int]] = {}
-    free_pods: dict[str, int] = {}
+    slots_of: dict[str, int] = {}  # node name -> pods of every shape it holds
+    limiting: dict[str, str] = {}
+    shown_free: dict[str, tuple[list[str], list[list[int]], int]] = {}
+    taken: dict[str, dict[str, int]] = {}  # nodes given pods -> what is left on them
+    taken_pods: dict[str, int] = {}
+    pods_column = capacity.free_column("pods")
     placed_per_shape = []
     for shape in order:
+        exclusions = _exclusions(snap, shape)
+        if shape is order[0]:  # count each node once
+            excluded.update(why for why in exclusions if why is not None)
+        eligible = [i for i, why in enumerate(exclusions) if why is None]
+        # What is free on each eligible node as this shape starts, one list per resource.
+        wanted = [r for r in resources if r in shape.requests]
+        free = [[column[i] for i in eligible] for column in map(capacity.free_column, wanted)]
+        pods_free = [pods_column[i] for i in eligible]
+        for k, i in enumerate(eligible):
+            left = taken.get(names[i])
+            if left is not None:
+                for values, r in zip(free, wanted, strict=True):
+                    values[k] = left[r]
+                pods_free[k] = taken_pods[names[i]]
+        slots, limits = _slots(free, wanted, shape.requests, pods_free)
+        for k, i in enumerate(eligible):
+            name = names[i]
+            slots_of[name] = slots_of.get(name, 0) + slots[k]
+            limiting[name] = limits[k]
+            shown_free[name] = (wanted, free, k)  # formatted only when shown (`_shown`)
         remaining = shape.count
-        placed = 0
-        for node, why in zip(snap.nodes, _exclusions(snap, shape), strict=True):
-            if why is not None:
-                if shape is order[0]:  # count each node once
-                    excluded[why] += 1
+        for k, i in enumerate(eligible):
+            if remaining <= 0:
+                break
+            take = min(slots[k], remaining)
+            if not take:
                 continue
-            name = name_of(node)
-            if name not in free:
-                free[name] = capacity.free(node, resources)
-                free_pods[name] = capacity.free_pods(node)
-            slots, limiting = _slots(free[name], shape.requests, free_pods[name])
-            row = node_rows.setdefault(name, {"name": name, "slots": 0, "limiting": limiting})
-            row["slots"] += slots
-            row["limiting"] = limiting
-            # Raw amounts: formatted only for the rows the evidence shows (`_shown`).
-            row["free"] = {r: v for r, v in free[name].items() if r in shape.requests}
-            take = min(slots, remaining)
+            name = names[i]
+            left = taken.get(name)
+            if left is None:
+                left = taken[name] = {r: capacity.free_column(r)[i] for r in resources}
+                taken_pods[name] = pods_column[i]
             for resource, need in shape.requests.items():
-                free[name][resource] = free[name].get(resource, 0) - need * take
-            free_pods[name] -= take
+                left[resource] = left.get(resource, 0) - need * take
+            taken_pods[name] -= take
             remaining -= take
-            placed += take
-        placed_per_shape.append(placed)
+        placed_per_shape.append(shape.count - remaining)
     needed = sum(s.count for s in order)
     placeable = sum(placed_per_shape)
+    most_room = heapq.nsmallest(NODES_SHOWN, slots_of, key=lambda n: (-slots_of[n], n))
     fit = {
         "needed": needed,
         "placeable": placeable,
         "fits": placeable >= needed,
         "placed": placed_per_shape,
-        "nodes": sorted(node_rows.values(), key=lambda r: (-r["slots"], r["name"])),
+        "nodes": [
+            {
+                "name": name,
+                "slots": slots_of[name],
+                "limiting": limiting[name],
+                "free": _free_row(*shown_free[name]),
+            }
+            for name in most_room
+        ],
+        "eligible": len(slots_of),
+        "limits": _limits(limiting, slots_of),
         "excluded": dict(sorted(excluded.items())),
     }
     fit["summary"] = _summary(fit, order, snap, capacity)
     return fit
+
+
+def _limits(limiting: dict[str, str], slots_of: dict[str, int]) -> Counter[str]:
+    """How many eligible nodes each resource limits, counted in the order of the node rows
+    (most room first, then by name): `most_common` breaks ties by that order."""
+    first: dict[str, tuple[int, str]] = {}
+    for name, resource in limiting.items():
+        key = (-slots_of[name], name)
+        if resource not in first or key < first[resource]:
+            first[resource] = key
+    counts = Counter(limiting.values())
+    return Counter({r: counts[r] for r in sorted(first, key=first.__getitem__)})
 
 
 def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity: Capacity) -> str:
@@ -191,14 +253,15 @@ def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity:
     if result["fits"]:
         return f"all {needed} pods fit at once ({each} each)"
     exclusions = _exclusions(snap, shape)
-    eligible = [n for n, why in zip(snap.nodes, exclusions, strict=True) if why is None]
+    eligible = [i for i, why in enumerate(exclusions) if why is None]
     if not eligible:
         reasons = _excluded_text(result["excluded"]) or "no nodes in the snapshot"
         return f"0 of {needed} pods fit: no node is eligible ({reasons})"
-    limits = Counter(r["limiting"] for r in result["nodes"])
+    limits = result["limits"]
     resource = limits.most_common(1)[0][0] if limits else "pods"
     need = shape.requests.get(resource, 1)
-    holders = [n for n in eligible if capacity.free(n, [resource])[resource] >= need]
+    free = capacity.free_column(resource)
+    holders = [i for i in eligible if free[i] >= need]
     wanted = f"{format_amount(resource, need)} free {resource}"
     if resource == "pods":
         wanted = "room for another pod"
@@ -208,7 +271,7 @@ def _summary(result: dict, shapes: Sequence[PodShape], snap: Snapshot, capacity:
     if excluded:
         skipped = f"; {sum(excluded.values())} node(s) not eligible ({_excluded_text(excluded)})"
     if not holders:
-        most = max(capacity.free(n, [resource])[resource] for n in eligible)
+        most = max(free[i] for i in eligible)
         most_text = format_amount(resource, max(0, most))
         return f"{head}: no eligible node has {wanted} (most on one node: {most_text}){skipped}"
     return f"{head}: only {len(holders)} eligible node(s) have {wanted}{skipped}"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from amldoctor.aml.model import as_dict, as_list, labels_of, name_of
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, untolerated_taints
+from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import NodeInfo, cluster_nodes
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
@@ -105,3 +106,15 @@ class Capacity:
     def free_pods(self, node: Mapping) -> int:
         info = self.info(name_of(node))
         return info.free("pods") if info else 0
+
+    def free_column(self, resource: str) -> list[int]:
+        """`free` of one resource ("pods" included) for each of the snapshot's nodes, in
+        order: built once per snapshot, so that every gang placement compares its requests
+        with the same list instead of asking node by node."""
+        flag = self._profile.features.pod_level_resources
+
+        def build() -> list[int]:
+            infos = [self.info(name_of(node)) for node in self._snap.nodes]
+            return [info.free(resource) if info else 0 for info in infos]
+
+        return memo_on(self._snap, ("free-column", flag, resource), build)

@@ -231,7 +231,7 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
             if verdict is not None:
                 answer.fits = verdict.fits
                 answer.reasons = verdict.reasons
-                answer.failures = [f for s in verdict.failures for f in s.failures()]
+                answer.failures = [f for s in verdict.failures for f in s.failures(verdict.name)]
         answer.text = _answer_text(answer)
         if answer.fits and answer.at_max and answer.max_size is not None:
             rg, cluster = aks_cluster(snap) or ("RG", "CLUSTER")

@@ -91,10 +91,11 @@ class NodeInfo:
         self.taints: list[Mapping] = (node.get("spec") or {}).get("taints") or []
 
     @cached_property
-    def taint_key(self) -> tuple:
-        """What taint matching reads of the node's taints: nodes of a pool share it, so a
-        simulation matches the pod's tolerations once per pool rather than once per node."""
-        return tuple((t.get("key"), t.get("value"), t.get("effect")) for t in self.taints)
+    def taint_key(self) -> str:
+        """The node's taints, whole (`timeAdded` too, which the evidence quotes): nodes of a
+        pool share it, so a simulation matches the pod's tolerations and builds its verdict
+        once per pool rather than once per node."""
+        return repr(self.taints) if self.taints else ""
 
     @cached_property
     def allocatable(self) -> dict[str, int]:

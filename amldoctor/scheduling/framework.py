@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
 from amldoctor.scheduling import names
-from amldoctor.scheduling.cluster import ClusterView, anti_affinity_pods, pod_key
+from amldoctor.scheduling.cluster import (
+    ClusterView,
+    anti_affinity_pods,
+    nominated_pods,
+    pod_key,
+)
 from amldoctor.scheduling.nominated import run_filters, with_nominated
 from amldoctor.scheduling.plugins import DEFAULT_FILTERS, Plugin
 from amldoctor.scheduling.plugins.dynamicresources import (
@@ -94,6 +99,12 @@ class NodeVerdict:
     def reasons(self) -> list[str]:
         return self.status.reasons if self.status else []
 
+    @cached_property
+    def failing_plugins(self) -> frozenset[str]:
+        """The plugins that fail on this node; the funnel, the closest nodes and the fixes each
+        ask it of every node."""
+        return frozenset(s.plugin for s in self.failures)
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -101,7 +112,7 @@ class NodeVerdict:
             "reasons": self.reasons,
             "plugin": self.status.plugin if self.status else None,
             "code": str(self.status.code) if self.status else None,
-            "all_failures": [f for s in self.failures for f in s.failures()],
+            "all_failures": [f for s in self.failures for f in s.failures(self.name)],
         }
 
 
@@ -272,27 +283,21 @@ def _simulate(
         )
 
     active = [p for p in plugins if p.name not in skipped and p.name not in rejected_here]
-    tables = _filter_tables(snap, profile, active) if shared_nodes else [None] * len(active)
+    columns = _filter_columns(snap, profile, active, shared_nodes)
+    # Nodes some other pod is nominated to (few, usually none) take the nominated pass first.
+    nominated_to = nominated_pods(snap) if rejection is None else {}
+    prefilter_failures = list(rejected_here.values())
     verdicts = []
-    for node in cluster.nodes:
+    rows = zip(*columns, strict=True) if columns else [()] * len(cluster.nodes)
+    for node, row in zip(cluster.nodes, rows, strict=True):
         failures = []
-        nominated = cluster.nominated_on(node.name) if rejection is None else []
+        nominated = cluster.nominated_on(node.name) if node.name in nominated_to else []
         if nominated:
             # The pass with the nominated pods added decides when it fails (addGENominatedPods).
             copies, grown = with_nominated(active, node, nominated)
             failures = run_filters(copies, grown)
-        for plugin, table in zip(active, tables, strict=True):
-            if failures and nominated:
-                break
-            if table is None:
-                status = plugin.filter(node)
-            else:
-                status = table.get(id(node), _UNKNOWN)
-                if status is _UNKNOWN:
-                    status = table[id(node)] = plugin.filter(node)
-            if status is not None:
-                failures.append(status)
-        prefilter_failures = list(rejected_here.values())
+        if not failures:
+            failures = [status for status in row if status is not None]
         if rejection is not None:
             decisive: Status | None = rejection
         elif merged is not None and node.name not in merged:
@@ -303,7 +308,7 @@ def _simulate(
             NodeVerdict(
                 node.name,
                 decisive,
-                prefilter_failures + failures,
+                prefilter_failures + failures if prefilter_failures else failures,
                 outside_prefilter_result=rejection is None
                 and merged is not None
                 and node.name not in merged,
@@ -327,7 +332,7 @@ def _simulate(
     result.nominated_nodes = {
         v.name: ["/".join(pod_key(p)) for p in cluster.nominated_on(v.name)]
         for v in verdicts
-        if rejection is None and cluster.nominated_on(v.name)
+        if v.name in nominated_to and cluster.nominated_on(v.name)
     }
     if not result.feasible:
         result.postfilter_msg = _postfilter_message(result, cluster, active)
@@ -335,26 +340,27 @@ def _simulate(
     return result
 
 
-_UNKNOWN = object()
+def _filter_columns(
+    snap: Snapshot, profile: Profile, plugins: list[Plugin], shared_nodes: bool
+) -> list[list[Status | None]]:
+    """Per plugin, its verdict on each of the cluster's nodes (`Plugin.filter_nodes`).
 
-
-def _filter_tables(snap: Snapshot, profile: Profile, plugins: list[Plugin]) -> list[dict | None]:
-    """Per plugin, its verdicts on the snapshot's shared nodes (by `id` of the NodeInfo) for
-    pods that look the same to it (`Plugin.filter_key`), or None when it does not say.
-
-    Pending pods with different tolerations often request the same resources: the resource
-    verdicts of every node are then computed once for all of them, and the taint verdicts once
-    per set of tolerations. Statuses are immutable, so sharing them is safe.
+    On the snapshot's shared nodes, a plugin's column is shared between simulations whose pods
+    look the same to it (`Plugin.filter_key`): Pending pods with different tolerations often
+    request the same resources, and the resource verdicts of every node are then computed once
+    for all of them, the taint verdicts once per set of tolerations. Statuses are immutable, so
+    sharing them is safe.
     """
-    tables: list[dict | None] = []
+    columns = []
     for plugin in plugins:
-        key = plugin.filter_key()
-        tables.append(
-            None
-            if key is None
-            else memo_on(snap, ("filter", repr(profile), plugin.name, key), dict)
-        )
-    return tables
+        key = plugin.filter_key() if shared_nodes else None
+        if key is None:
+            columns.append(plugin.filter_nodes())
+        else:
+            columns.append(
+                memo_on(snap, ("filter", repr(profile), plugin.name, key), plugin.filter_nodes)
+            )
+    return columns
 
 
 def _postfilter_message(
@@ -392,7 +398,11 @@ def _postfilter_message(
 def build_message(result: SchedulingResult) -> str:
     """The untruncated FitError text for this result (as the PodScheduled condition shows it)."""
     profile = result.profile
-    explicit = {v.name: v.reasons for v in result.verdicts if not v.outside_prefilter_result}
+    explicit = {
+        v.name: v.status.texts if v.status else ()
+        for v in result.verdicts
+        if not v.outside_prefilter_result
+    }
     return msg.fit_error_message(
         result.num_nodes,
         explicit if result.prefilter_status is None or not profile.at_least(1, 25) else {},

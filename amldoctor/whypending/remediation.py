@@ -10,6 +10,7 @@ freed".
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -30,8 +31,8 @@ from amldoctor.yamlwrite import dump_yaml
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
 
 
-def failing_plugins(v: NodeVerdict) -> set[str]:
-    return {s.plugin for s in v.failures}
+def failing_plugins(v: NodeVerdict) -> frozenset[str]:
+    return v.failing_plugins
 
 
 def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
@@ -57,14 +58,17 @@ def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
                 "count": len(remaining),
             }
         )
+    # Whether a node survives a step depends only on the set of plugins failing on it, and the
+    # nodes of a cluster fall into a few such sets: narrow the sets, not the thousands of nodes.
+    left = Counter(failing_plugins(v) for v in remaining)
     for plugin, label in FUNNEL_ORDER:
-        kept = [v for v in remaining if plugin not in failing_plugins(v)]
-        if len(kept) == len(remaining):
+        kept = Counter({s: n for s, n in left.items() if plugin not in s})
+        if len(kept) == len(left):
             continue
         if plugin == names.NODE_RESOURCES_FIT:
-            label = _resource_label(remaining, request)
-        remaining = kept
-        steps.append({"step": plugin, "label": label, "count": len(remaining)})
+            label = _resource_label([v for v in remaining if failing_plugins(v) in left], request)
+        left = kept
+        steps.append({"step": plugin, "label": label, "count": left.total()})
     return steps
 
 
@@ -114,8 +118,12 @@ def _shortfall(v: NodeVerdict) -> float:
 
 def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
     """Feasible nodes first, then the fewest failing filters, then the smallest shortfall."""
+    # The shortfall is worth working out only for the nodes that can make the first `limit` by
+    # the cheaper part of the key (fits, then the number of failing filters).
+    cheap = [(not v.fits, len(failing_plugins(v))) for v in result.verdicts]
+    cut = heapq.nsmallest(limit, cheap)[-1] if cheap and limit > 0 else None
     ranked = sorted(
-        result.verdicts,
+        (v for v, c in zip(result.verdicts, cheap, strict=True) if cut is not None and c <= cut),
         key=lambda v: (not v.fits, len(failing_plugins(v)), _shortfall(v), v.name),
     )
     out = []
@@ -125,7 +133,7 @@ def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
                 "name": v.name,
                 "fits": v.fits,
                 "failing": sorted(failing_plugins(v)),
-                "details": [f["detail"] for s in v.failures for f in s.failures()],
+                "details": [f["detail"] for s in v.failures for f in s.failures(v.name)],
             }
         )
     return out
@@ -415,7 +423,8 @@ def other_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     for v in result.verdicts:
         for s in v.failures:
             counts[s.plugin] += 1
-            example.setdefault(s.plugin, s.items[0].detail)
+            if s.plugin not in example:
+                example[s.plugin] = s.items[0].explain(v.name)[0]
     # A cordon matters only where it is all that stands in the way (the cordon's own taint aside):
     # a cordoned CPU node is no news to a GPU pod that no CPU node could take anyway.
     cordon_blocks = any(

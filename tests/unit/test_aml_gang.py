@@ -207,3 +207,88 @@ def test_malformed_podgroup_and_job_do_not_crash():
     }
     result = gang_for_podgroup(snap(pg, job, node("a")), pg)
     assert result["needed"] == 1 and result["fits"]
+
+
+def _reference_place(s, order):
+    """The placement as first written, node by node with a dict per node: the oracle for the
+    column-wise `_place` (same rows, counts, limiting resources and tie order)."""
+    from collections import Counter
+
+    from amldoctor.aml.gang import _exclusions
+    from amldoctor.aml.nodes import Capacity
+
+    capacity = Capacity(s)
+    resources = sorted({r for shape in order for r in shape.requests})
+    rows, free, free_pods, placed_per_shape = {}, {}, {}, []
+    for shape in order:
+        remaining, placed = shape.count, 0
+        for n, why in zip(s.nodes, _exclusions(s, shape), strict=True):
+            if why is not None:
+                continue
+            name = n["metadata"]["name"]
+            if name not in free:
+                free[name] = capacity.free(n, resources)
+                free_pods[name] = capacity.free_pods(n)
+            best, limiting = free_pods[name], "pods"
+            for r, need in sorted(
+                shape.requests.items(),
+                key=lambda kv: (
+                    0 if kv[0].startswith("nvidia.com/") else 1 if kv[0] == "memory" else 2,
+                    kv[0],
+                ),
+            ):
+                if need > 0 and max(0, free[name].get(r, 0)) // need < best:
+                    best, limiting = max(0, free[name].get(r, 0)) // need, r
+            slots = max(0, best)
+            row = rows.setdefault(name, {"name": name, "slots": 0, "limiting": limiting})
+            row["slots"] += slots
+            row["limiting"] = limiting
+            row["free"] = {r: v for r, v in free[name].items() if r in shape.requests}
+            take = min(slots, remaining)
+            for r, need in shape.requests.items():
+                free[name][r] = free[name].get(r, 0) - need * take
+            free_pods[name] -= take
+            remaining -= take
+            placed += take
+        placed_per_shape.append(placed)
+    ranked = sorted(rows.values(), key=lambda r: (-r["slots"], r["name"]))
+    limits = Counter(r["limiting"] for r in ranked)
+    return placed_per_shape, ranked, limits
+
+
+def test_column_placement_matches_the_node_by_node_reference():
+    import random
+
+    from amldoctor.aml.gang import NODES_SHOWN, _place
+    from amldoctor.aml.nodes import Capacity
+
+    rng = random.Random(7)
+    for _ in range(150):
+        nodes = [
+            node(f"n{i:02d}", gpus=rng.choice([0, 4, 8]), cpu=str(rng.choice([8, 16, 96])))
+            for i in range(rng.randint(1, 8))
+        ]
+        busy = [
+            bound_pod(f"b{i}", n["metadata"]["name"], rng.randint(1, 4))
+            for i, n in enumerate(nodes)
+            if rng.random() < 0.4
+        ]
+        s = snap(*nodes, *busy)
+        order = [
+            PodShape(
+                "big", rng.randint(1, 12), {"cpu": 4000, "nvidia.com/gpu": rng.choice([2, 4, 8])}
+            ),
+            PodShape(
+                "small",
+                rng.randint(0, 12),
+                {"cpu": rng.choice([1000, 6000]), "memory": rng.choice([1, 200, 500]) * GI},
+            ),
+        ]
+        rng.shuffle(order)
+        fit = _place(s, order, Capacity(s))
+        placed, ranked, limits = _reference_place(s, order)
+        assert fit["placed"] == placed
+        assert fit["nodes"] == ranked[:NODES_SHOWN]
+        assert fit["eligible"] == len(ranked)
+        # The same counts in the same order: `most_common` breaks ties by that order.
+        assert list(fit["limits"].items()) == list(limits.items())

@@ -39,6 +39,17 @@ class Plugin:
         """None when the node passes."""
         return None
 
+    def filter_nodes(self) -> list[Status | None]:
+        """`filter` on each of the cluster's nodes, in order.
+
+        The safe default asks node by node. A plugin whose verdict depends on little of the
+        node (its taints, its cordon, a few labels, its free amounts) overrides it to decide
+        once per class of like nodes, or in one pass over the cluster's columns, and returns
+        statuses shared between nodes: their detail names the node only when shown
+        (`Reason.explain`).
+        """
+        return [self.filter(node) for node in self.cluster.nodes]
+
     def add_pod(self, pod: Mapping, node: NodeInfo) -> None:
         """PreFilter extension AddPod: `pod` now counts on `node` (a nominated pod). Plugins
         whose PreFilter state counts pods across the cluster override it."""

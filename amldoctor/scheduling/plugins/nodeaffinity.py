@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Hashable
+
 from amldoctor.k8s.nodeaffinity import NodeSelector, RequiredNodeAffinity, prefilter_node_names
 from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
-from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Status, fail
+from amldoctor.scheduling.status import SUCCESS, Code, PreFilterOutcome, Reason, Status, fail
 
 POD_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
 ENFORCED_MISMATCH = "node(s) didn't match scheduler-enforced node affinity"
@@ -30,6 +33,25 @@ class NodeAffinity(Plugin):
             "requiredDuringSchedulingIgnoredDuringExecution"
         )
         self.added = NodeSelector(added) if added is not None else None
+        self._read = _labels_read(self.required, self.added)
+        # What the verdict reads of a node (`_class_of`) -> the status every such node gets.
+        self._by_class: dict[Hashable, Status | None] = {}
+
+    def filter_key(self) -> Hashable:
+        """The pod's nodeSelector and required node affinity are all this filter reads of it
+        (the profile's addedAffinity is part of the shared column's key)."""
+        return json.dumps(
+            [self.required.node_selector, self.required.raw_required], sort_keys=True, default=repr
+        )
+
+    def _class_of(self, node: NodeInfo) -> Hashable:
+        """The values of the labels the selectors read: nodes that agree on them get the same
+        verdict. With matchFields the node's name is read too, and every node is its own
+        class."""
+        if self._read is None:
+            return node.name
+        labels = node.labels
+        return tuple(labels.get(key) for key in self._read)
 
     def pre_filter(self) -> PreFilterOutcome:
         if self.required.is_empty and self.added is None:
@@ -52,12 +74,17 @@ class NodeAffinity(Plugin):
         return PreFilterOutcome(node_names=frozenset(node_names))
 
     def filter(self, node: NodeInfo) -> Status | None:
+        key = self._class_of(node)
+        if key in self._by_class:
+            return self._by_class[key]
+        status = self._by_class[key] = self._verdict(node)
+        return status
+
+    def _verdict(self, node: NodeInfo) -> Status | None:
+        """The verdict for `node` and every node of its class (the name filled in when shown)."""
         if self.added is not None and not self.added.matches(node.node):
-            return fail(
-                self.name,
-                Code.UNRESOLVABLE,
-                ENFORCED_MISMATCH,
-                f"node {node.name} does not match the scheduler profile's addedAffinity",
+            return Status(
+                self.name, Code.UNRESOLVABLE, (Reason(ENFORCED_MISMATCH, render=_enforced_detail),)
             )
         if self.required.matches(node.node):
             return None
@@ -70,12 +97,8 @@ class NodeAffinity(Plugin):
                 parts.append(f"{m.source} wants {m.requirement}, node has no label {m.key}")
             else:
                 parts.append(f"{m.source} wants {m.requirement}, node has {m.key}={m.node_value}")
-        return fail(
-            self.name,
-            Code.UNRESOLVABLE,
-            POD_MISMATCH,
-            f"node {node.name}: " + "; ".join(parts),
-            mismatches=[
+        evidence = {
+            "mismatches": [
                 {
                     "source": m.source,
                     "requirement": m.requirement,
@@ -83,5 +106,31 @@ class NodeAffinity(Plugin):
                     "node_value": m.node_value,
                 }
                 for m in mismatches
-            ],
+            ]
+        }
+        text = "; ".join(parts)
+        return Status(
+            self.name,
+            Code.UNRESOLVABLE,
+            (Reason(POD_MISMATCH, "", evidence, lambda name: (f"node {name}: {text}", evidence)),),
         )
+
+
+def _enforced_detail(node: str) -> tuple[str, dict]:
+    return f"node {node} does not match the scheduler profile's addedAffinity", {}
+
+
+def _labels_read(
+    required: RequiredNodeAffinity, added: NodeSelector | None
+) -> tuple[str, ...] | None:
+    """Every label key the pod's selectors and the profile's addedAffinity read, sorted; None
+    when a term also reads the node's name (matchFields) or a term could not be compiled."""
+    keys = set((required.node_selector or {}).keys())
+    for selector in (required.required, added):
+        if selector is None:
+            continue
+        for term in selector.terms:
+            if term.fields:
+                return None
+            keys.update(r.key for r in term.expressions)
+    return tuple(sorted(keys))

@@ -15,7 +15,7 @@ from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import NodeInfo
 from amldoctor.scheduling.plugins.base import Plugin
 from amldoctor.scheduling.profile import Profile
-from amldoctor.scheduling.status import Code, Status, fail
+from amldoctor.scheduling.status import Code, Reason, Render, Status, fail
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 UNKNOWN_CONDITION = "node(s) had unknown conditions"
@@ -41,18 +41,28 @@ class NodeUnschedulable(Plugin):
     funnel_rank = 4
     advice = "nodes are cordoned: wait for the drain/upgrade or `kubectl uncordon NODE`"
 
-    def filter(self, node: NodeInfo) -> Status | None:
-        if not (node.node.get("spec") or {}).get("unschedulable"):
-            return None
-        if tolerated_by_any(UNSCHEDULABLE_TAINT, self.spec.get("tolerations") or []):
-            return None
-        return fail(
+    def __init__(self, cluster) -> None:
+        super().__init__(cluster)
+        tolerations = self.spec.get("tolerations") or []
+        self._tolerated = tolerated_by_any(UNSCHEDULABLE_TAINT, tolerations)
+        # One status for every cordoned node: only its name differs, filled in when shown.
+        self._cordoned = Status(
             self.name,
             Code.UNRESOLVABLE,
-            UNSCHEDULABLE,
-            f"node {node.name} is cordoned (spec.unschedulable=true)",
-            node=node.name,
+            (Reason(UNSCHEDULABLE, render=_cordoned_detail),),
         )
+
+    def filter_key(self) -> Hashable:
+        return self._tolerated
+
+    def filter(self, node: NodeInfo) -> Status | None:
+        if self._tolerated or not (node.node.get("spec") or {}).get("unschedulable"):
+            return None
+        return self._cordoned
+
+
+def _cordoned_detail(node: str) -> tuple[str, dict]:
+    return f"node {node} is cordoned (spec.unschedulable=true)", {"node": node}
 
 
 class NodeName(Plugin):
@@ -87,35 +97,49 @@ class TaintToleration(Plugin):
 
     def __init__(self, cluster) -> None:
         super().__init__(cluster)
-        # NodeInfo.taint_key -> (indexes of the untolerated taints, their formatted texts)
-        self._untolerated: dict[tuple, tuple[list[int], list[str]]] = {}
+        # NodeInfo.taint_key -> the status every node with those taints gets (None: tolerated)
+        self._by_taints: dict[str, Status | None] = {}
 
     def filter_key(self) -> Hashable:
         return json.dumps(self.spec.get("tolerations") or [], sort_keys=True, default=repr)
 
     def filter(self, node: NodeInfo) -> Status | None:
+        """Nodes with the same taints (a pool) share one status: the tolerations are matched
+        once per set of taints, and the node is named only when the detail is shown."""
         if not node.taints:
             return None
-        known = self._untolerated.get(node.taint_key)
-        if known is None:
-            found = untolerated_taints(
-                node.taints,
-                self.spec.get("tolerations") or [],
-                comparison_operators=self.profile.features.taint_comparison_operators,
-            )
-            chosen = {id(t) for t in found}
-            indexes = [i for i, t in enumerate(node.taints) if id(t) in chosen]
-            known = self._untolerated[node.taint_key] = (indexes, [format_taint(t) for t in found])
-        indexes, texts = known
-        if not indexes:
-            return None
-        bad = [node.taints[i] for i in indexes]
-        return fail(
-            self.name,
-            Code.UNRESOLVABLE,
-            taint_reason(bad[0], self.profile),
-            f"node {node.name} has taint {', '.join(texts)}; the pod does not tolerate "
-            + ("it" if len(bad) == 1 else "them"),
-            taints=list(texts),
-            taint_objects=[dict(t) for t in bad],
+        key = node.taint_key
+        if key in self._by_taints:
+            return self._by_taints[key]
+        found = untolerated_taints(
+            node.taints,
+            self.spec.get("tolerations") or [],
+            comparison_operators=self.profile.features.taint_comparison_operators,
         )
+        status = None
+        if found:
+            texts = [format_taint(t) for t in found]
+            evidence = {"taints": texts, "taint_objects": [dict(t) for t in found]}
+            status = Status(
+                self.name,
+                Code.UNRESOLVABLE,
+                (
+                    Reason(
+                        taint_reason(found[0], self.profile), "", evidence, _taint_detail(evidence)
+                    ),
+                ),
+            )
+        self._by_taints[key] = status
+        return status
+
+
+def _taint_detail(evidence: dict) -> Render:
+    texts = evidence["taints"]
+
+    def render(node: str) -> tuple[str, dict]:
+        detail = f"node {node} has taint {', '.join(texts)}; the pod does not tolerate " + (
+            "it" if len(texts) == 1 else "them"
+        )
+        return detail, evidence
+
+    return render
