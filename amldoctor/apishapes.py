@@ -330,12 +330,10 @@ NODE = Obj(
                 "capacity": RESOURCE_LIST,
                 "allocatable": RESOURCE_LIST,
                 "conditions": CONDITIONS,
-                "nodeInfo": MapOf(STR),
                 "addresses": ListOf(Obj({"type": STR, "address": STR})),
-                "images": ListOf(Obj({"names": STRS, "sizeBytes": INT})),
-                "volumesAttached": ListOf(Obj({"name": STR, "devicePath": STR})),
-                "volumesInUse": STRS,
-                "runtimeHandlers": ListOf(Obj({"name": STR})),
+                # Not listed, as nothing reads them: nodeInfo, volumesAttached, volumesInUse,
+                # runtimeHandlers and images (a fifth of a node's bytes). Unlisted fields of
+                # a node are not decoded at all (`selective`): list a field before reading it.
             }
         ),
     }
@@ -642,9 +640,12 @@ _BY_KIND: dict[str, Obj] = {
 _ANY_OBJECT = Obj({"metadata": METADATA, "spec": Obj({}), "status": Obj({})})
 
 
+# One object per kind: `shapes.checker` compiles (and keeps) a checker per schema object, so a
+# new shape per call compiled one per object of a snapshot and kept them all (about 1.3 KB
+# each: 217 MiB for a 5,000-node cluster's 165,000 objects).
+_SHAPES = {kind: Obj({**_ANY_OBJECT.fields, **own.fields}) for kind, own in _BY_KIND.items()}
+
+
 def shape_of(kind: object) -> Obj:
     """The shape of an object of this kind: its own fields, metadata, spec and status objects."""
-    own = _BY_KIND.get(kind) if isinstance(kind, str) else None
-    if own is None:
-        return _ANY_OBJECT
-    return Obj({**_ANY_OBJECT.fields, **own.fields})
+    return _SHAPES.get(kind, _ANY_OBJECT) if isinstance(kind, str) else _ANY_OBJECT

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from amldoctor import yamlread
+from amldoctor import selective, yamlread
 from amldoctor.errors import InputError
 from amldoctor.intake import describe_status
 from amldoctor.k8s.timeutil import parse_time
@@ -143,14 +143,14 @@ def _parse_files(files: Iterable[_File]) -> tuple[dict, list[dict]]:
     """The manifest (the last one, in file order) and every object, in file order."""
     manifests: list[tuple[int | str, dict]] = []
     parsed: list[tuple[int | str, list[dict]]] = []
+    strings = selective.Strings()  # shared across files: node names in pods and events
     for file in files:
         if Path(file.member).name == MANIFEST:
             manifests.append((file.order, _parse_manifest(file.name, file.data)))
             continue
-        text = _decode(file.name, file.data)
-        file.data = b""  # the text replaces the bytes: a large file is held once, not twice
-        parsed.append((file.order, _parse_text(file.name, text)))
-        del text  # gone before the next file is read
+        data, file.data = file.data, b""  # held here only: gone once parsed
+        parsed.append((file.order, _parse_data(file.name, data, strings)))
+        del data  # gone before the next file is read
     parsed.sort(key=lambda item: item[0])
     manifests.sort(key=lambda item: item[0])
     manifest = manifests[-1][1] if manifests else {}
@@ -238,11 +238,38 @@ def _parse_manifest(name: str, data: bytes) -> dict:
     return manifest
 
 
-def _decode(name: str, data: bytes) -> str:
+def _parse_data(name: str, data: bytes, strings: selective.Strings) -> list[dict]:
+    """A file's objects: JSON through the selective decoder, anything else as text.
+
+    The decoder reads the bytes as they are (no text copy of a 200 MB file) and builds only
+    the fields amldoctor reads (`selective`); a file it refuses is parsed as before and
+    pruned to the same fields, so what loads, and how, does not depend on the decoder.
+    """
+    _check_bytes(name, data)
+    body = data[3:] if data.startswith(UTF8_BOM) else data
+    if selective.first_byte(body) in (b"{", b"["):
+        try:
+            docs = selective.decode_documents(body, strings)
+        except selective.Refused:
+            pass
+        else:
+            return _objects(name, docs, selected=True)
+    del body
+    return _parse_text(name, _decode(name, data))
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _check_bytes(name: str, data: bytes) -> None:
     if not data or data.isspace():  # isspace, unlike strip, copies nothing
         raise InputError(f"{name} is empty")
     if b"\x00" in data[:8192]:
         raise InputError(f"{name} is a binary file, not YAML or JSON")
+
+
+def _decode(name: str, data: bytes) -> str:
+    _check_bytes(name, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -257,11 +284,16 @@ def _parse_text(name: str, text: str) -> list[dict]:
             docs = list(_yaml_documents(name, text))  # JSON-looking YAML flow style
     else:
         docs = list(_yaml_documents(name, text))
+    return _objects(name, docs, selected=False)
+
+
+def _objects(name: str, docs: list[object], *, selected: bool) -> list[dict]:
+    """The documents' objects; `selected` when the decoder already kept only what is read."""
     objects: list[dict] = []
     for index, doc in enumerate(docs):
         if doc is None:
             continue
-        objects.extend(_flatten(name, index, doc))
+        objects.extend(_flatten(name, index, doc, selected))
     return objects
 
 
@@ -272,9 +304,9 @@ def _yaml_documents(name: str, text: str) -> Iterator[object]:
         raise InputError(f"{name}:{exc.line}: {exc.message}") from None
 
 
-def _flatten(name: str, index: int, doc: object) -> list[dict]:
+def _flatten(name: str, index: int, doc: object, selected: bool) -> list[dict]:
     if isinstance(doc, list):  # a bare JSON array of objects
-        return [obj for i, item in enumerate(doc) for obj in _flatten(name, i, item)]
+        return [obj for i, item in enumerate(doc) for obj in _flatten(name, i, item, selected)]
     if not isinstance(doc, dict):
         raise InputError(
             f"{name}: document {index + 1} is not a Kubernetes object (got {type(doc).__name__})"
@@ -295,17 +327,20 @@ def _flatten(name: str, index: int, doc: object) -> list[dict]:
                 if not item_kind:
                     raise InputError(f"{name}: item {i + 1} of the List has no 'kind'")
                 item = {"kind": item_kind, "apiVersion": api_version, **item}
-            items.append(drop_unread(item))
+            items.append(drop_unread(item, selected))
         return items
-    return [drop_unread(doc)]
+    return [drop_unread(doc, selected)]
 
 
-def drop_unread(obj: dict) -> dict:
-    """Drop `metadata.managedFields`, which no rule reads, as the live collector does.
+def drop_unread(obj: dict, selected: bool = False) -> dict:
+    """Drop what no rule reads: the fields `selective` skips (unless `selected`: already
+    done), and `metadata.managedFields` of every kind, as the live collector does.
 
     Files from the API or older kubectl carry them on every object, often as much as the rest
     of a pod's metadata: the snapshot would hold them, and every later pass step over them.
     """
+    if not selected:
+        obj = selective.prune(obj)  # type: ignore[assignment]
     meta = obj.get("metadata")
     if type(meta) is dict and "managedFields" in meta:
         del meta["managedFields"]

@@ -103,7 +103,19 @@ def _event(ns: str, pod: dict, i: int) -> dict:
     }
 
 
-def commands(plane: ControlPlane, amldoctor: str) -> dict[str, tuple[list[str], tuple]]:
+# Another copy of amldoctor (an exported older commit: `git archive REV amldoctor | tar -x`).
+OTHER = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+from amldoctor.cli import main
+sys.argv = ["amldoctor", *sys.argv[1:]]
+main()
+"""
+
+
+def commands(
+    plane: ControlPlane, amldoctor: str, other: str | None = None
+) -> dict[str, tuple[list[str], tuple]]:
     config = str(plane.kubeconfig())
     python = sys.executable
     out: dict[str, tuple[list[str], tuple]] = {}
@@ -112,6 +124,11 @@ def commands(plane: ControlPlane, amldoctor: str) -> dict[str, tuple[list[str], 
         scan = ["scan", "--kubeconfig", config, "-n", ns, "-o", "json"]
         out[f"kubectl get pods,events,pvc -n {ns} -o json"] = ([*kubectl, "-o", "json"], (0,))
         out[f"scan -n {ns}"] = ([amldoctor, *scan], (0, 1))
+        if other:
+            out[f"scan -n {ns}, amldoctor in {other}"] = (
+                [python, "-c", OTHER, other, *scan],
+                (0, 1),
+            )
         out[f"scan -n {ns}, every namespace's bound pods (before)"] = (
             [python, "-c", ALWAYS, *scan],
             (0, 1),
@@ -160,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--amldoctor", default=str(Path(sys.executable).parent / "amldoctor"))
+    parser.add_argument(
+        "--compare-with", help="a directory holding another amldoctor package, to time it too"
+    )
     parser.add_argument("--no-machine", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -175,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.pods // args.namespaces} ({args.pending} Pending in {BUSY}); API server "
             f"{plane.version}; median of {args.runs} alternating runs\n"
         )
-        results = measure_alternating(commands(plane, args.amldoctor), args.runs, args.timeout)
+        cmds = commands(plane, args.amldoctor, args.compare_with)
+        results = measure_alternating(cmds, args.runs, args.timeout)
         report(results)
         print("\n" + json.dumps(results))
     finally:

@@ -11,8 +11,9 @@ generated once by `gen_cluster.py` (the reference cluster and the scaling sizes)
 `gen_many_shapes.py` (2,000 nodes whose ~200 Pending pods ask ~80 distinct questions) and
 reused from `--workdir`; `live_scan.py` measures a live `scan -n` against kubectl.
 
-    python benchmarks/run.py                      # many shapes; 5,000 nodes; scaling 1/8 to 1x
+    python benchmarks/run.py          # many shapes; 5,000 nodes; scaling 1/8 to 1x; live scan -n
     python benchmarks/run.py --cases many-shapes --runs 3 --profile
+    python benchmarks/run.py --cases reference --profile  # + tracemalloc's top allocation sites
     python benchmarks/run.py --cases live         # a real API server with 10,000 pods
 
 Never part of the test suite: a run takes many minutes and gigabytes.
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--cases",
-        default="reference,scaling,many-shapes",
+        default="reference,scaling,many-shapes,live",
         help=f"comma-separated, of {', '.join(CASES)}",
     )
     args = parser.parse_args(argv)
@@ -378,6 +379,8 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
     print_main_table(results, size)
     if args.profile and full:
         profile(bundle, info, args.workdir, top=25)
+        sys.stdout.flush()  # the memory tops come from a child process, after these lines
+        subprocess.run([sys.executable, str(HERE / "memory_sites.py"), str(bundle)], check=True)
     if not scaling:
         return
     factors = sorted(float(f) for f in args.factors.split(","))

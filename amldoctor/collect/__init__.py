@@ -31,3 +31,6 @@ class LiveOptions:
     # (`collector.collect_live`). Off for what simulates pods the cluster does not hold yet
     # (lint --against-cluster, why-pending --job) and for dump.
     occupancy_when_needed: bool = False
+    # Every field of every object (dump: a bundle must answer questions a later version asks);
+    # otherwise only the fields amldoctor reads are decoded (`selective`).
+    whole_objects: bool = False

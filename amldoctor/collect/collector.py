@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from amldoctor import selective
 from amldoctor.collect import LiveOptions
 from amldoctor.collect.kinds import (
     ARC_NAMESPACE,
@@ -108,6 +109,8 @@ class Collector:
         self.missing: list[Missing] = []
         self.server_version: str | None = None
         self.captured_at = datetime.now(UTC)
+        # One table for the whole collection: node names in pods and events, and so on.
+        self.strings = None if opts.whole_objects else selective.Strings()
 
     @property
     def namespace(self) -> str:
@@ -178,7 +181,10 @@ class Collector:
                 self.add_missing(_missing(ListRequest(res, namespace), exc))
             raise
         self.collected.add(res.name)
-        return normalize(res, obj)
+        found = normalize(res, obj)
+        if self.strings is None:
+            return found
+        return self.strings.share(selective.prune(found))  # type: ignore[return-value]
 
     def add_missing(self, missing: Missing) -> None:
         """One entry per kind and scope: the first failure explains it."""
@@ -221,7 +227,8 @@ class Collector:
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(requests) or 1)) as pool:
 
             def submit(req: ListRequest) -> Future:
-                return pool.submit(list_all, self.api, req, progress.add if progress else None)
+                on_page = progress.add if progress else None
+                return pool.submit(list_all, self.api, req, on_page, self.strings)
 
             running = {submit(req): req for req in requests}
             try:

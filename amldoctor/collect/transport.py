@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from amldoctor import __version__
+from amldoctor import __version__, selective
 from amldoctor.collect import LiveOptions
 from amldoctor.collect.kinds import ListRequest, normalize
 from amldoctor.errors import ClusterError
@@ -197,6 +197,13 @@ class Api:
     def get_with_headers(
         self, path: str, params: Iterable[tuple[str, str]] = (), accept: str = JSON
     ) -> tuple[dict, Any]:
+        data, headers = self.get_bytes(path, params, accept)
+        return _json_object(path, data), headers
+
+    def get_bytes(
+        self, path: str, params: Iterable[tuple[str, str]] = (), accept: str = JSON
+    ) -> tuple[bytes, Any]:
+        """The body of a successful GET, undecoded (the caller picks the decoder), and headers."""
         query = urlencode(list(params))
         url = self.conn.server + path + (f"?{query}" if query else "")
         attempt = 0
@@ -204,11 +211,7 @@ class Api:
             resp = self._send(url, accept)
             status = resp.status
             if 200 <= status < 300:
-                try:
-                    body = json.loads(resp.data)
-                except ValueError:
-                    raise ApiError(status, f"{path}: the server sent invalid JSON") from None
-                return (body if isinstance(body, dict) else {}), resp.headers
+                return resp.data, resp.headers
             delay = _retry_delay(attempt, resp.headers.get("Retry-After"))
             retryable = status == 429 or status >= 500
             if not retryable or attempt >= MAX_RETRIES or delay is None:
@@ -229,6 +232,14 @@ class Api:
             )
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(0, _transport_message(exc, self.timeout)) from None
+
+
+def _json_object(path: str, data: bytes) -> dict:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise ApiError(200, f"{path}: the server sent invalid JSON") from None
+    return body if isinstance(body, dict) else {}
 
 
 def _retry_delay(attempt: int, retry_after: str | None) -> float | None:
@@ -285,11 +296,20 @@ def _transport_message(exc: Exception, timeout: float | None) -> str:
 
 
 def list_all(
-    api: Api, req: ListRequest, on_page: Callable[[int], None] | None = None
+    api: Api,
+    req: ListRequest,
+    on_page: Callable[[int], None] | None = None,
+    strings: selective.Strings | None = None,
 ) -> list[dict]:
-    """Every item of one LIST, page by page; restart from scratch when the token expires."""
+    """Every item of one LIST, page by page; restart from scratch when the token expires.
+
+    With `strings` (what scan and why-pending read), each page is decoded selectively: only
+    the fields amldoctor reads are built, their repeated strings shared (`selective`); without
+    (dump: a bundle must answer later questions too), every field is kept.
+    """
     res = req.resource
     accept = METADATA_ONLY if res.metadata_only else JSON
+    path = res.path(req.namespace)
     for _ in range(MAX_LIST_RESTARTS + 1):
         items: list[dict] = []
         token = ""
@@ -298,11 +318,12 @@ def list_all(
             if token:
                 params.append(("continue", token))
             try:
-                body = api.get(res.path(req.namespace), params, accept)
+                data, _ = api.get_bytes(path, params, accept)
             except ApiError as exc:
                 if exc.status == 410 and token:
                     break  # the list's snapshot expired between pages: read it again
                 raise
+            body = _page(path, res.kind, data, strings)
             raw = body.get("items") or ()
             page = [normalize(res, item) for item in raw if isinstance(item, dict)]
             items.extend(page)
@@ -312,3 +333,17 @@ def list_all(
             if not token:
                 return items
     raise ApiError(410, f"the {res.plural} list kept expiring while paging; try again")
+
+
+def _page(path: str, kind: str, data: bytes, strings: selective.Strings | None) -> dict:
+    """One LIST response: selectively with `strings`, else (or if refused) as plain JSON."""
+    if strings is not None:
+        try:
+            return selective.decode_page(kind, data, strings)
+        except selective.Refused:
+            body = _json_object(path, data)
+            items = body.get("items")
+            if isinstance(items, list):  # list items carry no kind: prune as that kind
+                body["items"] = [selective.prune({**i, "kind": kind}) for i in items]
+            return body
+    return _json_object(path, data)

@@ -70,6 +70,7 @@ def dump(
         selector=selector,
         request_timeout=request_timeout,
         progress=sys.stderr.isatty(),
+        whole_objects=True,  # a bundle keeps every field, for questions asked of it later
     )
     result = collect_live(opts)
     snap = result.snapshot
