@@ -41,6 +41,7 @@ CLUSTER_RULES = frozenset({"AMD701", "AMD720", "AMD721", "AMD722"})
 # What the grouped view names for a group whose findings differ in an incidental field: the
 # engineer fixes each image's crash or each workload's limit, so they are listed, not hidden.
 NAMED_VARIANTS: dict[str, tuple[str, str]] = {
+    "AMD110": ("missing_node", "missing nodes"),
     "AMD201": ("memory_limit", "limits"),
     "AMD202": ("memory_limit", "limits"),
     "AMD301": ("probe_settings.target", "probe targets"),

@@ -18,9 +18,11 @@ from tests.unit.inprocess import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = sorted(
-    [ROOT / "fixtures" / "demo"]
-    + list((ROOT / "fixtures" / "rules").glob("*/*.yaml"))
-    + list((ROOT / "fixtures" / "whypending").glob("*.yaml"))
+    [
+        ROOT / "fixtures" / "demo",
+        *(ROOT / "fixtures" / "rules").glob("*/*.yaml"),
+        *(ROOT / "fixtures" / "whypending").glob("*.yaml"),
+    ]
 )
 
 

@@ -55,18 +55,22 @@ def _variant_pod(i: int, ghost: str, phase: str, deleting: bool, owner) -> dict:
     return pod(f"p-{ghost[-1]}-{i}", ghost, phase=phase, **meta)
 
 
-def test_two_hundred_pods_on_one_ghost_node_are_one_cause():
+def test_pods_on_deleted_nodes_of_one_pool_are_one_cause_naming_each_node():
+    # Two instances of one scale set scaled away: one cause (one fix), the nodes named in it;
+    # a node outside that pool is another cause.
     ghosts = ["aks-gpupool-17403385-vmss000004", "aks-gpupool-17403385-vmss000009"]
+    other = "aks-cpupool-29384756-vmss000001"
     pods = [
-        _variant_pod(i, ghost, *VARIANTS[i % len(VARIANTS)]) for ghost in ghosts for i in range(200)
+        _variant_pod(i, ghost, *VARIANTS[i % len(VARIANTS)])
+        for ghost in [*ghosts, other]
+        for i in range(200)
     ]
     report = amd110(Snapshot([node(REAL), *pods, pod("fine", REAL, phase="Running")]))
-    assert len(report.findings) == 400
-    groups = group_findings(report.findings)
-    assert sorted((g.example.evidence["missing_node"], g.count) for g in groups) == [
-        (ghosts[0], 200),
-        (ghosts[1], 200),
-    ]
+    assert len(report.findings) == 600
+    groups = sorted(group_findings(report.findings), key=lambda g: -g.count)
+    assert [g.count for g in groups] == [400, 200]
+    assert groups[0].variants() == ("missing nodes", ghosts)
+    assert groups[1].example.evidence["missing_node"] == other
 
 
 @pytest.mark.parametrize(("phase", "deleting", "owner"), VARIANTS)
