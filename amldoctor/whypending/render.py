@@ -7,6 +7,7 @@ node pool (`kubernetes.azure.com/agentpool` / `agentpool`) and counts failures p
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from rich.console import Console
@@ -141,8 +142,7 @@ def render_console(console: Console, doc: dict, source: str = "") -> None:
     if doc["closest_nodes"] and doc["fixes"]:
         console.print(Text("closest nodes", style="bold"))
         for c in doc["closest_nodes"][:3]:
-            text = f"{c['name']}: " + "; ".join(c["details"][:3])
-            write_wrapped(console, text, first="  ", rest="      ")
+            write_wrapped(console, closest_line(c), first="  ", rest="      ")
         console.print()
     if doc["fixes"]:
         console.print(Text("what to change", style="bold green"))
@@ -177,6 +177,14 @@ def _runtime_findings(console: Console, findings: list[dict]) -> None:
     console.print()
 
 
+def closest_line(closest: dict) -> str:
+    """`node: detail; detail`, without the prefix when the details name the node already
+    ("node n-a has taint ..."): the name once reads faster at the end of a long day."""
+    text = "; ".join(closest["details"][:3])
+    named = re.search(rf"(?<![\w.-]){re.escape(closest['name'])}(?![\w.-])", text)
+    return text if named else f"{closest['name']}: {text}"
+
+
 def _reasons_by_node(console: Console, doc: dict) -> None:
     """The scheduler's reason per node, as lines under a matrix too narrow to hold them."""
     by_reason: dict[str, list[str]] = defaultdict(list)
@@ -191,7 +199,8 @@ def _new_nodes_console(console: Console, section: dict) -> None:
     console.print(Text("would a new node help?", style="bold"))
     console.print(Text(f"  {section['summary']}"))
     for pool in section["pools"]:
-        console.print(Text(f"  • {pool['text']}", style="dim"))
+        if pool["text"] != section["summary"]:  # one pool: the summary said it already
+            console.print(Text(f"  • {pool['text']}", style="dim"))
         if pool.get("fix"):
             console.print(Text(f"      {pool['fix']}", style="green"))
     auto = section["autoscaler"]
@@ -305,7 +314,8 @@ def render_markdown(doc: dict) -> str:
         section = doc["new_nodes"]
         lines += ["", "### Would a new node help?", "", f"{_cell(section['summary'])}", ""]
         for pool in section["pools"]:
-            lines.append(f"- {_cell(pool['text'])}")
+            if pool["text"] != section["summary"]:
+                lines.append(f"- {_cell(pool['text'])}")
             if pool.get("fix"):
                 lines += ["", "  ```sh", f"  {pool['fix']}", "  ```"]
         if section["autoscaler"].get("latest_event"):

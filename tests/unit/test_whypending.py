@@ -300,3 +300,27 @@ def test_pod_assigned_to_a_node_that_does_not_exist(node_name, owner, state) -> 
         what_if = analyze(snap, subject, what_if=True)
         assert what_if["status"]["state"] == "node-missing"
         assert "remove spec.nodeName" in what_if["status"]["summary"]
+
+
+@pytest.mark.parametrize(
+    ("name", "details", "line"),
+    [
+        ("n-a", ["node n-a has taint x=y:NoSchedule"], "node n-a has taint x=y:NoSchedule"),
+        ("n-a", ["pod requests 1 nvidia.com/gpu"], "n-a: pod requests 1 nvidia.com/gpu"),
+        # a name inside a longer word or another node's name is not this node
+        ("gpu", ["claim ml/c, request gpu0 (class gpu.example.com)"], "gpu: claim ml/c, "
+         "request gpu0 (class gpu.example.com)"),
+        ("n-a", ["node n-ab is full"], "n-a: node n-ab is full"),
+    ],
+)  # fmt: skip
+def test_closest_node_is_named_once(name, details, line):
+    from amldoctor.whypending.render import closest_line
+
+    assert closest_line({"name": name, "details": details}) == line
+
+
+def test_one_pool_new_node_answer_is_said_once():
+    result = invoke("trainer", "-n", "ml", "-s", str(FIXTURES / "dra-devices-taken.yaml"))
+    section = result.stdout.split("would a new node help?")[1]
+    assert section.count("a new node of pool gpu would fit") == 1
+    assert "node n-a: node n-a" not in result.stdout and "n-a: node n-a" not in result.stdout
