@@ -167,9 +167,3 @@ def _examples(console: Console, group: FindingGroup) -> None:
     more = group.count - EXAMPLES
     tail = f" +{more} more" if more > 0 else ""
     _one_line(console, f"    {group.objects[0].kind.lower()}s: ", names, tail)
-
-
-def render_groups(console: Console, groups: list[FindingGroup], *, start: int = 1) -> None:
-    said = SaidBefore()
-    for number, group in enumerate(groups, start):
-        render_group(console, number, group, said)
