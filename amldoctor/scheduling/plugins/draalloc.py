@@ -25,6 +25,7 @@ what a user needs to fix the claim or the cluster.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,19 @@ class DraState:
         self, slices: Sequence[Mapping], classes: Mapping[str, Mapping], claims: Sequence[Mapping]
     ) -> None:
         self.slices = [s for s in slices if isinstance(s.get("spec"), Mapping)]
+        # Indexed once, so that gathering one node's pools reads its own slices and those that
+        # may reach any node (`nodeSelector`, `allNodes`), not every slice of the cluster: with
+        # a slice per GPU node, that would be nodes x slices. Positions keep the cluster's order.
+        self._local: dict[str, list[tuple[int, Mapping]]] = {}
+        self._shared: list[tuple[int, Mapping]] = []
+        self._by_pool: dict[tuple[str, str], list[Mapping]] = {}
+        for position, s in enumerate(self.slices):
+            spec = s["spec"]
+            self._by_pool.setdefault(_pool_key(spec), []).append(spec)
+            if spec.get("nodeName"):
+                self._local.setdefault(spec["nodeName"], []).append((position, s))
+            else:
+                self._shared.append((position, s))
         self.classes = classes
         self.allocated: dict[DeviceID, list[str]] = {}
         for claim in claims:
@@ -157,7 +171,8 @@ class DraState:
 
     def _gather(self, node: Mapping, name: str) -> list[Pool]:
         grouped: dict[tuple[str, str], list[Mapping]] = {}
-        for s in self.slices:
+        candidates = heapq.merge(self._local.get(name, ()), self._shared, key=lambda p: p[0])
+        for _, s in candidates:
             spec = s["spec"]
             if spec.get("perDeviceNodeSelection") or spec.get("sharedCounters"):
                 continue
@@ -174,9 +189,7 @@ class DraState:
         for (driver, pool_name), slices in sorted(grouped.items()):
             gen = _generation(slices[0]["spec"])
             wanted = (slices[0]["spec"].get("pool") or {}).get("resourceSliceCount")
-            everywhere = [
-                s["spec"] for s in self.slices if _pool_key(s["spec"]) == (driver, pool_name)
-            ]
+            everywhere = self._by_pool[(driver, pool_name)]
             pool = Pool(driver, pool_name)
             if len(slices) != wanted:
                 if any(_generation(sp) > gen for sp in everywhere):
