@@ -72,10 +72,18 @@ def emit(result: Any, fmt: str, output: Output | None = None) -> None:
     renderer(result.redacted(), output or Output(sys.stdout, sys.stderr))
 
 
-def _structured(data: dict, fmt: str, out: Output) -> None:
-    from amldoctor.render.structured import to_json, to_yaml
+def _json(result: Any, out: Output) -> None:
+    """Every result's JSON: its versioned document (`to_dict`), the same for each command."""
+    from amldoctor.render.structured import to_json
 
-    out.write(to_json(data) + "\n" if fmt == "json" else to_yaml(data))
+    out.write(to_json(result.to_dict()) + "\n")
+
+
+def _yaml(result: Any, out: Output) -> None:
+    """Every result's YAML: the same document as its JSON."""
+    from amldoctor.render.structured import to_yaml
+
+    out.write(to_yaml(result.to_dict()))
 
 
 # -- scan --------------------------------------------------------------------------------------
@@ -88,14 +96,8 @@ def _scan_table(result: ScanResult, out: Output) -> None:
     render_report(out.console(), result.report, expand=result.expand)
 
 
-@renders(ScanResult, "json")
-def _scan_json(result: ScanResult, out: Output) -> None:
-    _structured(result.to_dict(), "json", out)
-
-
-@renders(ScanResult, "yaml")
-def _scan_yaml(result: ScanResult, out: Output) -> None:
-    _structured(result.to_dict(), "yaml", out)
+renders(ScanResult, "json")(_json)
+renders(ScanResult, "yaml")(_yaml)
 
 
 @renders(ScanResult, "markdown")
@@ -115,14 +117,8 @@ def _pod_table(result: PodExplanation, out: Output) -> None:
     render_console(out.console(), result.document, result.source)
 
 
-@renders(PodExplanation, "json")
-def _pod_json(result: PodExplanation, out: Output) -> None:
-    _structured(result.to_dict(), "json", out)
-
-
-@renders(PodExplanation, "yaml")
-def _pod_yaml(result: PodExplanation, out: Output) -> None:
-    _structured(result.to_dict(), "yaml", out)
+renders(PodExplanation, "json")(_json)
+renders(PodExplanation, "yaml")(_yaml)
 
 
 @renders(PodExplanation, "markdown")
@@ -142,14 +138,8 @@ def _job_table(result: JobExplanation, out: Output) -> None:
     render_explain(out.console(), result.document)
 
 
-@renders(JobExplanation, "json")
-def _job_json(result: JobExplanation, out: Output) -> None:
-    _structured(result.to_dict(), "json", out)
-
-
-@renders(JobExplanation, "yaml")
-def _job_yaml(result: JobExplanation, out: Output) -> None:
-    _structured(result.to_dict(), "yaml", out)
+renders(JobExplanation, "json")(_json)
+renders(JobExplanation, "yaml")(_yaml)
 
 
 @renders(JobExplanation, "markdown")
@@ -169,14 +159,8 @@ def _lint_table(result: LintResult, out: Output) -> None:
     render_lint(out.console(), result.report)
 
 
-@renders(LintResult, "json")
-def _lint_json(result: LintResult, out: Output) -> None:
-    _structured(result.to_dict(), "json", out)
-
-
-@renders(LintResult, "yaml")
-def _lint_yaml(result: LintResult, out: Output) -> None:
-    _structured(result.to_dict(), "yaml", out)
+renders(LintResult, "json")(_json)
+renders(LintResult, "yaml")(_yaml)
 
 
 @renders(LintResult, "markdown")
