@@ -3,14 +3,28 @@ codes."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo"
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """A generator from benchmarks/ (not a package: it never ships), loaded once per run."""
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # dataclasses need it
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(

@@ -6,8 +6,6 @@ whose Pending pods carry no scheduler verdict would measure code paths real clus
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +14,9 @@ from amldoctor.k8s.quantity import parse_quantity
 from amldoctor.k8s.resources import is_tracked, pod_requests, to_scheduler_units
 from amldoctor.k8s.tolerations import FILTER_EFFECTS, tolerated_by_any
 from amldoctor.load import load_snapshot
+from tests.conftest import benchmark_module
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "gen_cluster", ROOT / "benchmarks" / "gen_cluster.py"
-)
-gen_cluster = sys.modules["gen_cluster"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen_cluster)  # benchmarks/ is not a package: it never ships
+gen_cluster = benchmark_module("gen_cluster")
 
 TINY = gen_cluster.Scale(nodes=60, pods=900, events=2000)
 

@@ -7,25 +7,13 @@ verdict would be caught here.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 from amldoctor.whypending import analyze
+from tests.conftest import benchmark_module
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # benchmarks/ is not a package: it never ships
-    return module
-
-
-gen_cluster = sys.modules.get("gen_cluster") or _module("gen_cluster")
-many = _module("gen_many_shapes")
+gen_cluster = benchmark_module("gen_cluster")
+many = benchmark_module("gen_many_shapes")
 
 
 def test_pending_pods_ask_distinct_questions_with_their_own_verdicts():

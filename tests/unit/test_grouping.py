@@ -8,10 +8,8 @@ still names every affected pod.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from collections import defaultdict
 
 import pytest
@@ -20,14 +18,9 @@ from amldoctor.engine.grouping import group_findings, group_ids
 from amldoctor.engine.report import Finding, ObjectRef, Severity
 from amldoctor.engine.runner import run_rules
 from amldoctor.load import load_snapshot
-from tests.conftest import ROOT, run_cli
+from tests.conftest import benchmark_module, run_cli
 
-_spec = importlib.util.spec_from_file_location(
-    "gen_cluster", ROOT / "benchmarks" / "gen_cluster.py"
-)
-gen_cluster = sys.modules.setdefault("gen_cluster", importlib.util.module_from_spec(_spec))
-if not hasattr(gen_cluster, "generate"):
-    _spec.loader.exec_module(gen_cluster)
+gen_cluster = benchmark_module("gen_cluster")
 
 # A smaller version of the 2,000-node benchmark cluster: same pools and causes, 150 nodes.
 SMALL = gen_cluster.Scale(nodes=150, pods=3000, events=6000, pending_share=0.03)

@@ -8,9 +8,7 @@ generated cluster produces, so a new fix shape is covered without a new example.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import pytest
 import yaml
@@ -21,15 +19,10 @@ from amldoctor.load import load_snapshot
 from amldoctor.render.compactfix import FLOW_INDENT, compact_remediation
 from amldoctor.render.console import MAX_ENTRIES
 from amldoctor.render.saidbefore import SaidBefore
-from tests.conftest import ROOT
+from tests.conftest import benchmark_module
 from tests.ptyrun import run_in_tty, screen_rows
 
-_spec = importlib.util.spec_from_file_location(
-    "gen_cluster", ROOT / "benchmarks" / "gen_cluster.py"
-)
-gen_cluster = sys.modules.setdefault("gen_cluster", importlib.util.module_from_spec(_spec))
-if not hasattr(gen_cluster, "generate"):
-    _spec.loader.exec_module(gen_cluster)
+gen_cluster = benchmark_module("gen_cluster")
 
 # The 150-node version of the benchmark cluster (tests/unit/test_grouping.py): 30 causes before
 # causes that differ only by image, limit or probe port were merged, 18 after.
