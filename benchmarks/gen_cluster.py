@@ -2011,6 +2011,19 @@ def iter_sizes(path: Path) -> Iterator[tuple[str, int]]:
         yield path.name, path.stat().st_size
 
 
+def write_with_info(snap: Snapshot, info: dict, output: Path, info_path: Path | None) -> str:
+    """Write the bundle, add its size to `info`, save `info` as JSON when asked; the summary
+    line both generators print starts with the returned `output: N nodes, ...`."""
+    write(snap, output)
+    info["bytes"] = sum(size for _, size in iter_sizes(output))
+    if info_path:
+        info_path.write_text(json.dumps(info, indent=2) + "\n")
+    return (
+        f"{output}: {info['nodes']} nodes, {info['pods']} pods, {info['events']} events, "
+        f"{info['objects']} objects"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="bundle directory, or a path ending in .tar.gz")
@@ -2026,15 +2039,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     snap, info = generate(Scale().scaled(args.scale), args.seed)
-    write(snap, args.output)
-    info["bytes"] = sum(size for _, size in iter_sizes(args.output))
-    if args.info:
-        args.info.write_text(json.dumps(info, indent=2) + "\n")
-    print(
-        f"{args.output}: {info['nodes']} nodes, {info['pods']} pods, {info['events']} events, "
-        f"{info['objects']} objects, {info['bytes'] / MIB:.1f} MiB",
-        file=sys.stderr,
-    )
+    summary = write_with_info(snap, info, args.output, args.info)
+    print(f"{summary}, {info['bytes'] / MIB:.1f} MiB", file=sys.stderr)
     return 0
 
 

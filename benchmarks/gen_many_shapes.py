@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import gen_cluster
-from gen_cluster import MIB, PENDING_CASES, Generator, PendingCase, Scale, iter_sizes, write
+from gen_cluster import (
+    MIB,
+    PENDING_CASES,
+    Generator,
+    PendingCase,
+    Scale,
+    write_with_info,
+)
 
 # The reference: 2,000 nodes, 20,000 pods, 20,000 events, about 200 Pending pods.
 MANY_SHAPES_SCALE = Scale(nodes=2000, pods=20000, events=20000, pending_share=0.0125)
@@ -85,14 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     gen.shapes = args.shapes
     snap = gen.build()
     info = gen.info
-    write(snap, args.output)
-    info["bytes"] = sum(size for _, size in iter_sizes(args.output))
-    if args.info:
-        args.info.write_text(json.dumps(info, indent=2) + "\n")
+    summary = write_with_info(snap, info, args.output, args.info)
+    pending = sum(map(len, info["pending"].values()))
     print(
-        f"{args.output}: {info['nodes']} nodes, {info['pods']} pods, {info['events']} events, "
-        f"{info['objects']} objects, {sum(map(len, info['pending'].values()))} Pending pods of "
-        f"{info['pending_shapes']} shapes, {info['bytes'] / MIB:.1f} MiB",
+        f"{summary}, {pending} Pending pods of {info['pending_shapes']} shapes, "
+        f"{info['bytes'] / MIB:.1f} MiB",
         file=sys.stderr,
     )
     return 0
