@@ -1,10 +1,9 @@
-"""Talking to the API server: the kubeconfig, GETs of raw JSON, retries and paging.
+"""Talking to the API server: GETs of raw JSON over one urllib3 pool, retries and paging.
 
-The `kubernetes` client is used for what it does well and kubectl users expect (kubeconfig
-merging, contexts, exec credential plugins such as kubelogin, in-cluster service accounts, TLS
-and proxies), imported inside functions; requests go through its urllib3 pool as plain GETs
-whose JSON bodies are kept as dicts. The client's model objects are never built: they are slow
-on large lists and choke on partial objects. One paged LIST per kind (`limit`/`continue`,
+The context comes from `kubeconfig` (kubectl's rules, no `kubernetes` import); a legacy
+auth-provider user alone goes through the `kubernetes` client's loader, imported only then.
+Requests are plain GETs whose JSON bodies are decoded by us: the client's model objects are
+slow on large lists and choke on partial objects. One paged LIST per kind (`limit`/`continue`,
 restarted when the continue token expires), bounded retries on 429/5xx honouring Retry-After.
 """
 
@@ -14,20 +13,20 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import yaml
 
 from amldoctor import __version__, selective
-from amldoctor.collect import LiveOptions
+from amldoctor.collect import LiveOptions, kubeconfig
 from amldoctor.collect.kinds import ListRequest, normalize
 from amldoctor.errors import ClusterError
 
@@ -38,17 +37,23 @@ MAX_RETRY_AFTER = 10.0  # seconds; a server asking for longer is treated as fail
 WORKERS = 8
 JSON = "application/json"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 @dataclass
 class Connection:
-    """Where requests go and as whom: the resolved kubeconfig context (or in-cluster account)."""
+    """Where requests go and as whom: the resolved kubeconfig context (or in-cluster account).
+
+    `pool` is the urllib3 pool manager every GET goes through; `auth` gives the credential
+    headers of a request (computed once for a kubeconfig we resolved ourselves, asked of the
+    `kubernetes` client's configuration per request when it resolved the context).
+    """
 
     server: str
     context: str | None
     namespace: str
-    configuration: Any
+    pool: Any
+    auth: Callable[[], dict[str, str]]
+    verify: bool = True
 
 
 class ApiError(Exception):
@@ -61,41 +66,124 @@ class ApiError(Exception):
 
 
 def connect(opts: LiveOptions) -> Connection:
-    """Resolve the connection the way kubectl does; ClusterError (exit 3) when impossible."""
-    from kubernetes import config as kconfig
-    from kubernetes.client import Configuration
+    """Resolve the connection the way kubectl does; ClusterError (exit 3) when impossible.
 
-    configuration = Configuration()
-    paths = _kubeconfig_paths(opts.kubeconfig)
-    existing = [p for p in paths if os.path.isfile(p)]
+    The kubeconfig is read by `kubeconfig` (no `kubernetes` import); only a legacy
+    `auth-provider` user is handed to the client's own loader.
+    """
+    files = kubeconfig.paths(opts.kubeconfig)
+    existing = [p for p in files if os.path.isfile(p)]
     if opts.kubeconfig and not existing:
         raise ClusterError(f"kubeconfig {opts.kubeconfig} does not exist")
     if not existing:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            try:
-                kconfig.load_incluster_config(client_configuration=configuration)
-            except kconfig.ConfigException as exc:
-                raise ClusterError(f"in-cluster configuration: {exc}") from None
-            namespace = opts.namespace or _read_text(SA_NAMESPACE_FILE) or "default"
-            return _finish(Connection(configuration.host, "in-cluster", namespace, configuration))
+            return _finish(kubeconfig.in_cluster(opts.namespace))
         raise ClusterError(
-            f"no kubeconfig found (looked at {', '.join(paths)}); "
+            f"no kubeconfig found (looked at {', '.join(files)}); "
             "pass --kubeconfig or set KUBECONFIG"
         )
 
     joined = os.pathsep.join(existing)
-    context_name = opts.context or _current_context(existing)
+    config = kubeconfig.read(existing)
+    context_name = opts.context or config.current
     if not context_name:
         raise ClusterError(f"kubeconfig {joined} sets no current-context; pass --context")
-    try:
-        contexts, _ = kconfig.list_kube_config_contexts(config_file=joined)
-    except (kconfig.ConfigException, yaml.YAMLError, OSError) as exc:
-        raise ClusterError(f"cannot read kubeconfig {joined}: {_first_line(exc)}") from None
-    context = next((c for c in contexts or () if c.get("name") == context_name), None)
-    if context is None:
-        known = ", ".join(sorted(str(c.get("name")) for c in contexts or ())) or "none"
+    if context_name not in config.contexts:
+        known = ", ".join(sorted(config.contexts)) or "none"
         raise ClusterError(f"context {context_name!r} not found in kubeconfig (contexts: {known})")
+    if kubeconfig.needs_client(config, context_name):
+        namespace = (
+            opts.namespace or config.contexts[context_name].value.get("namespace") or "default"
+        )
+        return _connect_with_client(joined, context_name, str(namespace))
+    return _finish(kubeconfig.resolve(config, context_name, opts.namespace))
 
+
+def _finish(end: kubeconfig.Endpoint) -> Connection:
+    """A pool for the endpoint: its trust and client certificate in one SSL context."""
+    import urllib3
+
+    headers = dict(end.headers)
+    pool_args: dict[str, Any] = {"maxsize": WORKERS, "retries": False}
+    if end.server.startswith("https"):
+        pool_args["ssl_context"] = _ssl_context(end)
+        pool_args["cert_reqs"] = "CERT_REQUIRED" if end.verify else "CERT_NONE"
+        if end.tls_server_name:
+            pool_args["server_hostname"] = end.tls_server_name
+    if not end.verify:
+        # insecure-skip-tls-verify is the kubeconfig's choice; kubectl does not nag about it.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    proxy = end.proxy or _environment_proxy(end.server)
+    pool: urllib3.PoolManager
+    if proxy and proxy.startswith("socks"):
+        from urllib3.contrib.socks import SOCKSProxyManager
+
+        pool = SOCKSProxyManager(proxy, **pool_args)
+    elif proxy:
+        pool = urllib3.ProxyManager(proxy, **pool_args)
+    else:
+        pool = urllib3.PoolManager(**pool_args)
+    return Connection(end.server, end.context, end.namespace, pool, lambda: headers, end.verify)
+
+
+def _ssl_context(end: kubeconfig.Endpoint) -> Any:
+    """Trust the kubeconfig's CA (else the system's) and present its client certificate.
+
+    A certificate given as data is loaded through a private temporary file, removed at once:
+    the key does not stay on disk (the client's loader keeps such files until exit).
+    """
+    import ssl
+
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    ctx = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if end.verify else ssl.CERT_NONE)
+    where = f"context {end.context}"
+    try:
+        if end.verify:
+            if end.ca_file or end.ca_data:
+                ctx.load_verify_locations(cafile=end.ca_file, cadata=end.ca_data)
+            else:
+                ctx.load_default_certs()
+        if end.client_cert is not None or end.client_cert_file:
+            with tempfile.TemporaryDirectory(prefix="amldoctor-") as private:
+                cert = end.client_cert_file or _private_file(private, "cert", end.client_cert)
+                key = end.client_key_file or (
+                    _private_file(private, "key", end.client_key) if end.client_key else None
+                )
+                ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ClusterError(f"{where}: cannot load its certificates: {_first_line(exc)}") from None
+    return ctx
+
+
+def _private_file(directory: str, name: str, data: bytes | None) -> str:
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data or b"")
+    return path
+
+
+def _environment_proxy(server: str) -> str | None:
+    """HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as kubectl and the client honour them."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    proxies = getproxies()
+    parts = urlsplit(server)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or (parts.hostname and proxy_bypass(parts.hostname)):
+        return None
+    return proxy
+
+
+def _connect_with_client(joined: str, context_name: str, namespace: str) -> Connection:
+    """A legacy auth-provider (OIDC refresh, GCP): the `kubernetes` client resolves it."""
+    from kubernetes import config as kconfig
+    from kubernetes.client import Configuration
+    from kubernetes.client.rest import RESTClientObject
+
+    configuration = Configuration()
     auth_errors: list[str] = []
     with _capture_client_errors(auth_errors):
         try:
@@ -105,48 +193,35 @@ def connect(opts: LiveOptions) -> Connection:
                 client_configuration=configuration,
                 persist_config=False,  # never rewrite the user's kubeconfig
             )
-        except (kconfig.ConfigException, OSError, ValueError) as exc:
+        except (kconfig.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
             raise ClusterError(f"context {context_name}: {_first_line(exc)}") from None
     if auth_errors:
         raise ClusterError(
             f"credential plugin for context {context_name} failed: {auth_errors[-1]}"
         )
-    namespace = opts.namespace or (context.get("context") or {}).get("namespace") or "default"
-    return _finish(Connection(configuration.host, context_name, namespace, configuration))
-
-
-def _finish(conn: Connection) -> Connection:
     # Our own retry loop decides; urllib3's silent retries would multiply the timeout.
-    conn.configuration.retries = False
-    conn.configuration.connection_pool_maxsize = WORKERS
-    return conn
+    configuration.retries = False
+    configuration.connection_pool_maxsize = WORKERS
+    if not configuration.verify_ssl:
+        import urllib3
 
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-def _kubeconfig_paths(explicit: str | None) -> list[str]:
-    """--kubeconfig is one file; KUBECONFIG may list several, merged first-wins like kubectl."""
-    if explicit:
-        return [os.path.expanduser(explicit)]
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        return [os.path.expanduser(p) for p in env.split(os.pathsep) if p]
-    return [os.path.expanduser("~/.kube/config")]
+    def auth() -> dict[str, str]:
+        settings: dict[str, Any] = dict(configuration.auth_settings())
+        return {
+            a["key"]: a["value"]
+            for a in settings.values()
+            if a.get("in") == "header" and a.get("value")
+        }
 
-
-def _current_context(paths: list[str]) -> str | None:
-    """The first file that sets current-context wins (kubectl's rule for merged configs)."""
-    for path in paths:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ClusterError(f"cannot read kubeconfig {path}: {_first_line(exc)}") from None
-        if isinstance(data, dict) and data.get("current-context"):
-            return str(data["current-context"])
-    return None
+    pool = RESTClientObject(configuration).pool_manager
+    return Connection(configuration.host, context_name, namespace, pool, auth)
 
 
 @contextmanager
 def _capture_client_errors(sink: list[str]) -> Iterator[None]:
-    """The client logs exec-plugin failures instead of raising: turn them into our error."""
+    """The client logs auth-provider failures instead of raising: turn them into our error."""
 
     class Sink(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -159,13 +234,6 @@ def _capture_client_errors(sink: list[str]) -> Iterator[None]:
         yield
     finally:
         root.handlers = saved
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        return Path(path).read_text().strip() or None
-    except OSError:
-        return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -181,14 +249,10 @@ class Api:
 
     def __init__(self, conn: Connection, timeout: float | None) -> None:
         import urllib3
-        from kubernetes.client.rest import RESTClientObject
 
         self.conn = conn
         self.timeout = timeout
-        self._pool = RESTClientObject(conn.configuration).pool_manager
-        if not conn.configuration.verify_ssl:
-            # insecure-skip-tls-verify is the kubeconfig's choice; kubectl does not nag about it.
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._pool = conn.pool
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
 
     def get(self, path: str, params: Iterable[tuple[str, str]] = (), accept: str = JSON) -> dict:
@@ -222,10 +286,11 @@ class Api:
     def _send(self, url: str, accept: str) -> Any:
         import urllib3
 
-        headers = {"Accept": accept, "User-Agent": f"amldoctor/{__version__}"}
-        for auth in self.conn.configuration.auth_settings().values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
+        headers = {
+            "Accept": accept,
+            "User-Agent": f"amldoctor/{__version__}",
+            **self.conn.auth(),
+        }
         try:
             return self._pool.request(
                 "GET", url, headers=headers, timeout=self._timeout, retries=False

@@ -22,6 +22,7 @@ import yaml
 
 from amldoctor.bundle import MANIFEST
 from amldoctor.collect import LiveOptions, kinds, transport
+from amldoctor.collect import kubeconfig as kubeconfig_module
 from amldoctor.collect.collector import collect_for_pod, collect_live
 from amldoctor.collect.kinds import BOUND_PODS, NOMINATED_PODS
 from amldoctor.errors import ClusterError, InputError
@@ -519,22 +520,27 @@ def test_namespace_flag_overrides_the_context_default(cluster, tmp_path):
 
 
 def test_in_cluster_configuration(tmp_path, monkeypatch):
-    from kubernetes.config import incluster_config
-
     token, cert, ns = tmp_path / "token", tmp_path / "ca.crt", tmp_path / "namespace"
-    token.write_text("sa-token")
-    cert.write_text("not checked until a TLS handshake")
+    token.write_text("sa-token\n")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=test-ca", "-keyout", str(tmp_path / "ca.key"), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ns.write_text("aml-compute\n")
-    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
-    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(cert))
-    monkeypatch.setattr(transport, "SA_NAMESPACE_FILE", str(ns))
+    monkeypatch.setattr(kubeconfig_module, "SA_TOKEN_FILE", str(token))
+    monkeypatch.setattr(kubeconfig_module, "SA_CA_FILE", str(cert))
+    monkeypatch.setattr(kubeconfig_module, "SA_NAMESPACE_FILE", str(ns))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
     conn = transport.connect(LiveOptions())
     assert conn.server == "https://10.0.0.1:443"
     assert (conn.context, conn.namespace) == ("in-cluster", "aml-compute")
-    assert conn.configuration.auth_settings()["BearerToken"]["value"].lower() == "bearer sa-token"
+    assert conn.auth() == {"Authorization": "Bearer sa-token"}
 
 
 # -- one pod -----------------------------------------------------------------------------------
