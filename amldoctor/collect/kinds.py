@@ -93,6 +93,16 @@ CLUSTER_SCOPED = (
     NODE, PV, STORAGE_CLASS, CSI_NODE, NAMESPACE, INSTANCE_TYPE, QUEUE, NODE_POOL, NODE_CLAIM,
     PRIORITY_CLASS, RUNTIME_CLASS, DEVICE_CLASS, RESOURCE_SLICE,
 )  # fmt: skip
+# What only a placement question reads: where a waiting pod or gang would fit (the scheduler's
+# volume, DRA, priority and runtime-class inputs) and what a new node would change (Karpenter).
+# A namespace's scan lists them only once something there waits for a node
+# (`collector.collect_live`); no rule reads them otherwise. Namespaced ones are read in the scan's
+# namespace. PersistentVolumes and StorageClasses are also read for the namespace's own claims.
+PLACEMENT_ONLY = (
+    CSI_NODE, DEVICE_CLASS, RESOURCE_SLICE, RESOURCE_CLAIM, RESOURCE_CLAIM_TEMPLATE, PDB,
+    PRIORITY_CLASS, RUNTIME_CLASS, NODE_POOL, NODE_CLAIM,
+)  # fmt: skip
+CLAIM_STORAGE = (PV, STORAGE_CLASS)
 # Read in the azureml namespace for extension health (ConfigMaps: the health-check report).
 EXTENSION = (POD, DEPLOYMENT, EVENT, CONFIG_MAP)
 ARC_NAMESPACE = "azure-arc"  # Arc agents live here: their presence tells an Arc cluster from AKS
@@ -134,7 +144,10 @@ AUTOSCALER_STATUS = ListRequest(
 
 
 def normalize(res: Resource, item: dict) -> dict:
-    """List items lack kind/apiVersion; managedFields are noise kubectl hides too."""
+    """List items lack kind/apiVersion; managedFields are noise kubectl hides too.
+
+    The item is completed in place and returned.
+    """
     meta = dict(item.get("metadata") or {})
     meta.pop("managedFields", None)
     if res.metadata_only:
@@ -146,4 +159,6 @@ def normalize(res: Resource, item: dict) -> dict:
         else:
             meta.pop("annotations", None)
         return {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
-    return {**item, "kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
+    # In place (the item is ours, just decoded): no copy of each of 10,000 pods.
+    item["kind"], item["apiVersion"], item["metadata"] = res.kind, res.api_version, meta
+    return item

@@ -365,12 +365,13 @@ def list_all(
     req: ListRequest,
     on_page: Callable[[int], None] | None = None,
     strings: selective.Strings | None = None,
+    whole: bool = False,
 ) -> list[dict]:
     """Every item of one LIST, page by page; restart from scratch when the token expires.
 
-    With `strings` (what scan and why-pending read), each page is decoded selectively: only
-    the fields amldoctor reads are built, their repeated strings shared (`selective`); without
-    (dump: a bundle must answer later questions too), every field is kept.
+    Each page is decoded selectively (only the fields amldoctor reads are built, `selective`),
+    with their repeated strings shared through `strings` when given; `whole` (dump: a bundle
+    must answer later questions too) keeps every field.
     """
     res = req.resource
     accept = METADATA_ONLY if res.metadata_only else JSON
@@ -388,7 +389,7 @@ def list_all(
                 if exc.status == 410 and token:
                     break  # the list's snapshot expired between pages: read it again
                 raise
-            body = _page(path, res.kind, data, strings)
+            body = _json_object(path, data) if whole else _page(path, res.kind, data, strings)
             raw = body.get("items") or ()
             page = [normalize(res, item) for item in raw if isinstance(item, dict)]
             items.extend(page)
@@ -401,14 +402,13 @@ def list_all(
 
 
 def _page(path: str, kind: str, data: bytes, strings: selective.Strings | None) -> dict:
-    """One LIST response: selectively with `strings`, else (or if refused) as plain JSON."""
-    if strings is not None:
-        try:
-            return selective.decode_page(kind, data, strings)
-        except selective.Refused:
-            body = _json_object(path, data)
-            items = body.get("items")
-            if isinstance(items, list):  # list items carry no kind: prune as that kind
-                body["items"] = [selective.prune({**i, "kind": kind}) for i in items]
-            return body
-    return _json_object(path, data)
+    """One LIST response, selectively decoded; if refused, parsed as plain JSON and pruned."""
+    try:
+        return selective.decode_page(kind, data, strings)
+    except selective.Refused:
+        body = _json_object(path, data)
+        items = body.get("items")
+        if isinstance(items, list):  # list items carry no kind: prune as that kind
+            pruned = [selective.prune({**i, "kind": kind}) for i in items]
+            body["items"] = [strings.share(i) for i in pruned] if strings else pruned
+        return body
