@@ -19,7 +19,7 @@ from cluster import Cluster, amldoctor_json, create_namespace
 from harness import READER, ControlPlane
 from objects import pod_manifest
 
-from amldoctor.collect.kinds import BOUND_PODS, NOMINATED_PODS
+from amldoctor.collect.kinds import BOUND_PODS, CLAIM_STORAGE, NOMINATED_PODS, PLACEMENT_ONLY
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +37,34 @@ def _flush_marker(plane: ControlPlane, user: str) -> int:
     raise AssertionError("the audit log lacks the marker request")
 
 
-def _scan_lists(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any], list[dict]]:
-    """`scan -n namespace -o json` as the reader; its report and its cluster-wide pod LISTs."""
+def _scan_requests(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any], list[dict]]:
+    """`scan -n namespace -o json` as the reader; its report and every request it made."""
     start = _flush_marker(plane, READER)
     report = amldoctor_json("scan", kubeconfig=plane.kubeconfig(READER), namespace=namespace)
     events = plane.audit_events(READER)[start : _flush_marker(plane, READER) - 1]
     ours = [e for e in events if e.get("userAgent", "").startswith("amldoctor/")]
     assert ours, "no amldoctor request in the audit log"
+    return report, ours
+
+
+def _scan_lists(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any], list[dict]]:
+    """`scan -n namespace -o json` as the reader; its report and its cluster-wide pod LISTs."""
+    report, ours = _scan_requests(plane, namespace)
     cluster_pods = [
         parse_qs(urlsplit(e["requestURI"]).query)
         for e in ours
         if e["verb"] == "list" and urlsplit(e["requestURI"]).path == "/api/v1/pods"
     ]
     return report, cluster_pods
+
+
+def _first_pages(events: list[dict]) -> list[str]:
+    """The paths of the LISTs made (a list's later pages carry a continue token)."""
+    return [
+        urlsplit(e["requestURI"]).path
+        for e in events
+        if e["verb"] == "list" and "continue" not in parse_qs(urlsplit(e["requestURI"]).query)
+    ]
 
 
 def _timeless(finding: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -102,3 +117,36 @@ def test_namespace_scan_lists_other_namespaces_pods_only_for_a_waiting_pod(
         assert _timeless(same) == _timeless(finding)
     finally:
         c.kube.delete(f"/api/v1/namespaces/{other}/pods", gracePeriodSeconds=0)
+
+
+def test_a_quiet_namespace_costs_27_lists_and_a_waiting_pod_adds_what_placement_reads(
+    control_plane: ControlPlane, scheduling_cluster: Cluster
+) -> None:
+    """The request count of a namespace's scan, and that it only reads (GET and LIST).
+
+    Nothing waits: 27 LISTs: 17 kinds of the namespace (the 20 less PodDisruptionBudgets,
+    ResourceClaims and their templates), 4 cluster-scoped (nodes, namespaces, AML instance
+    types, Volcano queues), and 6 for the AzureML extension (its namespace's pods, deployments,
+    events, ConfigMaps; the Arc agents' deployments; the autoscaler's status). A pod waits:
+    16 more: the other namespaces' bound and nominated pods, every namespace's budgets and
+    claims, the 10 placement-only kinds, PersistentVolumes and StorageClasses.
+    """
+    c = scheduling_cluster
+    c.node("cpu-0", cpu="4")
+    c.pod("web", node_name="cpu-0", requests={"cpu": "100m"})
+    c.wait_scheduler_sees(nodes=1, pods=1)
+    placement = {r.path(c.namespace) for r in (*PLACEMENT_ONLY, *CLAIM_STORAGE)}
+
+    _, quiet = _scan_requests(control_plane, c.namespace)
+    assert {e["verb"] for e in quiet} <= {"get", "list"}, {e["verb"] for e in quiet}
+    lists = _first_pages(quiet)
+    assert len(lists) == 27, sorted(lists)
+    assert not placement & set(lists)
+
+    c.pod("trainer", requests={"cpu": "8"})
+    c.wait_unschedulable("trainer")
+    _, waiting = _scan_requests(control_plane, c.namespace)
+    assert {e["verb"] for e in waiting} <= {"get", "list"}
+    lists = _first_pages(waiting)
+    assert len(lists) == 27 + 16, sorted(lists)
+    assert placement <= set(lists)
