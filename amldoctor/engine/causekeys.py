@@ -237,10 +237,34 @@ def strip_volatile(value: Any) -> Any:
     return value
 
 
-def _token(name: str) -> re.Pattern[str]:
-    """`name` where it starts a token: `missing-pvc-9tkz` in `missing-pvc-9tkz-data`, but not
-    pod `notebook` inside image `scipy-notebook`, which names the image, not the pod."""
-    return re.compile(rf"(?<![\w.-]){re.escape(name)}(?![A-Za-z0-9])")
+def replace_token(text: str, name: str, mark: str) -> str:
+    """`text` with `name` replaced by `mark` where it starts a token: `missing-pvc-9tkz` in
+    `missing-pvc-9tkz-data`, but not pod `notebook` inside image `scipy-notebook`, which names
+    the image, not the pod.
+
+    The regex `(?<![\\w.-])NAME(?![A-Za-z0-9])`, without compiling one per name: a scan groups
+    hundreds of findings, each with its own object names, and compiling a pattern for each
+    cost about 0.05 s of a 0.65 s namespace scan. `str.isalnum() or "_"` is what `\\w` matches.
+    """
+    found = text.find(name)
+    if found < 0:
+        return text
+    out: list[str] = []
+    start, size = 0, len(name)
+    while found >= 0:
+        before = text[found - 1] if found else ""
+        after = text[found + size] if found + size < len(text) else ""
+        token_start = not before or not (before.isalnum() or before in "_.-")
+        token_end = not after or not (after.isascii() and after.isalnum())
+        if token_start and token_end:
+            out.append(text[start:found])
+            out.append(mark)
+            start = found + size
+            found = text.find(name, start)
+        else:
+            found = text.find(name, found + 1)
+    out.append(text[start:])
+    return "".join(out)
 
 
 def _placeholders(value: Any, finding: Finding) -> Any:
@@ -259,11 +283,11 @@ def _placeholders(value: Any, finding: Finding) -> Any:
         names.append((ident, "<id>"))
     names.sort(key=lambda item: -len(item[0]))
 
-    patterns = [(_token(name), mark) for name, mark in names if name]
+    names = [(name, mark) for name, mark in names if name]
 
     def fix(text: str) -> str:
-        for pattern, mark in patterns:
-            text = pattern.sub(mark, text)
+        for name, mark in names:
+            text = replace_token(text, name, mark)
         text = _AKS_NODE.sub(r"\1<instance>", _HEX_ID.sub("<hex>", text))
         return _IPV4.sub("<ip>", _TIMESTAMP.sub("<time>", text))
 
