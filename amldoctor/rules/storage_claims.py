@@ -11,6 +11,7 @@ from amldoctor.engine.registry import Context, rule
 from amldoctor.k8s.containers import as_dict, dicts, is_terminal, pod_label, strings
 from amldoctor.k8s.events import event_message, event_reason
 from amldoctor.k8s.objects import meta
+from amldoctor.memo import memo_on
 from amldoctor.rules._exits import short_text
 from amldoctor.rules._memfix import bytes_of
 
@@ -21,10 +22,20 @@ DEFAULT_CLASS_ANNOTATIONS = (
 
 
 def claim_users(ctx: Context) -> dict[tuple[str | None, str], list[dict]]:
-    """Non-terminal pods by the (namespace, claim name) they mount, built once per rule run."""
+    """Non-terminal pods by the (namespace, claim name) they mount, built once per rule run.
+
+    Only pods of the namespaces in scope: a claim is mounted only by pods of its own namespace,
+    and the rules look claims up in scope. A namespace's scan holds every node-bound pod of the
+    cluster when a pod waits (for the simulation); walking those 10,000 pods twice per scan for
+    claims no rule asks about cost 0.05 s.
+    """
+    return memo_on(ctx.snapshot, ("claim_users", ctx.namespaces), lambda: _claim_users(ctx))
+
+
+def _claim_users(ctx: Context) -> dict[tuple[str | None, str], list[dict]]:
     users: dict[tuple[str | None, str], list[dict]] = {}
     for pod in ctx.snapshot.pods:
-        if is_terminal(pod):
+        if not ctx.in_scope(pod) or is_terminal(pod):
             continue
         claims = {
             as_dict(vol.get("persistentVolumeClaim")).get("claimName")
