@@ -271,7 +271,9 @@ class Collector:
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
-            _dedupe(self.objects),
+            # A pod of the namespace comes back in the node-bound pods too: the snapshot's
+            # intake keeps one object per uid (the newer resourceVersion).
+            self.objects,
             source=f"context {self.conn.context} ({self.conn.server})",
             server_version=self.server_version,
             captured_at=self.captured_at,
@@ -280,22 +282,6 @@ class Collector:
             missing=sorted(self.missing, key=lambda m: (m.kind, m.namespace or "")),
             collected_kinds=set(self.collected),
         )
-
-
-def _dedupe(objects: list[dict]) -> list[dict]:
-    """Pods come from the namespace list and the bound-pods list: keep one of each."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        key = (
-            f"{obj.get('apiVersion')}/{obj.get('kind')}",
-            meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}",
-        )
-        if key not in seen:
-            seen.add(key)
-            out.append(obj)
-    return out
 
 
 class _Progress:
