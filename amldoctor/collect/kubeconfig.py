@@ -202,11 +202,7 @@ def _exec_plugin(
         "spec": {"interactive": interactive},
     }
     if spec.get("provideClusterInfo"):
-        shown = dict(cluster)
-        for ext in cluster.get("extensions") or ():
-            if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
-                shown["config"] = ext.get("extension")
-        info["spec"]["cluster"] = shown
+        info["spec"]["cluster"] = _exec_cluster(cluster)
     env = dict(os.environ)
     for item in spec.get("env") or ():
         if isinstance(item, dict) and "name" in item:
@@ -252,6 +248,27 @@ def _exec_plugin(
             f"{failed}: exec: missing token or clientCertificateData and clientKeyData in "
             "plugin output"
         )
+
+
+# kubeconfig cluster fields -> the ExecCredential's `spec.cluster` fields (client.authentication).
+_EXEC_CLUSTER_FIELDS = {
+    "server": "server",
+    "tls-server-name": "tlsServerName",
+    "insecure-skip-tls-verify": "insecureSkipTLSVerify",
+    "certificate-authority-data": "certificateAuthorityData",
+    "proxy-url": "proxyURL",
+    "disable-compression": "disableCompression",
+}
+
+
+def _exec_cluster(cluster: dict[str, Any]) -> dict[str, Any]:
+    """The cluster as an exec plugin is told about it (`provideClusterInfo`), with the
+    per-cluster plugin configuration kubeconfig keeps in the exec extension."""
+    shown = {new: cluster[old] for old, new in _EXEC_CLUSTER_FIELDS.items() if old in cluster}
+    for ext in cluster.get("extensions") or ():
+        if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
+            shown["config"] = ext.get("extension")
+    return shown
 
 
 def in_cluster(namespace: str | None, env: dict[str, str] | None = None) -> Endpoint:

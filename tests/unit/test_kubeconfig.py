@@ -101,14 +101,19 @@ def test_an_exec_plugin_gets_the_exec_info_and_its_token_is_sent(cluster, tmp_pa
     populate(cluster)
     script = plugin(tmp_path, {"token": TOKEN})
     user = exec_user(script, provideClusterInfo=True)
-    path = write(tmp_path, cluster.url, user)
+    extension = {"name": "client.authentication.k8s.io/exec", "extension": {"audience": "x"}}
+    path = write(tmp_path, cluster.url, user, **{"tls-server-name": "k", "extensions": [extension]})
     assert collect(path).of_kind("Pod", "ml")
     seen = json.loads((tmp_path / "seen.json").read_text())  # the plugin ran in the file's dir
     assert seen["argv"] == ["--flag"] and seen["extra"] == "yes"
     info = seen["info"]
     assert (info["kind"], info["apiVersion"]) == ("ExecCredential", user["exec"]["apiVersion"])
     assert info["spec"]["interactive"] is False
-    assert info["spec"]["cluster"]["server"] == cluster.url
+    assert info["spec"]["cluster"] == {
+        "server": cluster.url,
+        "tlsServerName": "k",
+        "config": {"audience": "x"},
+    }
 
 
 @pytest.mark.parametrize(
