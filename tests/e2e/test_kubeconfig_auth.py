@@ -4,7 +4,9 @@ amldoctor reads kubeconfigs itself (`amldoctor/collect/kubeconfig.py`, without t
 client): a bearer token, client certificates as data and as files relative to the kubeconfig,
 an exec credential plugin that returns a token or a client certificate, and a CA file. Each
 is checked by scanning as that user and finding, in the audit log, the scan's requests made as
-the user the credential names; a wrong CA is refused with one line, exit 3.
+the user the credential names; a wrong CA is refused with one line, exit 3; `tls-server-name`
+is the name checked; and a pod's service account (token and CA mounted, the server from the
+environment) reaches the server with no kubeconfig.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,12 +109,17 @@ def test_each_credential_kind_scans_as_its_user(
     proc = run_amldoctor("scan", kubeconfig=path, namespace="default")
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
-    # The audit log is written as requests complete; the scan's first request is long done.
-    ours = [
-        e
-        for e in control_plane.audit_events(user)[before:]
-        if e.get("userAgent", "").startswith("amldoctor/")
-    ]
+    # The audit log is written as requests complete: wait for the scan's first request.
+    deadline = time.monotonic() + 10
+    while True:
+        ours = [
+            e
+            for e in control_plane.audit_events(user)[before:]
+            if e.get("userAgent", "").startswith("amldoctor/")
+        ]
+        if any(e["requestURI"] == "/version" for e in ours) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert any(e["requestURI"] == "/version" for e in ours), kind
 
 
@@ -138,3 +146,56 @@ def test_a_server_certificate_the_ca_does_not_sign_is_one_line_exit_3(
     line = proc.stderr.strip()
     assert "\n" not in line and "Traceback" not in line
     assert control_plane.api_url in line and "TLS failure" in line and "verify" in line
+
+
+@pytest.mark.parametrize(("name", "verifies"), [("kubernetes", True), ("someone-else", False)])
+def test_tls_server_name_is_the_name_the_certificate_is_checked_against(
+    control_plane: ControlPlane, tmp_path: Path, name: str, verifies: bool
+) -> None:
+    """The server's certificate names 127.0.0.1 and `kubernetes`: `tls-server-name` is what
+    is checked (and sent as SNI), not the address in the URL."""
+    ca = base64.b64encode((control_plane.pki / "ca.crt").read_bytes()).decode()
+    cluster = {"certificate-authority-data": ca, "tls-server-name": name}
+    path = tmp_path / "kubeconfig"
+    fields = {"token": control_plane.tokens[READER]}
+    path.write_text(yaml.safe_dump(_config(control_plane, cluster, fields)))
+    proc = run_amldoctor("scan", kubeconfig=path, namespace="default")
+    if verifies:
+        assert proc.returncode in (0, 1), proc.stderr
+    else:
+        assert proc.returncode == 3, proc.stderr
+        assert "TLS failure" in proc.stderr and "someone-else" in proc.stderr
+
+
+def test_in_cluster_service_account(
+    control_plane: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No kubeconfig, KUBERNETES_SERVICE_HOST/PORT set: the mounted token and CA are used
+    (here the reader's token and the cluster CA, in place of a pod's mount)."""
+    from urllib.parse import urlsplit
+
+    from amldoctor.collect import LiveOptions, kubeconfig
+    from amldoctor.collect.collector import collect_live
+
+    mount = tmp_path / "serviceaccount"
+    mount.mkdir()
+    (mount / "token").write_text(control_plane.tokens[READER])
+    (mount / "ca.crt").write_bytes((control_plane.pki / "ca.crt").read_bytes())
+    (mount / "namespace").write_text("default\n")
+    for name in ("token", "ca.crt", "namespace"):
+        const = {"token": "SA_TOKEN_FILE", "ca.crt": "SA_CA_FILE"}.get(name, "SA_NAMESPACE_FILE")
+        monkeypatch.setattr(kubeconfig, const, str(mount / name))
+    url = urlsplit(control_plane.api_url)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", str(url.hostname))
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(url.port))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    before = len(control_plane.audit_events(READER))
+    result = collect_live(LiveOptions(request_timeout=10))
+    assert (result.snapshot.context, result.snapshot.namespace) == ("in-cluster", "default")
+    assert result.server == control_plane.api_url
+    # The audit log is written as requests complete: wait for the collection's requests.
+    deadline = time.monotonic() + 10
+    while len(control_plane.audit_events(READER)) <= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(control_plane.audit_events(READER)) > before
