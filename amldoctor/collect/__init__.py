@@ -29,9 +29,11 @@ class LiveOptions:
     selector: str | None = None
     request_timeout: float | None = 5.0  # seconds; None waits forever (--request-timeout 0)
     progress: bool = False
-    # A namespace's scan: read other namespaces' node-bound pods only when something waits
-    # (`collector.collect_live`). Off for what simulates pods the cluster does not hold yet
-    # (lint --against-cluster, why-pending --job) and for dump.
+    # A namespace's scan: read other namespaces' node-bound pods, and the kinds only a
+    # placement question reads (`kinds.PLACEMENT_ONLY`), only when something waits
+    # (`collector.collect_live`); its decoded strings are not shared. Off for what simulates
+    # pods the cluster does not hold yet (lint --against-cluster, why-pending --job) and for
+    # dump.
     occupancy_when_needed: bool = False
     # Every field of every object (dump: a bundle must answer questions a later version asks);
     # otherwise only the fields amldoctor reads are decoded (`selective`).
