@@ -220,7 +220,9 @@ def _exec_plugin(
             check=False,
         )
     except OSError as exc:
-        raise ClusterError(f"{failed}: exec: {command}: {exc.strerror or exc}") from None
+        hint = " ".join(str(spec.get("installHint") or "").split())
+        why = f"{failed}: exec: {command}: {exc.strerror or exc}"
+        raise ClusterError(f"{why} ({hint})" if hint else why) from None
     if proc.returncode != 0:
         said = (proc.stderr or b"").decode("utf-8", "replace").strip()
         tail = f". {said.splitlines()[-1]}" if said else ""

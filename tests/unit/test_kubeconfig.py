@@ -135,10 +135,14 @@ def test_a_failing_exec_plugin_is_one_cluster_error(cluster, tmp_path, status, c
     assert err.value.exit_code == 3
 
 
-def test_an_exec_plugin_that_is_not_there(cluster, tmp_path):
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-cmd"}}
-    with pytest.raises(ClusterError, match="credential plugin for context ctx failed: exec: no-"):
-        collect(write(tmp_path, cluster.url, user))
+def test_an_exec_plugin_that_is_not_there_says_how_to_install_it(cluster, tmp_path):
+    hint = "kubelogin is not installed:\n  az aks install-cli"
+    exec_ = {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-cmd"}
+    with pytest.raises(ClusterError) as err:
+        collect(write(tmp_path, cluster.url, {"exec": {**exec_, "installHint": hint}}))
+    said = str(err.value)
+    assert said.startswith("credential plugin for context ctx failed: exec: no-such-cmd: ")
+    assert said.endswith("(kubelogin is not installed: az aks install-cli)") and "\n" not in said
 
 
 def test_a_token_wins_over_an_exec_plugin(cluster, tmp_path):
