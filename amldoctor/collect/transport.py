@@ -116,8 +116,13 @@ def _finish(end: kubeconfig.Endpoint) -> Connection:
     proxy = end.proxy or _environment_proxy(end.server)
     pool: urllib3.PoolManager
     if proxy and proxy.startswith("socks"):
-        from urllib3.contrib.socks import SOCKSProxyManager
-
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError:
+            raise ClusterError(
+                f"context {end.context}: the SOCKS proxy {_without_password(proxy)} needs the "
+                "PySocks package (pip install 'urllib3[socks]')"
+            ) from None
         pool = SOCKSProxyManager(proxy, **pool_args)
     elif proxy:
         pool = urllib3.ProxyManager(proxy, **pool_args)
@@ -162,6 +167,16 @@ def _private_file(directory: str, name: str, data: bytes | None) -> str:
     with os.fdopen(fd, "wb") as out:
         out.write(data or b"")
     return path
+
+
+def _without_password(url: str) -> str:
+    """A proxy URL fit to print: its password, if any, masked."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def _environment_proxy(server: str) -> str | None:

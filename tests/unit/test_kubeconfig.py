@@ -216,3 +216,39 @@ def test_the_common_kubeconfig_path_does_not_import_the_kubernetes_client(tmp_pa
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_proxies_from_the_kubeconfig_and_the_environment(tmp_path, monkeypatch):
+    """proxy-url wins; else HTTPS_PROXY applies unless NO_PROXY names the server."""
+    import urllib3
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    conn = transport.connect(LiveOptions(kubeconfig=str(write(tmp_path, "https://api", {}))))
+    assert isinstance(conn.pool, urllib3.ProxyManager)
+    assert conn.pool.proxy.host == "env-proxy"
+    own = write(tmp_path, "https://api", {}, name="own.yaml", **{"proxy-url": "http://mine:8080"})
+    assert transport.connect(LiveOptions(kubeconfig=str(own))).pool.proxy.host == "mine"
+    monkeypatch.setenv("NO_PROXY", "api")
+    conn = transport.connect(LiveOptions(kubeconfig=str(write(tmp_path, "https://api", {}))))
+    assert not isinstance(conn.pool, urllib3.ProxyManager)
+
+
+def test_a_socks_proxy_without_pysocks_is_one_line_and_hides_its_password(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_socks(name, *args, **kwargs):
+        if name == "urllib3.contrib.socks":
+            raise ImportError("no socks")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_socks)
+    proxy = {"proxy-url": "socks5://user:s3cret@proxy:1080"}
+    path = write(tmp_path, "https://api", {}, **proxy)
+    with pytest.raises(ClusterError) as err:
+        transport.connect(LiveOptions(kubeconfig=str(path)))
+    assert "PySocks" in str(err.value) and "s3cret" not in str(err.value)
+    assert "socks5://user:***@proxy:1080" in str(err.value)
