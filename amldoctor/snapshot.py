@@ -9,7 +9,7 @@ be read, so a rule can say "could not check" instead of "no problem".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -76,8 +76,11 @@ class Snapshot:
         context: str | None = None,
         missing: Iterable[Missing] = (),
         collected_kinds: set[str] | None = None,
+        checked: Collection[int] = (),
     ) -> None:
-        intake = take_in(objects if isinstance(objects, list) else list(objects))
+        """`checked`: ids of objects of `objects` that already have their kind's shape (what
+        the loader's typed decoder built); intake does not walk them again."""
+        intake = take_in(objects if isinstance(objects, list) else list(objects), checked)
         self.objects = intake.objects
         self.intake = intake
         self.source = source
