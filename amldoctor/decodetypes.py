@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from amldoctor.apishapes import CONTAINER, METADATA, POD_SPEC, shape_of
+from amldoctor.apishapes import CONTAINER, CONTAINER_STATUS, METADATA, POD_SPEC, VOLUME, shape_of
 from amldoctor.shapes import ListOf, MapOf, Obj
 
 # Kept on every object whatever its shape says: what names the kind.
@@ -40,6 +40,11 @@ REPEATED_FIELDS: dict[int, frozenset[str]] = {
     ),
     id(POD_SPEC): frozenset({"tolerations", "affinity", "securityContext", "nodeSelector"}),
     id(METADATA): frozenset({"ownerReferences"}),
+    # A volume's name differs from pod to pod (kube-api-access-x7k2p), its source rarely.
+    id(VOLUME): frozenset(
+        {"projected", "configMap", "secret", "emptyDir", "hostPath", "csi", "ephemeral"}
+    ),
+    id(CONTAINER_STATUS): frozenset({"lastState"}),
 }  # fmt: skip
 REPEATED_TOP: dict[str, frozenset[str]] = {
     "Event": frozenset({"involvedObject", "regarding", "source"}),
