@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypedDict
 
 import msgspec
@@ -127,7 +128,9 @@ class Strings:
 
     def __init__(self) -> None:
         self._table: dict[str, str] = {}
-        self.repeats = Repeats(self.share)
+        # The function, not `self.share`: a bound method would make the two tables a reference
+        # cycle, which a load (collector paused, then frozen) would never free.
+        self.repeats = Repeats(partial(_share_value, self._table.setdefault))
 
     def share(self, value: object) -> object:
         """`value` with its strings replaced by the shared ones (dicts and lists in place)."""
@@ -141,6 +144,12 @@ class Strings:
         self.share(value)
         self.repeats.restore(value, plan)
         return value
+
+
+def _share_value(same: Any, value: object) -> object:
+    if type(value) is dict or type(value) is list:
+        _share(value, same)
+    return value
 
 
 def _share(value: dict | list, same: Any) -> None:

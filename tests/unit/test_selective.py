@@ -157,3 +157,22 @@ def test_one_shape_per_kind_so_checkers_are_compiled_once():
     for _ in range(100):
         shapes.conform(POD, shape_of("Pod"))
     assert len(shapes._CHECKERS) == compiled
+
+
+def test_the_sharing_tables_are_freed_by_reference_counting():
+    """A load runs with the cyclic collector paused and freezes what is left: a reference cycle
+    between the string and subtree tables kept both alive for good (50 MiB at 5,000 nodes)."""
+    import gc
+    import weakref
+
+    strings = selective.Strings()
+    selective.decode_documents(json.dumps(POD).encode(), strings)
+    tables = [weakref.ref(strings), weakref.ref(strings.repeats)]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del strings
+        assert [table() for table in tables] == [None, None]
+    finally:
+        if enabled:
+            gc.enable()
