@@ -259,11 +259,12 @@ def _placeholders(value: Any, finding: Finding) -> Any:
         names.append((ident, "<id>"))
     names.sort(key=lambda item: -len(item[0]))
 
-    patterns = [(_token(name), mark) for name, mark in names if name]
+    names = [(name, mark) for name, mark in names if name]
 
     def fix(text: str) -> str:
-        for pattern, mark in patterns:
-            text = pattern.sub(mark, text)
+        for name, mark in names:
+            if name in text:  # compiled only where it can match: most strings name nothing
+                text = _token(name).sub(mark, text)
         text = _AKS_NODE.sub(r"\1<instance>", _HEX_ID.sub("<hex>", text))
         return _IPV4.sub("<ip>", _TIMESTAMP.sub("<time>", text))
 
