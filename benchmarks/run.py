@@ -16,6 +16,7 @@ reused from `--workdir`; `live_scan.py` measures a live `scan -n` against kubect
     python benchmarks/run.py          # many shapes; 5,000 nodes; scaling 1/8 to 1x; live scan -n
     python benchmarks/run.py --cases many-shapes --runs 3 --profile
     python benchmarks/run.py --cases reference --profile  # + tracemalloc's top allocation sites
+    python benchmarks/run.py --cases many-shapes --before /tmp/main  # + main's, same rounds
     python benchmarks/run.py --cases live         # a real API server with 10,000 pods
 
 Never part of the test suite: a run takes many minutes and gigabytes.
@@ -69,6 +70,21 @@ if len(sys.argv) > 4:
 start = time.perf_counter()
 analyze(snap, pod)
 print(time.perf_counter() - start)
+"""
+
+# Another version of amldoctor, from a copy of its source (`git archive main | tar -x -C DIR`),
+# imported instead of the installed one (whose editable-install import hook is dropped first).
+OTHER_VERSION = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, sys.argv.pop(1))
+if sys.argv[1] == "load":
+    from amldoctor.load import load_snapshot
+    load_snapshot(sys.argv[2])
+else:
+    from amldoctor.cli import main
+    sys.argv = ["amldoctor", *sys.argv[1:]]
+    main()
 """
 
 
@@ -215,6 +231,15 @@ def suite(
             "amldoctor --help": ([amldoctor, "--help"], (0,)),
         }
     return commands
+
+
+def before_commands(source: Path, bundle: Path) -> dict[str, tuple[list[str], tuple]]:
+    """`load_snapshot` and `scan -A` of another version (`--before`), for the same rounds."""
+    run_other = [sys.executable, "-c", OTHER_VERSION, str(source)]
+    return {
+        "load_snapshot (before)": ([*run_other, "load", str(bundle)], (0,)),
+        "scan -A (before)": ([*run_other, "scan", "--snapshot", str(bundle), "-A"], (0, 1)),
+    }
 
 
 def run_suite(commands: dict, runs: int, timeout: float) -> dict[str, Result]:
@@ -365,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
         default="reference,scaling,many-shapes,live",
         help=f"comma-separated, of {', '.join(CASES)}",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a copy of another version's source (git archive REV | tar -x -C DIR): its "
+        "load_snapshot and scan -A run in the same rounds, as '(before)' rows",
+    )
     args = parser.parse_args(argv)
+    if args.before and not (args.before / "amldoctor" / "__init__.py").is_file():
+        parser.error(f"--before {args.before}: no amldoctor package there")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
@@ -382,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{sum(map(len, info['pending'].values()))} Pending pods of "
             f"{info['pending_shapes']} shapes; bundle {size:.0f} MiB; median of {args.runs} runs\n"
         )
-        results = run_suite(suite(bundle, info, args.amldoctor, full=True), args.runs, args.timeout)
+        commands = suite(bundle, info, args.amldoctor, full=True)
+        if args.before:
+            commands |= before_commands(args.before, bundle)
+        results = run_suite(commands, args.runs, args.timeout)
         print_main_table(results, size)
         print()
         if args.profile:
@@ -407,7 +443,10 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
         f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events "
         f"({info['objects']} objects); bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
     )
-    results = run_suite(suite(bundle, info, args.amldoctor, full=full), args.runs, args.timeout)
+    commands = suite(bundle, info, args.amldoctor, full=full)
+    if args.before:
+        commands |= before_commands(args.before, bundle)
+    results = run_suite(commands, args.runs, args.timeout)
     print_main_table(results, size)
     if args.profile and full:
         profile(bundle, info, args.workdir, top=25)
