@@ -52,8 +52,14 @@ class Missing:
         )
 
 
+# How many objects' events are found by scanning every event before the events are indexed.
+_EVENT_SCANS_BEFORE_INDEX = 4
+
+
 def _namespace_name(obj: dict) -> tuple[str, str]:
-    m = meta(obj)
+    m = obj.get("metadata")  # `meta` inlined: this is the sort key of every pod of a cluster
+    if type(m) is not dict:
+        m = meta(obj)
     return (str(m.get("namespace") or ""), str(m.get("name") or ""))
 
 
@@ -89,6 +95,36 @@ class Snapshot:
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
+        self._names: dict[str, dict[tuple[str, str], dict]] = {}  # `_by_name`, per kind
+
+    def extended(self, kinds: Iterable[str] | None, added: Iterable[dict]) -> Snapshot:
+        """A what-if snapshot: this one's objects of `kinds` (all when None) plus `added` ones,
+        with the same metadata.
+
+        Only `added` go through intake: the rest were taken in when this snapshot was built,
+        and checking the cluster's volumes and claims again for each pool's "would a new node
+        help?" cost more than the question itself; their per-kind lists are copied, not rebuilt.
+        `added` are new objects (copies under new names): they replace none of the others.
+        """
+        taken = take_in(added if isinstance(added, list) else list(added))
+        other = Snapshot(
+            (),
+            source=self.source,
+            server_version=self.server_version,
+            captured_at=self.captured_at,
+            namespace=self.namespace,
+            context=self.context,
+            missing=self.missing,
+            collected_kinds=self.collected_kinds,
+        )
+        wanted = None if kinds is None else set(kinds)
+        by_kind = {k: list(v) for k, v in self._by_kind.items() if wanted is None or k in wanted}
+        for obj in taken.objects:
+            by_kind.setdefault(str(obj.get("kind", "")), []).append(obj)
+        other.objects = [o for objects in by_kind.values() for o in objects]
+        other.intake = taken
+        other.__dict__["_by_kind"] = by_kind  # the cached_property, filled in
+        return other
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -109,9 +145,14 @@ class Snapshot:
                 index[(kind, meta(obj).get("namespace") or "")].append(obj)
         return dict(index)
 
-    @cached_property
-    def _by_key(self) -> dict[tuple[str, str, str], dict]:
-        return {obj_key(obj): obj for obj in self.objects}
+    def _by_name(self, kind: str) -> dict[tuple[str, str], dict]:
+        """(namespace, name) -> object of one kind, indexed when the kind is first looked up:
+        finding one pod must not index the cluster's 100,000 events. The last of two objects
+        with one key wins, as in input order (`of_kind` sorts stably)."""
+        index = self._names.get(kind)
+        if index is None:
+            index = self._names[kind] = {_namespace_name(o): o for o in self.unordered(kind)}
+        return index
 
     @cached_property
     def _by_uid(self) -> dict[str, dict]:
@@ -132,7 +173,8 @@ class Snapshot:
             if node and phase not in TERMINAL_PHASES:
                 index[node].append(pod)
         for pods in index.values():
-            pods.sort(key=_namespace_name)
+            if len(pods) > 1:
+                pods.sort(key=_namespace_name)
         return dict(index)
 
     @cached_property
@@ -182,9 +224,10 @@ class Snapshot:
         No namespace finds cluster-scoped objects and, failing that, namespaced ones in
         `default` (where the intake puts objects that came without a namespace).
         """
-        found = self._by_key.get((kind, namespace or "", name))
+        index = self._by_name(kind)
+        found = index.get((namespace or "", name))
         if found is None and not namespace:
-            found = self._by_key.get((kind, DEFAULT_NAMESPACE, name))
+            found = index.get((DEFAULT_NAMESPACE, name))
         return found
 
     def by_uid(self, uid: str | None) -> dict | None:
@@ -220,19 +263,50 @@ class Snapshot:
         return list(found)
 
     def _match_events(self, obj: Mapping, uid: str | None) -> list[dict]:
-        by_uid, by_key = self._events_index
-        found = list(by_uid.get(uid, [])) if uid else []
+        key = obj_key(obj)
+        if len(self._events_found) < _EVENT_SCANS_BEFORE_INDEX:
+            same_uid, same_key = self._scan_events(key, uid)
+        else:
+            by_uid, by_key = self._events_index
+            same_uid = by_uid.get(uid, []) if uid else []
+            same_key = by_key.get(key, [])
+        found = list(same_uid)
         seen = {id(e) for e in found}
-        for ev in by_key.get(obj_key(obj), []):
+        for ev in same_key:
             if id(ev) in seen:
                 continue
             ref_uid = involved_object(ev).get("uid")
             # Kubelets name the node itself as the uid of node events.
-            if not uid or not ref_uid or ref_uid in (uid, meta(obj).get("name")):
+            if not uid or not ref_uid or ref_uid in (uid, key[2]):
                 found.append(ev)
         if len(found) > 1:
             found.sort(key=_event_order)
         return found
+
+    def _scan_events(
+        self, key: tuple[str, str, str], uid: str | None
+    ) -> tuple[list[dict], list[dict]]:
+        """What `_events_index` would give for one object, from one pass over the events.
+
+        A why-pending question asks about one pod and its node: comparing every event's object
+        name costs a fraction of indexing 100,000 events. A snapshot asked about more objects
+        (a scan) builds the index instead (`_EVENT_SCANS_BEFORE_INDEX`).
+        """
+        kind, namespace, name = key
+        same_uid: list[dict] = []
+        same_key: list[dict] = []
+        for ev in self._by_kind.get("Event", ()):
+            ref = ev.get("involvedObject") or ev.get("regarding") or {}
+            ref_uid = ref.get("uid")
+            if uid and ref_uid == uid:
+                same_uid.append(ev)
+            if (
+                (ref.get("name") or "") == name
+                and str(ref.get("kind", "")) == kind
+                and (ref.get("namespace") or "") == namespace
+            ):
+                same_key.append(ev)
+        return same_uid, same_key
 
     def collected(self, kind: str) -> bool:
         """Was this kind read in the snapshot's own scope?

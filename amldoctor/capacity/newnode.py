@@ -159,20 +159,7 @@ def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot
     node, pods = template_node(snap, source, name)
     source_name = (source.get("metadata") or {}).get("name") or ""
     slices = slices_for_new_node(snap.of_kind("ResourceSlice"), source_name, name)
-    if whole:
-        objects = [*snap.objects, node, *pods, *slices]
-    else:
-        objects = [node, *pods, *slices, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
-    return Snapshot(
-        objects,
-        source=snap.source,
-        server_version=snap.server_version,
-        captured_at=snap.captured_at,
-        namespace=snap.namespace,
-        context=snap.context,
-        missing=snap.missing,
-        collected_kinds=snap.collected_kinds,
-    )
+    return snap.extended(None if whole else _CONTEXT_KINDS, [node, *pods, *slices])
 
 
 def _nodes_with_slices(snap: Snapshot) -> set[str]:

@@ -234,7 +234,7 @@ def pod_requests(
     return {name: -(-n // (_MILLI if name == CPU else NANO)) for name, n in exact.items()}
 
 
-def _units(name: str, nanos: int) -> int:
+def scheduler_units(name: str, nanos: int) -> int:
     """Scheduler units from nano-units: ceil to milli for cpu, ceil to whole units otherwise."""
     return ceil_div(nanos, _MILLI if name == CPU else NANO)
 
@@ -258,7 +258,7 @@ class ContainerResources:
 def container_limits(container: Mapping, where: str = "container.resources") -> dict[str, int]:
     """A container's limits in scheduler units (memory limit in bytes, cpu in milli-CPU)."""
     limits = _parse_list((container.get("resources") or {}).get("limits"), f"{where}.limits")
-    return {name: _units(name, n) for name, n in limits.items()}
+    return {name: scheduler_units(name, n) for name, n in limits.items()}
 
 
 def container_breakdown(pod: Mapping) -> list[ContainerResources]:
@@ -278,7 +278,7 @@ def container_breakdown(pod: Mapping) -> list[ContainerResources]:
                 ContainerResources(
                     name=str(c.get("name") or f"{key}[{i}]"),
                     kind=kind,
-                    requests={name: _units(name, n) for name, n in reqs.items()},
+                    requests={name: scheduler_units(name, n) for name, n in reqs.items()},
                     limits=container_limits(c, where),
                 )
             )

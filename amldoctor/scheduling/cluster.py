@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from amldoctor.k8s.quantity import QuantityError, parse_quantity
-from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
+from amldoctor.k8s.quantity import QuantityError, parse_nanos
+from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, scheduler_units
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
@@ -105,7 +105,7 @@ class NodeInfo:
             if name != PODS and not is_tracked(name):
                 continue
             try:
-                out[name] = to_scheduler_units(name, parse_quantity(raw))
+                out[name] = scheduler_units(name, parse_nanos(raw))
             except QuantityError:
                 continue
         return out
