@@ -53,7 +53,8 @@ class Missing:
 
 
 # How many objects' events are found by scanning every event before the events are indexed.
-_EVENT_SCANS_BEFORE_INDEX = 4
+_EVENT_SCANS_BEFORE_INDEX = 2
+_NO_REF: Mapping = {}
 
 
 def _namespace_name(obj: dict) -> tuple[str, str]:
@@ -288,14 +289,23 @@ class Snapshot:
     ) -> tuple[list[dict], list[dict]]:
         """What `_events_index` would give for one object, from one pass over the events.
 
-        A why-pending question asks about one pod and its node: comparing every event's object
+        A why-pending question asks about one pod: comparing every event's object
         name costs a fraction of indexing 100,000 events. A snapshot asked about more objects
         (a scan) builds the index instead (`_EVENT_SCANS_BEFORE_INDEX`).
         """
         kind, namespace, name = key
         same_uid: list[dict] = []
         same_key: list[dict] = []
-        for ev in self._by_kind.get("Event", ()):
+        events = self._by_kind.get("Event", ())
+        if name:  # one cheap test per event first: its object's name, or the uid
+            events = [
+                ev
+                for ev in events
+                if (ref := ev.get("involvedObject") or ev.get("regarding") or _NO_REF).get("name")
+                == name
+                or (uid and ref.get("uid") == uid)
+            ]
+        for ev in events:
             ref = ev.get("involvedObject") or ev.get("regarding") or {}
             ref_uid = ref.get("uid")
             if uid and ref_uid == uid:

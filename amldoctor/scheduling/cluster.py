@@ -47,6 +47,40 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
     return out
 
 
+class _PodMarks:
+    """The few pods every simulation treats specially, found in one pass over every pod."""
+
+    def __init__(self, pods: Iterable[Mapping]) -> None:
+        self.anti_affinity: dict[int, str] = {}  # id(pod) -> its node: required anti-affinity
+        self.nominated: dict[str, list[Mapping]] = {}  # node -> pods the nominator holds there
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            affinity = spec.get("affinity")
+            if affinity:
+                aff = affinity.get("podAntiAffinity") or {}
+                if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
+                    self.anti_affinity[id(pod)] = spec.get("nodeName") or ""
+            status = pod.get("status")
+            node = status.get("nominatedNodeName") if status else None
+            if node and _held_by_nominator(pod, spec, status):
+                self.nominated.setdefault(node, []).append(pod)
+
+
+def _held_by_nominator(pod: Mapping, spec: Mapping, status: Mapping) -> bool:
+    """The nominator knows the unbound pods in the default scheduler's own queue that carry
+    `status.nominatedNodeName` (set when they preempted there): pods of other schedulers and
+    pods being deleted are not in that queue."""
+    if spec.get("nodeName") or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
+        return False
+    return status.get("phase") in (None, "Pending")
+
+
+def _pod_marks(snap: Snapshot) -> _PodMarks:
+    return memo_on(snap, "pod-marks", lambda: _PodMarks(snap.unordered("Pod")))
+
+
 def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     """Counted pods that carry required pod anti-affinity (few, in real clusters), in the order
     of the nodes and of their pods.
@@ -54,12 +88,7 @@ def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     One pass over every pod's affinity finds them; only the nodes they name are then walked for
     the order, so a single question does not read each of the cluster's bound pods twice.
     """
-    marked: dict[int, str] = {}  # id(pod) -> its node
-    for pod in snap.unordered("Pod"):
-        spec = pod.get("spec") or {}
-        aff = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
-        if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
-            marked[id(pod)] = spec.get("nodeName") or ""
+    marked = _pod_marks(snap).anti_affinity
     if not marked:
         return []
     on_nodes = set(marked.values())
@@ -79,12 +108,10 @@ class NodeInfo:
         node: Mapping,
         pods: Sequence[Mapping],
         profile: Profile,
-        memo: dict[int, dict[str, int]] | None = None,
     ) -> None:
         self.node = node
         self.pods = pods
         self._profile = profile
-        self._memo = memo if memo is not None else {}
         meta = node.get("metadata") or {}
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
@@ -114,13 +141,9 @@ class NodeInfo:
     def requested(self) -> dict[str, int]:
         """Σ per-pod rounded requests of every pod counted on the node."""
         total: dict[str, int] = {}
-        flags = self._profile.features.pod_level_resources
-        memo = self._memo
+        flag = self._profile.features.pod_level_resources
         for pod in self.pods:
-            reqs = memo.get(id(pod))
-            if reqs is None:
-                reqs = memo[id(pod)] = _safe_requests(pod, flags)
-            for name, value in reqs.items():
+            for name, value in _safe_requests(pod, flag).items():
                 total[name] = total.get(name, 0) + value
         return total
 
@@ -138,13 +161,31 @@ class NodeInfo:
 
     def plus(self, extra: Iterable[Mapping]) -> NodeInfo:
         """A copy with more pods counted (nominated pods added to the node for Filter)."""
-        return NodeInfo(self.node, [*self.pods, *extra], self._profile, self._memo)
+        added = list(extra)
+        return self._copy([*self.pods, *added], added, 1)
 
     def without(self, victims: Iterable[Mapping]) -> NodeInfo:
         """A copy with some pods removed (preemption dry-run)."""
         gone = {id(p) for p in victims}
         kept = [p for p in self.pods if id(p) not in gone]
-        return NodeInfo(self.node, kept, self._profile, self._memo)
+        return self._copy(kept, [p for p in self.pods if id(p) in gone], -1)
+
+    def _copy(self, pods: list[Mapping], changed: list[Mapping], sign: int) -> NodeInfo:
+        """A NodeInfo of the same node with other pods; what this one worked out is carried
+        over (a preemption dry run copies thousands of nodes: their sums are adjusted by the
+        few pods that changed, not summed again)."""
+        copy = NodeInfo(self.node, pods, self._profile)
+        known = self.__dict__
+        for name in ("allocatable", "taint_key"):
+            if name in known:
+                copy.__dict__[name] = known[name]
+        if "requested" in known:
+            total = dict(known["requested"])
+            for pod in changed:
+                for name, value in self.pod_requests(pod).items():
+                    total[name] = total.get(name, 0) + sign * value
+            copy.__dict__["requested"] = total
+        return copy
 
     def free(self, resource: str) -> int:
         if resource == PODS:
@@ -170,11 +211,10 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
     flag = profile.features.pod_level_resources
 
     def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
-        requests: dict[int, dict[str, int]] = {}  # each bound pod's rounded requests, by id
         nodes = []
         for node in snap.nodes:
             pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "")
-            nodes.append(NodeInfo(node, pods, profile, requests))
+            nodes.append(NodeInfo(node, pods, profile))
         return nodes, {n.name: n for n in nodes}
 
     return memo_on(snap, ("nodes", flag), build)
@@ -186,30 +226,9 @@ def anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
 
 
 def nominated_pods(snap: Snapshot) -> dict[str, list[Mapping]]:
-    """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot.
-
-    The nominator knows the unbound pods in its own queue that carry `status.nominatedNodeName`
-    (set when they preempted there): pods of other schedulers and pods being deleted are not
-    in that queue.
-    """
-
-    def build() -> dict[str, list[Mapping]]:
-        out: dict[str, list[Mapping]] = {}
-        for pod in snap.unordered("Pod"):
-            node = (pod.get("status") or {}).get("nominatedNodeName")
-            spec = pod.get("spec") or {}
-            if not node or spec.get("nodeName"):
-                continue
-            if (pod.get("metadata") or {}).get("deletionTimestamp"):
-                continue
-            if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
-                continue
-            if (pod.get("status") or {}).get("phase") not in (None, "Pending"):
-                continue
-            out.setdefault(node, []).append(pod)
-        return out
-
-    return memo_on(snap, "nominated-pods-by-node", build)
+    """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot
+    (`_held_by_nominator`)."""
+    return _pod_marks(snap).nominated
 
 
 class ClusterView:
