@@ -237,15 +237,12 @@ def pod_requests(
     return {name: -(-n // (_MILLI if name == CPU else NANO)) for name, n in exact.items()}
 
 
-def _plain_pod_requests(pod: Mapping) -> dict[str, int] | None:
-    """`pod_requests` of the common pod in one function, or None for any other pod.
+def plain_containers(pod: Mapping) -> list | None:
+    """The containers of a plain pod, whose requests are its containers' alone; else None.
 
-    Summing the requests of every pod bound to a 5,000-node cluster is most of a why-pending
-    question's cost, and nearly all of those pods are plain: regular containers only, no
-    overhead, no pod-level resources, no resources reported by the kubelet (in-place resize),
-    and quantities already parsed once. Their requests are then the containers' requests, a
-    limit standing in for a missing request, as the general path computes them; anything else
-    (or a quantity not seen yet) takes the general path.
+    Plain: regular containers only, no overhead, no pod-level resources, no resources reported
+    by the kubelet (in-place resize). Nearly every pod bound to a large cluster is plain, and
+    its requests can be summed (or shared between replicas) without the general path.
     """
     spec = pod.get("spec")
     if type(spec) is not dict or spec.get("initContainers") or spec.get("overhead"):
@@ -261,9 +258,24 @@ def _plain_pod_requests(pod: Mapping) -> dict[str, int] | None:
                 return None
             if cstatus.get("allocatedResources"):
                 return None
+    containers = spec.get("containers") or []
+    return containers if type(containers) is list else None
+
+
+def _plain_pod_requests(pod: Mapping) -> dict[str, int] | None:
+    """`pod_requests` of a plain pod (`plain_containers`) in one function, or None.
+
+    Summing the requests of every pod bound to a 5,000-node cluster is most of a why-pending
+    question's cost. A plain pod's requests are its containers' requests, a limit standing in
+    for a missing request, as the general path computes them; a quantity not parsed before
+    takes the general path (which names the field when it is invalid).
+    """
+    containers = plain_containers(pod)
+    if containers is None:
+        return None
     cache = QUANTITY_CACHE
     total: dict[str, int] = {}
-    for c in spec.get("containers") or ():
+    for c in containers:
         res = c.get("resources")
         if not res:
             continue

@@ -13,7 +13,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from amldoctor.k8s.quantity import QuantityError, parse_nanos
-from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, scheduler_units
+from amldoctor.k8s.resources import (
+    PODS,
+    is_tracked,
+    plain_containers,
+    pod_requests,
+    scheduler_units,
+)
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
@@ -108,10 +114,12 @@ class NodeInfo:
         node: Mapping,
         pods: Sequence[Mapping],
         profile: Profile,
+        requests: SharedRequests | None = None,
     ) -> None:
         self.node = node
         self.pods = pods
         self._profile = profile
+        self._requests = requests or SharedRequests(profile)
         meta = node.get("metadata") or {}
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
@@ -141,9 +149,9 @@ class NodeInfo:
     def requested(self) -> dict[str, int]:
         """Σ per-pod rounded requests of every pod counted on the node."""
         total: dict[str, int] = {}
-        flag = self._profile.features.pod_level_resources
+        of = self._requests.of
         for pod in self.pods:
-            for name, value in _safe_requests(pod, flag).items():
+            for name, value in of(pod).items():
                 total[name] = total.get(name, 0) + value
         return total
 
@@ -174,7 +182,7 @@ class NodeInfo:
         """A NodeInfo of the same node with other pods; what this one worked out is carried
         over (a preemption dry run copies thousands of nodes: their sums are adjusted by the
         few pods that changed, not summed again)."""
-        copy = NodeInfo(self.node, pods, self._profile)
+        copy = NodeInfo(self.node, pods, self._profile, self._requests)
         known = self.__dict__
         for name in ("allocatable", "taint_key"):
             if name in known:
@@ -191,6 +199,34 @@ class NodeInfo:
         if resource == PODS:
             return self.allocatable.get(PODS, 0) - len(self.pods)
         return self.allocatable.get(resource, 0) - self.requested.get(resource, 0)
+
+
+class SharedRequests:
+    """Bound pods' requests, worked out once per distinct `resources` of their containers.
+
+    The snapshot's decoder builds a repeated `resources` block once and shares it between the
+    replicas that carry it, so the pods of a workload spread over a thousand nodes hold the same
+    dicts: their requests are computed once and found by the blocks' identities after. Only
+    plain pods (`plain_containers`) depend on nothing else; nothing modifies a snapshot's
+    objects. Each entry holds its containers, so no identity is reused by another block while
+    the table lives. Where nothing is shared (other inputs), every pod is its own entry.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self._pod_level = profile.features.pod_level_resources
+        # blocks' identities -> (requests, the containers: kept alive, so no id is reused)
+        self._by_blocks: dict[tuple[int, ...], tuple[dict[str, int], list]] = {}
+
+    def of(self, pod: Mapping) -> dict[str, int]:
+        """The pod's requests: read them, never modify them (replicas share them)."""
+        containers = plain_containers(pod)
+        if containers is None:
+            return _safe_requests(pod, self._pod_level)
+        key = tuple([id(c.get("resources")) for c in containers])
+        found = self._by_blocks.get(key)
+        if found is None:
+            found = self._by_blocks[key] = (_safe_requests(pod, self._pod_level), containers)
+        return found[0]
 
 
 def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
@@ -212,9 +248,10 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
 
     def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
         nodes = []
+        requests = SharedRequests(profile)
         for node in snap.nodes:
             pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "")
-            nodes.append(NodeInfo(node, pods, profile))
+            nodes.append(NodeInfo(node, pods, profile, requests))
         return nodes, {n.name: n for n in nodes}
 
     return memo_on(snap, ("nodes", flag), build)
