@@ -97,6 +97,7 @@ class Snapshot:
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
         self._names: dict[str, dict[tuple[str, str], dict]] = {}  # `_by_name`, per kind
+        self._sorted_nodes: set[str] = set()  # nodes whose `pods_on_node` list is sorted
 
     def extended(self, kinds: Iterable[str] | None, added: Iterable[dict]) -> Snapshot:
         """A what-if snapshot: this one's objects of `kinds` (all when None) plus `added` ones,
@@ -161,7 +162,7 @@ class Snapshot:
 
     @cached_property
     def _pods_by_node(self) -> dict[str, list[dict]]:
-        """node name -> its counted pods, sorted like `of_kind`.
+        """node name -> its counted pods, in input order (`pods_on_node` sorts a node's list).
 
         Each node's few pods are sorted on their own rather than all pods of the cluster first:
         a single why-pending question needs the pods on nodes, not the sorted list of every pod.
@@ -173,9 +174,6 @@ class Snapshot:
             phase = (pod.get("status") or {}).get("phase")
             if node and phase not in TERMINAL_PHASES:
                 index[node].append(pod)
-        for pods in index.values():
-            if len(pods) > 1:
-                pods.sort(key=_namespace_name)
         return dict(index)
 
     @cached_property
@@ -245,9 +243,18 @@ class Snapshot:
     def node(self, name: str | None) -> dict | None:
         return self.get("Node", None, name) if name else None
 
-    def pods_on_node(self, node_name: str) -> list[dict]:
-        """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
-        return self._pods_by_node.get(node_name, [])
+    def pods_on_node(self, node_name: str, *, ordered: bool = True) -> list[dict]:
+        """Non-terminal pods bound to the node, from every namespace (what the scheduler counts),
+        sorted like `of_kind` unless `ordered` is false (for passes that only count or sum).
+
+        A node's list is sorted when it is first asked for in order: a question about one pod
+        sums the pods of every node but reads few of them in order.
+        """
+        pods = self._pods_by_node.get(node_name, [])
+        if ordered and len(pods) > 1 and node_name not in self._sorted_nodes:
+            pods.sort(key=_namespace_name)
+            self._sorted_nodes.add(node_name)
+        return pods
 
     def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.

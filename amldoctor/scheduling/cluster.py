@@ -66,8 +66,8 @@ class _PodMarks:
                 aff = affinity.get("podAntiAffinity") or {}
                 if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
                     self.anti_affinity[id(pod)] = spec.get("nodeName") or ""
-            status = pod.get("status")
-            node = status.get("nominatedNodeName") if status else None
+            status = pod.get("status") or {}
+            node = status.get("nominatedNodeName")
             if node and _held_by_nominator(pod, spec, status):
                 self.nominated.setdefault(node, []).append(pod)
 
@@ -115,15 +115,35 @@ class NodeInfo:
         pods: Sequence[Mapping],
         profile: Profile,
         requests: SharedRequests | None = None,
+        *,
+        ordered: bool = True,
     ) -> None:
         self.node = node
-        self.pods = pods
+        self._pods = pods
+        self._ordered = ordered
         self._profile = profile
         self._requests = requests or SharedRequests(profile)
         meta = node.get("metadata") or {}
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
         self.taints: list[Mapping] = (node.get("spec") or {}).get("taints") or []
+
+    @property
+    def pods(self) -> Sequence[Mapping]:
+        """The pods counted on the node, by namespace and name (as `Snapshot.pods_on_node`).
+
+        The snapshot's shared nodes are built from unordered lists and sorted only when a
+        filter reads the pods in order (ports, volumes, spread, preemption): counting and summing
+        them, which is all most questions need of most nodes, does not sort 5,000 lists.
+        """
+        if not self._ordered:
+            self._pods = sorted(self._pods, key=pod_key)
+            self._ordered = True
+        return self._pods
+
+    @property
+    def pod_count(self) -> int:
+        return len(self._pods)
 
     @cached_property
     def taint_key(self) -> str:
@@ -150,7 +170,7 @@ class NodeInfo:
         """Σ per-pod rounded requests of every pod counted on the node."""
         total: dict[str, int] = {}
         of = self._requests.of
-        for pod in self.pods:
+        for pod in self._pods:
             for name, value in of(pod).items():
                 total[name] = total.get(name, 0) + value
         return total
@@ -197,7 +217,7 @@ class NodeInfo:
 
     def free(self, resource: str) -> int:
         if resource == PODS:
-            return self.allocatable.get(PODS, 0) - len(self.pods)
+            return self.allocatable.get(PODS, 0) - self.pod_count
         return self.allocatable.get(resource, 0) - self.requested.get(resource, 0)
 
 
@@ -250,8 +270,8 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
         nodes = []
         requests = SharedRequests(profile)
         for node in snap.nodes:
-            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "")
-            nodes.append(NodeInfo(node, pods, profile, requests))
+            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "", ordered=False)
+            nodes.append(NodeInfo(node, pods, profile, requests, ordered=False))
         return nodes, {n.name: n for n in nodes}
 
     return memo_on(snap, ("nodes", flag), build)
