@@ -270,7 +270,13 @@ def analyze(
         if node_rows and (pod_state.key == state.UNSCHEDULABLE or what_if):
             # After the node-by-node verdict: would a new node of some pool help? (why-pending
             # only: scan's AMD101 asks for no node rows, and AMD106 asks this itself.)
-            doc["new_nodes"] = new_node_section(snap, dict(pod), result.profile)
+            rejected = result.prefilter_status
+            doc["new_nodes"] = new_node_section(
+                snap,
+                dict(pod),
+                result.profile,
+                rejected_before_nodes=rejected.message() if rejected is not None else "",
+            )
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
     return doc
 

@@ -113,7 +113,13 @@ def _shortfall(v: NodeVerdict) -> float:
 
 
 def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
-    """Feasible nodes first, then the fewest failing filters, then the smallest shortfall."""
+    """Feasible nodes first, then the fewest failing filters, then the smallest shortfall.
+
+    None when the scheduler turned the pod away before looking at any node (PreFilter): every
+    node carries the same rejection, and none came closer than another.
+    """
+    if result.prefilter_status is not None:
+        return []
     # The shortfall is worth working out only for the nodes that can make the first `limit` by
     # the cheaper part of the key (fits, then the number of failing filters).
     cheap = [(not v.fits, len(v.failing_plugins)) for v in result.verdicts]
