@@ -313,10 +313,7 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
                 or "no scheduler message available"
             )
             return [
-                Finding(
-                    "AMD101",
-                    "pod-unschedulable",
-                    Severity.ERROR,
+                _unschedulable(
                     ref,
                     f"pod {ref.namespace}/{ref.name} is Pending: {text} "
                     f"({doc['limited_view']['reason']})",
@@ -335,15 +332,10 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
             evidence["preemption"] = {
                 k: doc["preemption"][k] for k in ("node", "victims", "pdb_violations", "tied_nodes")
             }
-        return [
-            Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
-        ]
+        return [_unschedulable(ref, message, evidence, fixes)]
     if key == state.CLAIM_BLOCKED:
         return [
-            Finding(
-                "AMD101",
-                "pod-unschedulable",
-                Severity.ERROR,
+            _unschedulable(
                 ref,
                 summary,
                 {"scheduler_error": doc["status"]["scheduler_error"]},
@@ -379,3 +371,8 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
             )
         ]
     return []
+
+
+def _unschedulable(ref: ObjectRef, message: str, evidence: dict, fixes: str) -> Finding:
+    """AMD101, as why-pending reports it (scan's rule builds its own from the same document)."""
+    return Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
