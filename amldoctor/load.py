@@ -41,8 +41,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
         raise InputError("--snapshot - (stdin) is not supported; save the output to a file first")
     if not p.exists():
         raise InputError(f"snapshot path {str(path)!r} does not exist")
+    checked: set[int] = set()  # ids of objects the typed decoder built: intake skips them
     with long_lived_objects() as keep:
-        manifest, objects, what = _load_files(p)
+        manifest, objects, what = _load_files(p, checked)
         keep(objects)
     if not objects:
         raise InputError(
@@ -61,7 +62,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
         collected_kinds={str(k) for k in manifest["collected"]}
         if isinstance(manifest.get("collected"), list)
         else None,
+        checked=checked,
     )
+    del checked  # ids of live objects only while `objects` holds them
     if not snap.objects:
         statuses = snap.intake.statuses
         detail = f": {describe_status(statuses[0])}" if statuses else ""
@@ -107,24 +110,28 @@ def _freeze_if_large(objects: list) -> None:
         gc.freeze()
 
 
-def _load_files(p: Path) -> tuple[dict, list[dict], str]:
-    """The manifest, the objects, and what `p` is (for messages)."""
+def _load_files(p: Path, checked: set[int]) -> tuple[dict, list[dict], str]:
+    """The manifest, the objects, and what `p` is (for messages); `checked` receives the ids
+    of the objects the typed decoder built (`selective.decode_documents`)."""
     if p.is_dir():
         what = f"directory {p}"
         paths = _dir_paths(p)
         try:
-            manifest, objects = _parse_files(_read_files(p, _largest_first(paths)))
+            manifest, objects = _parse_files(_read_files(p, _largest_first(paths)), checked)
         except InputError:
-            manifest, objects = _parse_files(list(_read_files(p, enumerate(paths))))
+            checked.clear()
+            manifest, objects = _parse_files(list(_read_files(p, enumerate(paths))), checked)
     elif p.name.endswith((".tar.gz", ".tgz", ".tar")):
         what = f"tarball {p}"
         try:
-            manifest, objects = _parse_files(_tar_files(p))
+            manifest, objects = _parse_files(_tar_files(p), checked)
         except InputError:
-            manifest, objects = _parse_files(sorted(_tar_files(p), key=lambda f: f.order))
+            checked.clear()
+            files = sorted(_tar_files(p), key=lambda f: f.order)
+            manifest, objects = _parse_files(files, checked)
     else:
         what = str(p)
-        manifest, objects = _parse_files([_File(str(p), p.name, 0, _read(p))])
+        manifest, objects = _parse_files([_File(str(p), p.name, 0, _read(p))], checked)
     return manifest, objects, what
 
 
@@ -139,7 +146,7 @@ class _File:
     data: bytes
 
 
-def _parse_files(files: Iterable[_File]) -> tuple[dict, list[dict]]:
+def _parse_files(files: Iterable[_File], checked: set[int]) -> tuple[dict, list[dict]]:
     """The manifest (the last one, in file order) and every object, in file order."""
     manifests: list[tuple[int | str, dict]] = []
     parsed: list[tuple[int | str, list[dict]]] = []
@@ -149,7 +156,7 @@ def _parse_files(files: Iterable[_File]) -> tuple[dict, list[dict]]:
             manifests.append((file.order, _parse_manifest(file.name, file.data)))
             continue
         data, file.data = file.data, b""  # held here only: gone once parsed
-        parsed.append((file.order, _parse_data(file.name, data, strings)))
+        parsed.append((file.order, _parse_data(file.name, data, strings, checked)))
         del data  # gone before the next file is read
     parsed.sort(key=lambda item: item[0])
     manifests.sort(key=lambda item: item[0])
@@ -238,7 +245,9 @@ def _parse_manifest(name: str, data: bytes) -> dict:
     return manifest
 
 
-def _parse_data(name: str, data: bytes, strings: selective.Strings) -> list[dict]:
+def _parse_data(
+    name: str, data: bytes, strings: selective.Strings, checked: set[int]
+) -> list[dict]:
     """A file's objects: JSON through the selective decoder, anything else as text.
 
     The decoder reads the bytes as they are (no text copy of a 200 MB file) and builds only
@@ -249,7 +258,7 @@ def _parse_data(name: str, data: bytes, strings: selective.Strings) -> list[dict
     body = data[3:] if data.startswith(UTF8_BOM) else data
     if selective.first_byte(body) in (b"{", b"["):
         try:
-            docs = selective.decode_documents(body, strings)
+            docs = selective.decode_documents(body, strings, checked)
         except selective.Refused:
             pass
         else:

@@ -9,14 +9,18 @@ the declared fields only and skips the rest of the text without building it (msg
 `TypedDict` types generated once from the shapes). Every other kind is kept whole: rules read
 their fields more freely and they are few.
 
-What this must not change is what a snapshot accepts and how a wrong value is treated. So the
-generated types check nothing but "an object here, a list there": a scalar that has the wrong
-type is still decoded and later set aside by `intake` exactly as before (`shapes.conform`).
-When the decoder refuses a document (a wrong-typed container, or JSON that msgspec does not
-accept and the standard library does, such as `NaN`), the caller falls back to the standard
-parser and `prune`, which drops the same fields from the generic tree: the result is the same,
-only slower, for the rare file that needs it. YAML snapshots go through `prune` too, so a
-JSON and a YAML copy of one cluster read the same fields.
+What this must not change is what a snapshot accepts and how a wrong value is treated. The
+types (`decodetypes`) are strict: an object a typed decoder builds is one intake would keep
+unchanged, so intake need not walk it again (the loader passes the ids of such objects on:
+`checked`). An object with a wrong-typed value anywhere is refused by its typed decoder and
+taken generically instead, then `prune`d to the same fields and held to its shape by intake
+exactly as before: the same values set aside, the same `reshaped` count. When the decoder
+refuses a whole document (JSON that msgspec does not accept and the standard library does,
+such as `NaN` or `1e999`), the caller falls back to the standard parser and `prune`: the
+result is the same, only slower, for the rare file that needs it. YAML snapshots go through
+`prune` too, so a JSON and a YAML copy of one cluster read the same fields. Fields whose
+values repeat from object to object are built once per distinct text and shared
+(`decodetypes`): objects read from a snapshot are read-only.
 
 The consequence for code that reads objects: a field of a Pod, Node or Event that is not
 declared in `apishapes` is not there. Declare it before reading it.
@@ -25,47 +29,22 @@ declared in `apishapes` is not there. Declare it before reading it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypedDict
 
 import msgspec
 
 from amldoctor.apishapes import shape_of
+from amldoctor.decodetypes import ALWAYS_KEPT, Plan, Repeats, object_type
 from amldoctor.shapes import ListOf, MapOf, Obj
 
 # The kinds decoded selectively: together nearly all of a cluster's bytes (pods above all).
 SELECTED_KINDS = frozenset({"Pod", "Node", "Event"})
-# Kept on every object whatever its shape says: what names the kind.
-ALWAYS_KEPT = ("kind", "apiVersion")
 
 
 class Refused(Exception):
     """The decoder cannot read this document as typed; parse it generically and `prune`."""
-
-
-def _type_of(schema: Any, name: str) -> Any:
-    """The msgspec type of one schema: containers checked, scalars not (intake judges them)."""
-    if isinstance(schema, Obj):
-        if not schema.fields:  # "an object, fields unlisted": kept whole
-            return dict[str, Any] | None
-        fields = {key: _type_of(sub, f"{name}_{key}") for key, sub in schema.fields.items()}
-        return _typed_dict(name, fields) | None
-    if isinstance(schema, ListOf):
-        return list[_type_of(schema.item, f"{name}Item")] | None  # type: ignore[misc]
-    if isinstance(schema, MapOf):
-        return dict[str, _type_of(schema.value, f"{name}Value")] | None  # type: ignore[misc]
-    return Any
-
-
-def _object_type(kind: str) -> Any:
-    shape = shape_of(kind)
-    fields = {key: _type_of(sub, f"{kind}_{key}") for key, sub in shape.fields.items()}
-    fields.update({key: Any for key in ALWAYS_KEPT})
-    return _typed_dict(kind, fields)
-
-
-def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
-    """A `total=False` TypedDict: msgspec builds a plain dict of the fields present."""
-    return TypedDict(name, fields, total=False)  # type: ignore[operator]
 
 
 class _Kind(TypedDict, total=False):
@@ -80,65 +59,97 @@ class _Document(TypedDict, total=False):
     items: list[msgspec.Raw]
 
 
-_DECODERS: dict[str, msgspec.json.Decoder] = {}
 _DOCUMENT = msgspec.json.Decoder(_Document)
 _KIND = msgspec.json.Decoder(_Kind)
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _ANY = msgspec.json.Decoder()
 
 
-def decoder(kind: object) -> msgspec.json.Decoder:
-    """The decoder for one object of `kind`: selective for `SELECTED_KINDS`, else whole."""
+@dataclass(frozen=True)
+class Typed:
+    """One kind's typed decoder, and where its repeated fields wait as raw text."""
+
+    decoder: msgspec.json.Decoder
+    plan: Plan
+
+
+_TYPED: dict[str, Typed] = {}
+
+
+def typed(kind: object) -> Typed | None:
+    """The typed decoder of `kind`, or None when objects of `kind` are kept whole."""
     if not isinstance(kind, str) or kind not in SELECTED_KINDS:
-        return _ANY
-    found = _DECODERS.get(kind)
+        return None
+    found = _TYPED.get(kind)
     if found is None:
-        found = _DECODERS[kind] = msgspec.json.Decoder(_object_type(kind))
+        kind_type, plan = object_type(kind)
+        found = _TYPED[kind] = Typed(msgspec.json.Decoder(kind_type), plan)
     return found
 
 
-def page_decoder(kind: str) -> msgspec.json.Decoder:
+_PAGES: dict[str, Typed] = {}
+
+
+def _page_typed(kind: str) -> Typed:
     """A LIST response of `kind` (`{"metadata": ..., "items": [...]}`), in one pass."""
-    key = f"{kind}List"
-    found = _DECODERS.get(key)
+    found = _PAGES.get(kind)
     if found is None:
-        item = _object_type(kind) if kind in SELECTED_KINDS else dict[str, Any]
-        page = _typed_dict(key, {"metadata": Any, "items": list[item] | None})  # type: ignore[valid-type]
-        found = _DECODERS[key] = msgspec.json.Decoder(page)
+        item, plan = object_type(kind) if kind in SELECTED_KINDS else (dict[str, Any], None)
+        fields = {"metadata": Any, "items": list[item] | None}  # type: ignore[valid-type]
+        page = TypedDict(f"{kind}List", fields, total=False)  # type: ignore[misc]
+        found = _PAGES[kind] = Typed(msgspec.json.Decoder(page), plan)
     return found
 
 
 def decode_page(kind: str, data: bytes, strings: Strings | None = None) -> dict:
     """One LIST page; `Refused` when it needs the generic parser."""
+    page_type = _page_typed(kind)
+    table = strings if strings is not None else Strings()
     try:
-        page = page_decoder(kind).decode(data)
+        page = page_type.decoder.decode(data)
+        for item in page.get("items") or ():
+            table.take(item, page_type.plan)
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise Refused from None
-    if strings is not None:
-        for item in page.get("items") or ():
-            strings.share(item)
     return page
 
 
 class Strings:
-    """One object per distinct string value across everything one load or collection reads.
+    """One object per distinct string value, and per distinct text of a repeated field
+    (`decodetypes.Repeats`), across everything one load or collection reads.
 
     Most of a cluster's string values repeat: "True", "Ready", the namespace, the node a pod
     is bound to, the image, "kubelet", every label value of a Deployment's pods. Each copy is a
     separate object of 50 bytes or more, and strings are half of what decoded pods, nodes and
     events weigh; sharing them cuts that weight by a third. Done per object as it is decoded,
     so the duplicates are freed (and their memory reused) before the next one is built. The
-    table itself lives only as long as the load.
+    tables themselves live only as long as the load.
     """
 
     def __init__(self) -> None:
         self._table: dict[str, str] = {}
+        # The function, not `self.share`: a bound method would make the two tables a reference
+        # cycle, which a load (collector paused, then frozen) would never free.
+        self.repeats = Repeats(partial(_share_value, self._table.setdefault))
 
     def share(self, value: object) -> object:
         """`value` with its strings replaced by the shared ones (dicts and lists in place)."""
         if type(value) is dict or type(value) is list:
             _share(value, self._table.setdefault)
         return value
+
+    def take(self, value: object, plan: Plan) -> object:
+        """A freshly decoded object: its own strings shared, then its repeated fields built
+        (shared already, so not walked again). Raises msgspec.ValidationError as `Repeats`."""
+        self.share(value)
+        self.repeats.restore(value, plan)
+        return value
+
+
+def _share_value(same: Any, value: object) -> object:
+    if type(value) is dict or type(value) is list:
+        _share(value, same)
+    return value
 
 
 def _share(value: dict | list, same: Any) -> None:
@@ -158,30 +169,52 @@ def _share(value: dict | list, same: Any) -> None:
                 _share(child, same)
 
 
-def decode_documents(data: bytes, strings: Strings | None = None) -> list[object]:
+def decode_documents(
+    data: bytes, strings: Strings | None = None, checked: set[int] | None = None
+) -> list[object]:
     """A JSON file as the documents the loader flattens (one object, a List, or an array).
 
     A List keeps its envelope (`kind`, `apiVersion`) with each item decoded for its own kind
     (an item without a `kind` takes the list's: `PodList` -> Pod). Raises `Refused` for
     anything the standard parser must judge instead, so errors read as they always did.
-    `strings`, when given, shares the string values of every object decoded.
+    `strings` shares the string values and repeated fields of every object decoded (a table
+    of its own when not given). `checked`, when given, receives the ids of the objects a typed
+    decoder built: they already have the shape intake holds objects to (see the module
+    docstring), and they are the very objects the loader keeps, so the ids stay theirs for as
+    long as the caller holds the documents.
     """
-    share = strings.share if strings is not None else _same
+    table = strings if strings is not None else Strings()
+    built: list[tuple[object, bool]] = []
+
+    def item(raw: msgspec.Raw, default_kind: str | None, api_version: object = None) -> object:
+        value, is_typed = _decode_item(raw, default_kind, api_version, table)
+        built.append((value, is_typed))
+        return value
+
     try:
         if first_byte(data) == b"[":
-            return [[share(_decode_item(raw, None)) for raw in _ITEMS.decode(data)]]
-        doc = _DOCUMENT.decode(data)
-        kind, items = doc.get("kind"), doc.get("items")
-        if isinstance(kind, str) and kind.endswith("List") and items is not None:
-            item_kind = kind[: -len("List")] or None
-            return [{**doc, "items": [share(_decode_item(raw, item_kind)) for raw in items]}]
-        return [share(decoder(kind).decode(data))]
+            docs: list[object] = [[item(raw, None) for raw in _ITEMS.decode(data)]]
+        else:
+            doc = _DOCUMENT.decode(data)
+            kind, items = doc.get("kind"), doc.get("items")
+            if isinstance(kind, str) and kind.endswith("List") and items is not None:
+                item_kind = kind[: -len("List")] or None
+                api_version = doc.get("apiVersion")
+                listed = [item(raw, item_kind, api_version) for raw in items]
+                docs = [{**doc, "items": listed}]
+            else:
+                kind_type = typed(kind)
+                if kind_type is None:
+                    value = table.share(_ANY.decode(data))
+                else:
+                    value = table.take(kind_type.decoder.decode(data), kind_type.plan)
+                built.append((value, kind_type is not None))
+                docs = [value]
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise Refused from None
-
-
-def _same(value: object) -> object:
-    return value
+    if checked is not None:
+        checked.update(id(value) for value, is_typed in built if is_typed)
+    return docs
 
 
 def first_byte(data: bytes) -> bytes:
@@ -193,18 +226,54 @@ def first_byte(data: bytes) -> bytes:
 _SPACE = re.compile(rb"\s*")
 
 
-def _decode_item(raw: msgspec.Raw, default_kind: str | None) -> object:
-    """One list item. In a `PodList` (what kubectl and the API give) the kind is known; in a
-    plain `List` each item names its own, read first (msgspec skips the rest of the text)."""
-    kind = default_kind if default_kind in SELECTED_KINDS else _KIND.decode(raw).get("kind")
+def _decode_item(
+    raw: msgspec.Raw, default_kind: str | None, api_version: object, table: Strings
+) -> tuple[object, bool]:
+    """One list item, and whether a typed decoder built it (it then has its kind's shape).
+
+    In a `PodList` (what kubectl and the API give) the kind is known; in a plain `List` each
+    item names its own, read first (msgspec skips the rest of the text). An item of a typed
+    list without a `kind` gets the list's, and its `apiVersion`, in front of its own fields,
+    as the loader gives such items (`load._flatten`), so the object checked is the one kept.
+    An item a typed decoder refuses (a wrong-typed value) is parsed generically and pruned:
+    intake then sets its wrong values aside, as it does for any source.
+    """
+    kind = default_kind if _selected(default_kind) else _KIND.decode(raw).get("kind")
+    used = kind or default_kind
     try:
-        item = decoder(kind or default_kind).decode(raw)
-        own = item.get("kind") if type(item) is dict else None
+        item = _decode_as(raw, used, table)
+        own = item.get("kind", _ABSENT) if type(item) is dict else None
+        if own is _ABSENT:  # typed only when the list's kind is a selected one (a `PodList`)
+            if _selected(used):
+                return _with_kind(item, used, api_version), True
+            return item, False
         if own is not None and own != kind and kind == default_kind:
-            item = decoder(own).decode(raw)  # an item that names another kind than its list
-        return item
+            used = own
+            item = _decode_as(raw, own, table)  # an item that names another kind than its list
+        return item, _selected(used) and own == used
     except msgspec.ValidationError:
-        return prune(_ANY.decode(raw))  # one odd item: generic, then the same fields kept
+        item = _ANY.decode(raw)
+        if type(item) is dict and "kind" not in item and _selected(default_kind):
+            item = _with_kind(item, default_kind, api_version)  # so that it is pruned as one
+        return table.share(prune(item)), False
+
+
+def _with_kind(item: dict, kind: object, api_version: object) -> dict:
+    return {"kind": kind, "apiVersion": api_version, **item}
+
+
+def _decode_as(raw: msgspec.Raw, kind: object, table: Strings) -> Any:
+    kind_type = typed(kind)
+    if kind_type is None:
+        return table.share(_ANY.decode(raw))
+    return table.take(kind_type.decoder.decode(raw), kind_type.plan)
+
+
+def _selected(kind: object) -> bool:
+    return isinstance(kind, str) and kind in SELECTED_KINDS
+
+
+_ABSENT = object()
 
 
 def prune(obj: object) -> object:
@@ -218,11 +287,12 @@ def prune(obj: object) -> object:
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in SELECTED_KINDS:
         return obj
-    kept = _prune(obj, shape_of(kind))
-    for key in ALWAYS_KEPT:
-        if key in obj:
-            kept[key] = obj[key]
-    return kept
+    fields = shape_of(kind).fields
+    return {
+        key: _prune(value, fields[key]) if key in fields else value
+        for key, value in obj.items()
+        if key in fields or key in ALWAYS_KEPT
+    }
 
 
 def _prune(value: Any, schema: Any) -> Any:

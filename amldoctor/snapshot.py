@@ -9,7 +9,7 @@ be read, so a rule can say "could not check" instead of "no problem".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -52,8 +52,15 @@ class Missing:
         )
 
 
+# How many objects' events are found by scanning every event before the events are indexed.
+_EVENT_SCANS_BEFORE_INDEX = 2
+_NO_REF: Mapping = {}
+
+
 def _namespace_name(obj: dict) -> tuple[str, str]:
-    m = meta(obj)
+    m = obj.get("metadata")  # `meta` inlined: this is the sort key of every pod of a cluster
+    if type(m) is not dict:
+        m = meta(obj)
     return (str(m.get("namespace") or ""), str(m.get("name") or ""))
 
 
@@ -76,8 +83,11 @@ class Snapshot:
         context: str | None = None,
         missing: Iterable[Missing] = (),
         collected_kinds: set[str] | None = None,
+        checked: Collection[int] = (),
     ) -> None:
-        intake = take_in(objects if isinstance(objects, list) else list(objects))
+        """`checked`: ids of objects of `objects` that already have their kind's shape (what
+        the loader's typed decoder built); intake does not walk them again."""
+        intake = take_in(objects if isinstance(objects, list) else list(objects), checked)
         self.objects = intake.objects
         self.intake = intake
         self.source = source
@@ -89,6 +99,37 @@ class Snapshot:
         self.collected_kinds = set(collected_kinds) if collected_kinds is not None else None
         self._sorted_kinds: set[str] = set()  # kinds whose `_by_kind` list `of_kind` has sorted
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
+        self._names: dict[str, dict[tuple[str, str], dict]] = {}  # `_by_name`, per kind
+        self._sorted_nodes: set[str] = set()  # nodes whose `pods_on_node` list is sorted
+
+    def extended(self, kinds: Iterable[str] | None, added: Iterable[dict]) -> Snapshot:
+        """A what-if snapshot: this one's objects of `kinds` (all when None) plus `added` ones,
+        with the same metadata.
+
+        Only `added` go through intake: the rest were taken in when this snapshot was built,
+        and checking the cluster's volumes and claims again for each pool's "would a new node
+        help?" cost more than the question itself; their per-kind lists are copied, not rebuilt.
+        `added` are new objects (copies under new names): they replace none of the others.
+        """
+        taken = take_in(added if isinstance(added, list) else list(added))
+        other = Snapshot(
+            (),
+            source=self.source,
+            server_version=self.server_version,
+            captured_at=self.captured_at,
+            namespace=self.namespace,
+            context=self.context,
+            missing=self.missing,
+            collected_kinds=self.collected_kinds,
+        )
+        wanted = None if kinds is None else set(kinds)
+        by_kind = {k: list(v) for k, v in self._by_kind.items() if wanted is None or k in wanted}
+        for obj in taken.objects:
+            by_kind.setdefault(str(obj.get("kind", "")), []).append(obj)
+        other.objects = [o for objects in by_kind.values() for o in objects]
+        other.intake = taken
+        other.__dict__["_by_kind"] = by_kind  # the cached_property, filled in
+        return other
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -109,9 +150,14 @@ class Snapshot:
                 index[(kind, meta(obj).get("namespace") or "")].append(obj)
         return dict(index)
 
-    @cached_property
-    def _by_key(self) -> dict[tuple[str, str, str], dict]:
-        return {obj_key(obj): obj for obj in self.objects}
+    def _by_name(self, kind: str) -> dict[tuple[str, str], dict]:
+        """(namespace, name) -> object of one kind, indexed when the kind is first looked up:
+        finding one pod must not index the cluster's 100,000 events. The last of two objects
+        with one key wins, as in input order (`of_kind` sorts stably)."""
+        index = self._names.get(kind)
+        if index is None:
+            index = self._names[kind] = {_namespace_name(o): o for o in self.unordered(kind)}
+        return index
 
     @cached_property
     def _by_uid(self) -> dict[str, dict]:
@@ -119,7 +165,7 @@ class Snapshot:
 
     @cached_property
     def _pods_by_node(self) -> dict[str, list[dict]]:
-        """node name -> its counted pods, sorted like `of_kind`.
+        """node name -> its counted pods, in input order (`pods_on_node` sorts a node's list).
 
         Each node's few pods are sorted on their own rather than all pods of the cluster first:
         a single why-pending question needs the pods on nodes, not the sorted list of every pod.
@@ -131,8 +177,6 @@ class Snapshot:
             phase = (pod.get("status") or {}).get("phase")
             if node and phase not in TERMINAL_PHASES:
                 index[node].append(pod)
-        for pods in index.values():
-            pods.sort(key=_namespace_name)
         return dict(index)
 
     @cached_property
@@ -182,9 +226,10 @@ class Snapshot:
         No namespace finds cluster-scoped objects and, failing that, namespaced ones in
         `default` (where the intake puts objects that came without a namespace).
         """
-        found = self._by_key.get((kind, namespace or "", name))
+        index = self._by_name(kind)
+        found = index.get((namespace or "", name))
         if found is None and not namespace:
-            found = self._by_key.get((kind, DEFAULT_NAMESPACE, name))
+            found = index.get((DEFAULT_NAMESPACE, name))
         return found
 
     def by_uid(self, uid: str | None) -> dict | None:
@@ -201,9 +246,18 @@ class Snapshot:
     def node(self, name: str | None) -> dict | None:
         return self.get("Node", None, name) if name else None
 
-    def pods_on_node(self, node_name: str) -> list[dict]:
-        """Non-terminal pods bound to the node, from every namespace (what the scheduler counts)."""
-        return self._pods_by_node.get(node_name, [])
+    def pods_on_node(self, node_name: str, *, ordered: bool = True) -> list[dict]:
+        """Non-terminal pods bound to the node, from every namespace (what the scheduler counts),
+        sorted like `of_kind` unless `ordered` is false (for passes that only count or sum).
+
+        A node's list is sorted when it is first asked for in order: a question about one pod
+        sums the pods of every node but reads few of them in order.
+        """
+        pods = self._pods_by_node.get(node_name, [])
+        if ordered and len(pods) > 1 and node_name not in self._sorted_nodes:
+            pods.sort(key=_namespace_name)
+            self._sorted_nodes.add(node_name)
+        return pods
 
     def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.
@@ -220,19 +274,59 @@ class Snapshot:
         return list(found)
 
     def _match_events(self, obj: Mapping, uid: str | None) -> list[dict]:
-        by_uid, by_key = self._events_index
-        found = list(by_uid.get(uid, [])) if uid else []
+        key = obj_key(obj)
+        if len(self._events_found) < _EVENT_SCANS_BEFORE_INDEX:
+            same_uid, same_key = self._scan_events(key, uid)
+        else:
+            by_uid, by_key = self._events_index
+            same_uid = by_uid.get(uid, []) if uid else []
+            same_key = by_key.get(key, [])
+        found = list(same_uid)
         seen = {id(e) for e in found}
-        for ev in by_key.get(obj_key(obj), []):
+        for ev in same_key:
             if id(ev) in seen:
                 continue
             ref_uid = involved_object(ev).get("uid")
             # Kubelets name the node itself as the uid of node events.
-            if not uid or not ref_uid or ref_uid in (uid, meta(obj).get("name")):
+            if not uid or not ref_uid or ref_uid in (uid, key[2]):
                 found.append(ev)
         if len(found) > 1:
             found.sort(key=_event_order)
         return found
+
+    def _scan_events(
+        self, key: tuple[str, str, str], uid: str | None
+    ) -> tuple[list[dict], list[dict]]:
+        """What `_events_index` would give for one object, from one pass over the events.
+
+        A why-pending question asks about one pod: comparing every event's object
+        name costs a fraction of indexing 100,000 events. A snapshot asked about more objects
+        (a scan) builds the index instead (`_EVENT_SCANS_BEFORE_INDEX`).
+        """
+        kind, namespace, name = key
+        same_uid: list[dict] = []
+        same_key: list[dict] = []
+        events = self._by_kind.get("Event", ())
+        if name:  # one cheap test per event first: its object's name, or the uid
+            events = [
+                ev
+                for ev in events
+                if (ref := ev.get("involvedObject") or ev.get("regarding") or _NO_REF).get("name")
+                == name
+                or (uid and ref.get("uid") == uid)
+            ]
+        for ev in events:
+            ref = ev.get("involvedObject") or ev.get("regarding") or {}
+            ref_uid = ref.get("uid")
+            if uid and ref_uid == uid:
+                same_uid.append(ev)
+            if (
+                (ref.get("name") or "") == name
+                and str(ref.get("kind", "")) == kind
+                and (ref.get("namespace") or "") == namespace
+            ):
+                same_key.append(ev)
+        return same_uid, same_key
 
     def collected(self, kind: str) -> bool:
         """Was this kind read in the snapshot's own scope?

@@ -5,6 +5,8 @@ library is the baseline the other figures are divided by. Every measurement runs
 subprocess (what users run, interpreter start included), one at a time, `--runs` times; the
 tables give the median wall time, the median CPU time (user + system: steadier than wall time
 on a shared machine) and the median peak resident set size (from `wait4`: that process only).
+The runs go in rounds (each command once per round), so that other work on the machine weighs
+on every measurement of a table alike.
 Ratios are given against both parses: with the cyclic GC on (what any Python tool pays unless
 it pauses the collector) and with it off (the parser's own cost: the honest floor). Bundles are
 generated once by `gen_cluster.py` (the reference cluster and the scaling sizes) and
@@ -14,6 +16,7 @@ reused from `--workdir`; `live_scan.py` measures a live `scan -n` against kubect
     python benchmarks/run.py          # many shapes; 5,000 nodes; scaling 1/8 to 1x; live scan -n
     python benchmarks/run.py --cases many-shapes --runs 3 --profile
     python benchmarks/run.py --cases reference --profile  # + tracemalloc's top allocation sites
+    python benchmarks/run.py --cases many-shapes --before /tmp/main  # + main's, same rounds
     python benchmarks/run.py --cases live         # a real API server with 10,000 pods
 
 Never part of the test suite: a run takes many minutes and gigabytes.
@@ -32,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +72,21 @@ analyze(snap, pod)
 print(time.perf_counter() - start)
 """
 
+# Another version of amldoctor, from a copy of its source (`git archive main | tar -x -C DIR`),
+# imported instead of the installed one (whose editable-install import hook is dropped first).
+OTHER_VERSION = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, sys.argv.pop(1))
+if sys.argv[1] == "load":
+    from amldoctor.load import load_snapshot
+    load_snapshot(sys.argv[2])
+else:
+    from amldoctor.cli import main
+    sys.argv = ["amldoctor", *sys.argv[1:]]
+    main()
+"""
+
 
 @dataclass
 class Result:
@@ -81,22 +99,48 @@ class Result:
 
 def measure(argv: list[str], runs: int, ok_codes: tuple[int, ...], timeout: float) -> Result:
     """Medians over `runs` runs of `argv`, one process at a time."""
-    times, cpus, peaks, reported = [], [], [], []
+    samples = Samples()
     for _ in range(runs):
+        samples.add(argv, ok_codes, timeout)
+        if samples.error:
+            break
+    return samples.result()
+
+
+@dataclass
+class Samples:
+    """The runs of one measurement so far, and the first failure (which ends it)."""
+
+    times: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+    reported: list[float] = field(default_factory=list)
+    error: str | None = None
+    stopped_after: float = 0.0
+
+    def add(self, argv: list[str], ok_codes: tuple[int, ...], timeout: float) -> None:
         seconds, usage, code, out, err = run_once(argv, timeout)
         if seconds >= timeout:
-            return Result(seconds, error=f"stopped after {timeout:.0f} s")
-        if code not in ok_codes:
-            return Result(error=(err.strip().splitlines() or [f"exit {code}"])[-1])
-        times.append(seconds)
-        cpus.append(usage.ru_utime + usage.ru_stime)
-        peaks.append(usage.ru_maxrss / 1024)  # KiB on Linux
-        with contextlib.suppress(ValueError):  # only the analysis script prints a number
-            reported.append(float(out))
-    median = statistics.median
-    return Result(
-        median(times), median(cpus), median(peaks), median(reported) if reported else None
-    )
+            self.error, self.stopped_after = f"stopped after {timeout:.0f} s", seconds
+        elif code not in ok_codes:
+            self.error = (err.strip().splitlines() or [f"exit {code}"])[-1]
+        else:
+            self.times.append(seconds)
+            self.cpus.append(usage.ru_utime + usage.ru_stime)
+            self.peaks.append(usage.ru_maxrss / 1024)  # KiB on Linux
+            with contextlib.suppress(ValueError):  # only the analysis script prints a number
+                self.reported.append(float(out))
+
+    def result(self) -> Result:
+        if self.error:
+            return Result(self.stopped_after, error=self.error)
+        median = statistics.median
+        return Result(
+            median(self.times),
+            median(self.cpus),
+            median(self.peaks),
+            median(self.reported) if self.reported else None,
+        )
 
 
 def run_once(argv: list[str], timeout: float) -> tuple[float, os.struct_rusage, int, str, str]:
@@ -189,17 +233,30 @@ def suite(
     return commands
 
 
+def before_commands(source: Path, bundle: Path) -> dict[str, tuple[list[str], tuple]]:
+    """`load_snapshot` and `scan -A` of another version (`--before`), for the same rounds."""
+    run_other = [sys.executable, "-c", OTHER_VERSION, str(source)]
+    return {
+        "load_snapshot (before)": ([*run_other, "load", str(bundle)], (0,)),
+        "scan -A (before)": ([*run_other, "scan", "--snapshot", str(bundle), "-A"], (0, 1)),
+    }
+
+
 def run_suite(commands: dict, runs: int, timeout: float) -> dict[str, Result]:
-    results = {}
-    for label, (argv, ok) in commands.items():
-        print(f"  {label} ...", file=sys.stderr, flush=True)
-        results[label] = measure(argv, runs, ok, timeout)
-        r = results[label]
-        print(
-            f"    {r.error or f'{r.seconds:.2f} s, {r.cpu:.2f} s CPU, {r.peak_mib:.0f} MiB'}",
-            file=sys.stderr,
-            flush=True,
-        )
+    """Every measurement `runs` times, in rounds: each round runs each command once, so that a
+    change in the machine's load (other work on the same cores) weighs on all of them alike and
+    the ratios within a run stay fair; medians per measurement."""
+    samples = {label: Samples() for label in commands}
+    for round_no in range(runs):
+        for label, (argv, ok) in commands.items():
+            if samples[label].error:
+                continue
+            print(f"  {label} (run {round_no + 1} of {runs}) ...", file=sys.stderr, flush=True)
+            samples[label].add(argv, ok, timeout)
+    results = {label: sample.result() for label, sample in samples.items()}
+    for label, r in results.items():
+        figures = r.error or f"{r.seconds:.2f} s, {r.cpu:.2f} s CPU, {r.peak_mib:.0f} MiB"
+        print(f"    {label}: {figures}", file=sys.stderr, flush=True)
     return results
 
 
@@ -333,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
         default="reference,scaling,many-shapes,live",
         help=f"comma-separated, of {', '.join(CASES)}",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a copy of another version's source (git archive REV | tar -x -C DIR): its "
+        "load_snapshot and scan -A run in the same rounds, as '(before)' rows",
+    )
     args = parser.parse_args(argv)
+    if args.before and not (args.before / "amldoctor" / "__init__.py").is_file():
+        parser.error(f"--before {args.before}: no amldoctor package there")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
@@ -350,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{sum(map(len, info['pending'].values()))} Pending pods of "
             f"{info['pending_shapes']} shapes; bundle {size:.0f} MiB; median of {args.runs} runs\n"
         )
-        results = run_suite(suite(bundle, info, args.amldoctor, full=True), args.runs, args.timeout)
+        commands = suite(bundle, info, args.amldoctor, full=True)
+        if args.before:
+            commands |= before_commands(args.before, bundle)
+        results = run_suite(commands, args.runs, args.timeout)
         print_main_table(results, size)
         print()
         if args.profile:
@@ -375,7 +443,10 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
         f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events "
         f"({info['objects']} objects); bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
     )
-    results = run_suite(suite(bundle, info, args.amldoctor, full=full), args.runs, args.timeout)
+    commands = suite(bundle, info, args.amldoctor, full=full)
+    if args.before:
+        commands |= before_commands(args.before, bundle)
+    results = run_suite(commands, args.runs, args.timeout)
     print_main_table(results, size)
     if args.profile and full:
         profile(bundle, info, args.workdir, top=25)

@@ -159,20 +159,7 @@ def _augmented(snap: Snapshot, source: dict, name: str, whole: bool) -> Snapshot
     node, pods = template_node(snap, source, name)
     source_name = (source.get("metadata") or {}).get("name") or ""
     slices = slices_for_new_node(snap.of_kind("ResourceSlice"), source_name, name)
-    if whole:
-        objects = [*snap.objects, node, *pods, *slices]
-    else:
-        objects = [node, *pods, *slices, *(o for k in _CONTEXT_KINDS for o in snap.of_kind(k))]
-    return Snapshot(
-        objects,
-        source=snap.source,
-        server_version=snap.server_version,
-        captured_at=snap.captured_at,
-        namespace=snap.namespace,
-        context=snap.context,
-        missing=snap.missing,
-        collected_kinds=snap.collected_kinds,
-    )
+    return snap.extended(None if whole else _CONTEXT_KINDS, [node, *pods, *slices])
 
 
 def _nodes_with_slices(snap: Snapshot) -> set[str]:
@@ -328,15 +315,19 @@ def summary(answers: list[PoolAnswer], shortfall: str) -> str:
     return "; ".join(a.text for a in fitting)
 
 
-def new_node_section(snap: Snapshot, pod: dict, profile: Profile | None = None) -> dict[str, Any]:
+def new_node_section(
+    snap: Snapshot, pod: dict, profile: Profile | None = None, *, rejected_before_nodes: str = ""
+) -> dict[str, Any]:
     """why-pending's `new_nodes`: per pool, would an empty node fit, and what scales it.
 
     `summary` is one line; `pools` one entry per pool; `autoscaler` what its status and its
     latest event on the pod say; `provisioning` NodePool/NodeClaim notes (Karpenter).
+    `rejected_before_nodes`: the scheduler's PreFilter rejection, when it turned the pod away
+    before looking at any node; then no new node can help, and no pool is asked.
     """
     from amldoctor.capacity.karpenter import provisioning_notes
 
-    answers = new_node_answers(snap, pod, profile)
+    answers = [] if rejected_before_nodes else new_node_answers(snap, pod, profile)
     status = autoscaler.read_status(snap)
     said = autoscaler.pod_scale_up(snap, pod)
     auto: dict[str, Any] = {"status_config_map": status is not None}
@@ -348,7 +339,12 @@ def new_node_section(snap: Snapshot, pod: dict, profile: Profile | None = None) 
     if said is not None:
         auto["latest_event"] = said.message
     return {
-        "summary": summary(answers, largest_shortfall(snap, pod, profile, answers)),
+        "summary": (
+            f"no: the scheduler turns the pod away before it looks at any node "
+            f"({rejected_before_nodes}); a new node changes nothing until that is fixed"
+        )
+        if rejected_before_nodes
+        else summary(answers, largest_shortfall(snap, pod, profile, answers)),
         "pools": [a.to_dict() for a in answers],
         "autoscaler": auto,
         "provisioning": provisioning_notes(snap, pod),

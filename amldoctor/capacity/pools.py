@@ -14,6 +14,7 @@ import re
 
 from amldoctor.k8s.nodepools import pool_of_labels
 from amldoctor.k8s.objects import meta
+from amldoctor.memo import memo_on
 from amldoctor.snapshot import Snapshot
 
 _VMSS_IN_PROVIDER_ID = re.compile(r"/virtualMachineScaleSets/(?P<vmss>[^/]+)", re.I)
@@ -21,13 +22,22 @@ _AKS_VMSS_NAME = re.compile(r"^aks-(?P<pool>[a-z0-9]+)-\d+-vmss$")
 
 
 def nodes_by_pool(snap: Snapshot) -> dict[str, list[dict]]:
-    """Pool name -> its nodes, sorted by name; nodes without a pool label are left out."""
-    out: dict[str, list[dict]] = {}
-    for node in snap.nodes:
-        pool = pool_of_labels(meta(node).get("labels") or {})
-        if pool:
-            out.setdefault(pool, []).append(node)
-    return {p: sorted(ns, key=lambda n: meta(n).get("name") or "") for p, ns in sorted(out.items())}
+    """Pool name -> its nodes, sorted by name; nodes without a pool label are left out.
+
+    Worked out once per snapshot and shared: read it, never modify it.
+    """
+
+    def build() -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for node in snap.nodes:
+            pool = pool_of_labels(meta(node).get("labels") or {})
+            if pool:
+                out.setdefault(pool, []).append(node)
+        return {
+            p: sorted(ns, key=lambda n: meta(n).get("name") or "") for p, ns in sorted(out.items())
+        }
+
+    return memo_on(snap, "nodes-by-pool", build)
 
 
 def node_vmss(node: dict) -> str | None:

@@ -287,7 +287,7 @@ def _placeholders(value: Any, finding: Finding) -> Any:
 
     def fix(text: str) -> str:
         for name, mark in names:
-            text = replace_token(text, name, mark)
+            text = replace_token(text, name, mark)  # returns at once when name is absent
         text = _AKS_NODE.sub(r"\1<instance>", _HEX_ID.sub("<hex>", text))
         return _IPV4.sub("<ip>", _TIMESTAMP.sub("<time>", text))
 

@@ -21,6 +21,7 @@ MAX_BINARY_NANOS = (2**63 - 1) * NANO
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_EXPONENT = 4096  # see `_wrapped_exponent`
 _SUFFIX_LETTERS = frozenset("eEinumkKMGTP")
+_SUFFIX_CHARS = "".join(sorted(_SUFFIX_LETTERS))
 _DIGITS = frozenset("0123456789")
 
 
@@ -96,11 +97,30 @@ def _number_text(number: int | float) -> str:
     return repr(number) if isinstance(number, float) else str(number)
 
 
+# Nano-units per unit of each suffix, for the whole numbers nodes and pods mostly carry
+# ("62159114Ki", "15620m", "110"): exact integers, no fractions needed.
+_WHOLE_SCALES = {
+    **{suffix: 10 ** (exp + 9) for suffix, exp in _DECIMAL_SI.items()},
+    **{suffix: 2**shift * NANO for suffix, shift in _BINARY_SI.items()},
+}
+
+
 def _parse_nanos(text: str) -> int:
     if text == "0":
         return 0
     if not text:
         raise QuantityError(text, "is not a valid Kubernetes quantity (empty)")
+    digits = text.rstrip(_SUFFIX_CHARS)
+    if digits.isdigit() and digits.isascii():
+        scale = _WHOLE_SCALES.get(text[len(digits) :])
+        if scale is not None:
+            nanos = int(digits) * scale
+            return min(nanos, MAX_BINARY_NANOS) if text[-1] == "i" else nanos
+    return _parse_any_nanos(text)
+
+
+def _parse_any_nanos(text: str) -> int:
+    """Any quantity the API server accepts: signs, fractions, exponents."""
     negative, mantissa, suffix = _split(text)
     try:
         scale = _interpret_suffix(text, suffix)

@@ -47,11 +47,12 @@ def container_events(snap: Snapshot, pod: dict, container: str, reasons: set[str
     Kubelet events name the container in `involvedObject.fieldPath`; an event without one is
     credited to the pod's only container, or to the container its message names.
     """
+    events = [ev for ev in snap.events_for(pod) if event_reason(ev) in reasons]
+    if not events:  # most pods, for most reasons: no need for their containers
+        return []
     names = [c.name for c in containers(pod)]
     found = []
-    for ev in snap.events_for(pod):
-        if event_reason(ev) not in reasons:
-            continue
+    for ev in events:
         named = container_from_field_path(involved_object(ev).get("fieldPath"))
         if named is None:
             message = event_message(ev)

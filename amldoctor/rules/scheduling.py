@@ -106,6 +106,10 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
         if causes:
             evidence["causes"] = causes
         summary = "; ".join(f"{c.count} {c.reason}" if c.count else c.reason for c in parsed.causes)
+        if not summary and parsed.prefilter_msg:
+            # Rejected before any node was looked at: the reason, not the scheduler's count again
+            # (the whole message stays in the evidence).
+            summary = f"rejected before any node was checked: {parsed.prefilter_msg}"
         age = ""
         created = meta(pod).get("creationTimestamp")
         created_at = parse_time(created)
@@ -119,11 +123,11 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
         text = f"pod {namespace}/{name} is Pending{age}: {total}"
         text += f" ({summary})" if summary else f" ({message})"
 
-        fixes, closest = _simulated_fixes(snap, pod, evidence)
+        fixes, standing = _simulated_fixes(snap, pod, evidence)
         if evidence.get("preemption_summary"):
             text += f"; {evidence['preemption_summary']}"
-        elif closest:
-            text += f"; closest: {closest}"
+        elif standing:
+            text += f"; {standing}"
         if not fixes:
             fixes = _fix_text(fixes_from_message(parsed)) or [
                 f"amldoctor why-pending {name} -n {namespace} recomputes the verdict"
@@ -138,7 +142,8 @@ def pod_unschedulable(ctx: Context) -> Iterator[Finding]:
 
 
 def _simulated_fixes(snap: Snapshot, pod: dict, evidence: dict) -> tuple[list[str], str]:
-    """Fixes (with their YAML) and the closest node, from the why-pending engine.
+    """Fixes (with their YAML) and what stands in the way (the closest node's reasons, or the
+    reason the scheduler turned the pod away before any node), from the why-pending engine.
 
     Empty when nodes are not in the snapshot: the finding then rests on the scheduler's message.
     """
@@ -167,8 +172,11 @@ def _simulated_fixes(snap: Snapshot, pod: dict, evidence: dict) -> tuple[list[st
     closest = result.get("closest_nodes") or []
     evidence["closest_nodes"] = [c["name"] for c in closest[:3]]
     summary = ""
-    if closest and closest[0].get("details"):
-        summary = closest[0]["details"][0]
+    prefilter = next((f for f in result.get("fixes") or [] if f.get("kind") == "prefilter"), None)
+    if prefilter is not None:
+        summary = prefilter["text"]  # every node was turned away for this one reason
+    elif closest and closest[0].get("details"):
+        summary = f"closest: {closest[0]['details'][0]}"
     fixes = _fix_text(result.get("fixes") or [])
     return fixes, summary
 

@@ -12,8 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from amldoctor.k8s.quantity import QuantityError, parse_quantity
-from amldoctor.k8s.resources import PODS, is_tracked, pod_requests, to_scheduler_units
+from amldoctor.k8s.quantity import QuantityError, parse_nanos
+from amldoctor.k8s.resources import (
+    PODS,
+    is_tracked,
+    plain_containers,
+    pod_requests,
+    scheduler_units,
+)
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
@@ -47,6 +53,40 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
     return out
 
 
+class _PodMarks:
+    """The few pods every simulation treats specially, found in one pass over every pod."""
+
+    def __init__(self, pods: Iterable[Mapping]) -> None:
+        self.anti_affinity: dict[int, str] = {}  # id(pod) -> its node: required anti-affinity
+        self.nominated: dict[str, list[Mapping]] = {}  # node -> pods the nominator holds there
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            affinity = spec.get("affinity")
+            if affinity:
+                aff = affinity.get("podAntiAffinity") or {}
+                if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
+                    self.anti_affinity[id(pod)] = spec.get("nodeName") or ""
+            status = pod.get("status") or {}
+            node = status.get("nominatedNodeName")
+            if node and _held_by_nominator(pod, spec, status):
+                self.nominated.setdefault(node, []).append(pod)
+
+
+def _held_by_nominator(pod: Mapping, spec: Mapping, status: Mapping) -> bool:
+    """The nominator knows the unbound pods in the default scheduler's own queue that carry
+    `status.nominatedNodeName` (set when they preempted there): pods of other schedulers and
+    pods being deleted are not in that queue."""
+    if spec.get("nodeName") or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
+        return False
+    return status.get("phase") in (None, "Pending")
+
+
+def _pod_marks(snap: Snapshot) -> _PodMarks:
+    return memo_on(snap, "pod-marks", lambda: _PodMarks(snap.unordered("Pod")))
+
+
 def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     """Counted pods that carry required pod anti-affinity (few, in real clusters), in the order
     of the nodes and of their pods.
@@ -54,12 +94,7 @@ def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     One pass over every pod's affinity finds them; only the nodes they name are then walked for
     the order, so a single question does not read each of the cluster's bound pods twice.
     """
-    marked: dict[int, str] = {}  # id(pod) -> its node
-    for pod in snap.unordered("Pod"):
-        spec = pod.get("spec") or {}
-        aff = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
-        if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
-            marked[id(pod)] = spec.get("nodeName") or ""
+    marked = _pod_marks(snap).anti_affinity
     if not marked:
         return []
     on_nodes = set(marked.values())
@@ -79,16 +114,36 @@ class NodeInfo:
         node: Mapping,
         pods: Sequence[Mapping],
         profile: Profile,
-        memo: dict[int, dict[str, int]] | None = None,
+        requests: SharedRequests | None = None,
+        *,
+        ordered: bool = True,
     ) -> None:
         self.node = node
-        self.pods = pods
+        self._pods = pods
+        self._ordered = ordered
         self._profile = profile
-        self._memo = memo if memo is not None else {}
+        self._requests = requests or SharedRequests(profile)
         meta = node.get("metadata") or {}
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
         self.taints: list[Mapping] = (node.get("spec") or {}).get("taints") or []
+
+    @property
+    def pods(self) -> Sequence[Mapping]:
+        """The pods counted on the node, by namespace and name (as `Snapshot.pods_on_node`).
+
+        The snapshot's shared nodes are built from unordered lists and sorted only when a
+        filter reads the pods in order (ports, volumes, spread, preemption): counting and summing
+        them, which is all most questions need of most nodes, does not sort 5,000 lists.
+        """
+        if not self._ordered:
+            self._pods = sorted(self._pods, key=pod_key)
+            self._ordered = True
+        return self._pods
+
+    @property
+    def pod_count(self) -> int:
+        return len(self._pods)
 
     @cached_property
     def taint_key(self) -> str:
@@ -105,7 +160,7 @@ class NodeInfo:
             if name != PODS and not is_tracked(name):
                 continue
             try:
-                out[name] = to_scheduler_units(name, parse_quantity(raw))
+                out[name] = scheduler_units(name, parse_nanos(raw))
             except QuantityError:
                 continue
         return out
@@ -114,13 +169,9 @@ class NodeInfo:
     def requested(self) -> dict[str, int]:
         """Σ per-pod rounded requests of every pod counted on the node."""
         total: dict[str, int] = {}
-        flags = self._profile.features.pod_level_resources
-        memo = self._memo
-        for pod in self.pods:
-            reqs = memo.get(id(pod))
-            if reqs is None:
-                reqs = memo[id(pod)] = _safe_requests(pod, flags)
-            for name, value in reqs.items():
+        of = self._requests.of
+        for pod in self._pods:
+            for name, value in of(pod).items():
                 total[name] = total.get(name, 0) + value
         return total
 
@@ -138,18 +189,64 @@ class NodeInfo:
 
     def plus(self, extra: Iterable[Mapping]) -> NodeInfo:
         """A copy with more pods counted (nominated pods added to the node for Filter)."""
-        return NodeInfo(self.node, [*self.pods, *extra], self._profile, self._memo)
+        added = list(extra)
+        return self._copy([*self.pods, *added], added, 1)
 
     def without(self, victims: Iterable[Mapping]) -> NodeInfo:
         """A copy with some pods removed (preemption dry-run)."""
         gone = {id(p) for p in victims}
         kept = [p for p in self.pods if id(p) not in gone]
-        return NodeInfo(self.node, kept, self._profile, self._memo)
+        return self._copy(kept, [p for p in self.pods if id(p) in gone], -1)
+
+    def _copy(self, pods: list[Mapping], changed: list[Mapping], sign: int) -> NodeInfo:
+        """A NodeInfo of the same node with other pods; what this one worked out is carried
+        over (a preemption dry run copies thousands of nodes: their sums are adjusted by the
+        few pods that changed, not summed again)."""
+        copy = NodeInfo(self.node, pods, self._profile, self._requests)
+        known = self.__dict__
+        for name in ("allocatable", "taint_key"):
+            if name in known:
+                copy.__dict__[name] = known[name]
+        if "requested" in known:
+            total = dict(known["requested"])
+            for pod in changed:
+                for name, value in self.pod_requests(pod).items():
+                    total[name] = total.get(name, 0) + sign * value
+            copy.__dict__["requested"] = total
+        return copy
 
     def free(self, resource: str) -> int:
         if resource == PODS:
-            return self.allocatable.get(PODS, 0) - len(self.pods)
+            return self.allocatable.get(PODS, 0) - self.pod_count
         return self.allocatable.get(resource, 0) - self.requested.get(resource, 0)
+
+
+class SharedRequests:
+    """Bound pods' requests, worked out once per distinct `resources` of their containers.
+
+    The snapshot's decoder builds a repeated `resources` block once and shares it between the
+    replicas that carry it, so the pods of a workload spread over a thousand nodes hold the same
+    dicts: their requests are computed once and found by the blocks' identities after. Only
+    plain pods (`plain_containers`) depend on nothing else; nothing modifies a snapshot's
+    objects. Each entry holds its containers, so no identity is reused by another block while
+    the table lives. Where nothing is shared (other inputs), every pod is its own entry.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self._pod_level = profile.features.pod_level_resources
+        # blocks' identities -> (requests, the containers: kept alive, so no id is reused)
+        self._by_blocks: dict[tuple[int, ...], tuple[dict[str, int], list]] = {}
+
+    def of(self, pod: Mapping) -> dict[str, int]:
+        """The pod's requests: read them, never modify them (replicas share them)."""
+        containers = plain_containers(pod)
+        if containers is None:
+            return _safe_requests(pod, self._pod_level)
+        key = tuple([id(c.get("resources")) for c in containers])
+        found = self._by_blocks.get(key)
+        if found is None:
+            found = self._by_blocks[key] = (_safe_requests(pod, self._pod_level), containers)
+        return found[0]
 
 
 def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
@@ -170,11 +267,11 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
     flag = profile.features.pod_level_resources
 
     def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
-        requests: dict[int, dict[str, int]] = {}  # each bound pod's rounded requests, by id
         nodes = []
+        requests = SharedRequests(profile)
         for node in snap.nodes:
-            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "")
-            nodes.append(NodeInfo(node, pods, profile, requests))
+            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "", ordered=False)
+            nodes.append(NodeInfo(node, pods, profile, requests, ordered=False))
         return nodes, {n.name: n for n in nodes}
 
     return memo_on(snap, ("nodes", flag), build)
@@ -186,30 +283,9 @@ def anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
 
 
 def nominated_pods(snap: Snapshot) -> dict[str, list[Mapping]]:
-    """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot.
-
-    The nominator knows the unbound pods in its own queue that carry `status.nominatedNodeName`
-    (set when they preempted there): pods of other schedulers and pods being deleted are not
-    in that queue.
-    """
-
-    def build() -> dict[str, list[Mapping]]:
-        out: dict[str, list[Mapping]] = {}
-        for pod in snap.unordered("Pod"):
-            node = (pod.get("status") or {}).get("nominatedNodeName")
-            spec = pod.get("spec") or {}
-            if not node or spec.get("nodeName"):
-                continue
-            if (pod.get("metadata") or {}).get("deletionTimestamp"):
-                continue
-            if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
-                continue
-            if (pod.get("status") or {}).get("phase") not in (None, "Pending"):
-                continue
-            out.setdefault(node, []).append(pod)
-        return out
-
-    return memo_on(snap, "nominated-pods-by-node", build)
+    """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot
+    (`_held_by_nominator`)."""
+    return _pod_marks(snap).nominated
 
 
 class ClusterView:

@@ -22,7 +22,7 @@ class NodeColumns:
 
     def __init__(self, nodes: Sequence[NodeInfo]) -> None:
         self.nodes = nodes
-        self.pods: list[int] = [len(n.pods) for n in nodes]
+        self.pods: list[int] = [n.pod_count for n in nodes]
         self.allowed_pods: list[int] = [n.allocatable.get(PODS, 0) for n in nodes]
         self._amounts: dict[str, tuple[list[int], list[int]]] = {}
 

@@ -90,6 +90,13 @@ class NodeVerdict:
     status: Status | None  # the decisive status (None: the node fits)
     failures: list[Status] = field(default_factory=list)
     outside_prefilter_result: bool = False
+    # The plugins that fail on this node: the funnel, the closest nodes and the fixes each ask
+    # it of every node, a scan of hundreds of Pending pods millions of times, so it is worked
+    # out once when the verdict is made (the failures are never changed after).
+    failing_plugins: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.failing_plugins = frozenset([s.plugin for s in self.failures])
 
     @property
     def fits(self) -> bool:
@@ -98,12 +105,6 @@ class NodeVerdict:
     @property
     def reasons(self) -> list[str]:
         return self.status.reasons if self.status else []
-
-    @cached_property
-    def failing_plugins(self) -> frozenset[str]:
-        """The plugins that fail on this node; the funnel, the closest nodes and the fixes each
-        ask it of every node."""
-        return frozenset(s.plugin for s in self.failures)
 
     def to_dict(self) -> dict:
         return {

@@ -270,7 +270,13 @@ def analyze(
         if node_rows and (pod_state.key == state.UNSCHEDULABLE or what_if):
             # After the node-by-node verdict: would a new node of some pool help? (why-pending
             # only: scan's AMD101 asks for no node rows, and AMD106 asks this itself.)
-            doc["new_nodes"] = new_node_section(snap, dict(pod), result.profile)
+            rejected = result.prefilter_status
+            doc["new_nodes"] = new_node_section(
+                snap,
+                dict(pod),
+                result.profile,
+                rejected_before_nodes=rejected.message() if rejected is not None else "",
+            )
     doc["findings"] = [f.to_dict() for f in _findings(doc, pod)]
     return doc
 
@@ -307,10 +313,7 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
                 or "no scheduler message available"
             )
             return [
-                Finding(
-                    "AMD101",
-                    "pod-unschedulable",
-                    Severity.ERROR,
+                _unschedulable(
                     ref,
                     f"pod {ref.namespace}/{ref.name} is Pending: {text} "
                     f"({doc['limited_view']['reason']})",
@@ -329,15 +332,10 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
             evidence["preemption"] = {
                 k: doc["preemption"][k] for k in ("node", "victims", "pdb_violations", "tied_nodes")
             }
-        return [
-            Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)
-        ]
+        return [_unschedulable(ref, message, evidence, fixes)]
     if key == state.CLAIM_BLOCKED:
         return [
-            Finding(
-                "AMD101",
-                "pod-unschedulable",
-                Severity.ERROR,
+            _unschedulable(
                 ref,
                 summary,
                 {"scheduler_error": doc["status"]["scheduler_error"]},
@@ -373,3 +371,8 @@ def _findings(doc: dict, pod: Mapping) -> list[Finding]:
             )
         ]
     return []
+
+
+def _unschedulable(ref: ObjectRef, message: str, evidence: dict, fixes: str) -> Finding:
+    """AMD101, as why-pending reports it (scan's rule builds its own from the same document)."""
+    return Finding("AMD101", "pod-unschedulable", Severity.ERROR, ref, message, evidence, fixes)

@@ -9,6 +9,7 @@ broken; and, when eviction cannot help, why not on each node.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,12 +42,13 @@ def section(result: SchedulingResult) -> dict | None:
     if outcome is None:
         return None
     out = outcome.to_dict(result.num_nodes)
-    out["summary"] = summary(outcome, result.num_nodes)
+    out["summary"] = summary(outcome, result)
     return out
 
 
-def summary(outcome: PreemptionOutcome, num_nodes: int) -> str:
+def summary(outcome: PreemptionOutcome, result: SchedulingResult) -> str:
     """One sentence: what preemption would do, or why it would not help."""
+    num_nodes = result.num_nodes
     if not outcome.attempted:
         return f"the pod does not preempt: {outcome.note.rstrip('.')}"
     if outcome.chosen is not None:
@@ -84,10 +86,22 @@ def summary(outcome: PreemptionOutcome, num_nodes: int) -> str:
                 else ""
             )
         )
+    if result.prefilter_status is not None:
+        return (
+            f"{text}: the scheduler turns the pod away before it looks at any node "
+            f"({result.prefilter_status.message()}), and evicting pods does not change that"
+        )
     if rest > 0:
+        unfixable = Counter(
+            reason
+            for v in result.verdicts
+            if v.name not in outcome.node_reasons and not v.fits
+            for reason in v.reasons
+        )
+        named = "; ".join(f"{n} {reason}" for reason, n in unfixable.most_common(MAX_NAMED))
         text += (
             f"{';' if per_node else ':'} {rest} node(s) fail a filter that evicting pods cannot "
-            "fix (taint, selector, node too small, ...)"
+            "fix" + (f" ({named})" if named else "")
         )
     return text
 

@@ -31,10 +31,6 @@ from amldoctor.yamlwrite import dump_yaml
 GPU_HINTS = ("nvidia.com/", "amd.com/gpu", "gpu.intel.com/")
 
 
-def failing_plugins(v: NodeVerdict) -> frozenset[str]:
-    return v.failing_plugins
-
-
 def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
     """Nodes left after each narrowing step; steps that reject nothing are left out."""
     remaining = [v for v in result.verdicts]
@@ -60,13 +56,13 @@ def funnel(result: SchedulingResult, request: Mapping[str, int]) -> list[dict]:
         )
     # Whether a node survives a step depends only on the set of plugins failing on it, and the
     # nodes of a cluster fall into a few such sets: narrow the sets, not the thousands of nodes.
-    left = Counter(failing_plugins(v) for v in remaining)
+    left = Counter(v.failing_plugins for v in remaining)
     for plugin, label in FUNNEL_ORDER:
         kept = Counter({s: n for s, n in left.items() if plugin not in s})
         if len(kept) == len(left):
             continue
         if plugin == names.NODE_RESOURCES_FIT:
-            label = _resource_label([v for v in remaining if failing_plugins(v) in left], request)
+            label = _resource_label([v for v in remaining if v.failing_plugins in left], request)
         left = kept
         steps.append({"step": plugin, "label": label, "count": left.total()})
     return steps
@@ -117,14 +113,20 @@ def _shortfall(v: NodeVerdict) -> float:
 
 
 def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
-    """Feasible nodes first, then the fewest failing filters, then the smallest shortfall."""
+    """Feasible nodes first, then the fewest failing filters, then the smallest shortfall.
+
+    None when the scheduler turned the pod away before looking at any node (PreFilter): every
+    node carries the same rejection, and none came closer than another.
+    """
+    if result.prefilter_status is not None:
+        return []
     # The shortfall is worth working out only for the nodes that can make the first `limit` by
     # the cheaper part of the key (fits, then the number of failing filters).
-    cheap = [(not v.fits, len(failing_plugins(v))) for v in result.verdicts]
+    cheap = [(not v.fits, len(v.failing_plugins)) for v in result.verdicts]
     cut = heapq.nsmallest(limit, cheap)[-1] if cheap and limit > 0 else None
     ranked = sorted(
         (v for v, c in zip(result.verdicts, cheap, strict=True) if cut is not None and c <= cut),
-        key=lambda v: (not v.fits, len(failing_plugins(v)), _shortfall(v), v.name),
+        key=lambda v: (not v.fits, len(v.failing_plugins), _shortfall(v), v.name),
     )
     out = []
     for v in ranked[:limit]:
@@ -132,7 +134,7 @@ def closest_nodes(result: SchedulingResult, limit: int = 5) -> list[dict]:
             {
                 "name": v.name,
                 "fits": v.fits,
-                "failing": sorted(failing_plugins(v)),
+                "failing": sorted(v.failing_plugins),
                 "details": [f["detail"] for s in v.failures for f in s.failures(v.name)],
             }
         )
@@ -173,10 +175,10 @@ def toleration_fix(result: SchedulingResult, cluster: ClusterView) -> dict | Non
     candidates = [
         v
         for v in result.verdicts
-        if names.TAINT_TOLERATION in failing_plugins(v)
-        and names.NODE_AFFINITY not in failing_plugins(v)
+        if names.TAINT_TOLERATION in v.failing_plugins
+        and names.NODE_AFFINITY not in v.failing_plugins
     ]
-    fit_once_tolerated = [v for v in candidates if failing_plugins(v) == {names.TAINT_TOLERATION}]
+    fit_once_tolerated = [v for v in candidates if v.failing_plugins == {names.TAINT_TOLERATION}]
     taints: dict[str, Mapping] = {}
     nodes: Counter[str] = Counter()
     for v in fit_once_tolerated or candidates:
@@ -298,9 +300,7 @@ def resource_fixes(
     fixes: list[dict] = []
     nodes = cluster.nodes
     # Nodes that pass every filter except NodeResourcesFit are where capacity is the only issue.
-    only_resources = [
-        v for v in result.verdicts if failing_plugins(v) == {names.NODE_RESOURCES_FIT}
-    ]
+    only_resources = [v for v in result.verdicts if v.failing_plugins == {names.NODE_RESOURCES_FIT}]
     candidates = [cluster.node_by_name[v.name] for v in only_resources] or nodes
     for resource, wanted in sorted(request.items()):
         if wanted <= 0 or resource == PODS:
@@ -428,7 +428,7 @@ def other_fixes(result: SchedulingResult, cluster: ClusterView) -> list[dict]:
     # A cordon matters only where it is all that stands in the way (the cordon's own taint aside):
     # a cordoned CPU node is no news to a GPU pod that no CPU node could take anyway.
     cordon_blocks = any(
-        failing_plugins(v) - {names.TAINT_TOLERATION} == {names.NODE_UNSCHEDULABLE}
+        v.failing_plugins - {names.TAINT_TOLERATION} == {names.NODE_UNSCHEDULABLE}
         for v in result.verdicts
     )
     for plugin, text in ADVICE.items():

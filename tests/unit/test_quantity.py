@@ -123,3 +123,30 @@ def test_exponents_outside_int64_are_invalid(raw: str) -> None:
 def test_a_huge_exponent_is_refused_not_computed() -> None:
     with pytest.raises(QuantityError, match="beyond what amldoctor evaluates"):
         parse_quantity("1e2147483647")
+
+
+def test_whole_number_shortcut_equals_the_general_parser() -> None:
+    """`_parse_nanos` reads plain whole numbers without fractions; on every generated
+    spelling, valid or not, it must give what the general parser gives (or refuse alike)."""
+    import random
+
+    from amldoctor.k8s.quantity import _parse_any_nanos, _parse_nanos
+
+    rng = random.Random(17)
+    suffixes = ["", "n", "u", "m", "k", "K", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti",
+                "Pi", "Ei", "e3", "E2", "i", "mi", "kb", "e", "KiB"]  # fmt: skip
+    digits = ["0", "00", "007", "1", "42", "15620", "62159114", "9" * 25, "٣", "1.5", "+3", "-2"]
+    cases = [d + s for d in digits for s in suffixes]
+    cases += [
+        str(rng.randint(0, 10 ** rng.randint(1, 30))) + rng.choice(suffixes) for _ in range(500)
+    ]
+    for text in cases:
+        try:
+            expected: object = _parse_any_nanos(text)
+        except QuantityError as exc:
+            expected = type(exc)
+        try:
+            got: object = _parse_nanos(text)
+        except QuantityError as exc:
+            got = type(exc)
+        assert got == expected, text

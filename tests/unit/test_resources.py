@@ -141,3 +141,101 @@ def test_breakdown_and_limits() -> None:
     assert rows[1].requests == {"cpu": 500, "memory": 2 * 2**30}
     assert rows[1].limits == {"memory": 2 * 2**30}
     assert container_limits(c("x", limits={"cpu": "1500m"})) == {"cpu": 1500}
+
+
+def _random_pod(rng) -> dict:
+    """A pod with any mix of what `pod_requests` reads, valid or not."""
+    names = ["cpu", "memory", "nvidia.com/gpu", "ephemeral-storage", "pods", "storage",
+             "hugepages-2Mi", "example.com/dongle"]  # fmt: skip
+    values = ["1", "500m", "0", "2Gi", "1.5", "100Mi", 3, 0.5, "1e3", "bogus", "007", True]
+
+    def amounts() -> dict:
+        return {rng.choice(names): rng.choice(values) for _ in range(rng.randint(0, 3))}
+
+    def container(i: int) -> dict:
+        c: dict = {"name": f"c{i}"}
+        if rng.random() < 0.8:
+            c["resources"] = {k: amounts() for k in ("requests", "limits") if rng.random() < 0.7}
+        if rng.random() < 0.1:
+            c["restartPolicy"] = "Always"
+        return c
+
+    spec: dict = {"containers": [container(i) for i in range(rng.randint(0, 3))]}
+    if rng.random() < 0.15:
+        spec["initContainers"] = [container(9)]
+    if rng.random() < 0.1:
+        spec["overhead"] = amounts()
+    if rng.random() < 0.1:
+        spec["resources"] = {"requests": amounts()}
+    pod: dict = {"kind": "Pod", "spec": spec}
+    if rng.random() < 0.5:
+        statuses = []
+        for c in spec["containers"]:
+            s: dict = {"name": c["name"]}
+            if rng.random() < 0.2:
+                s["resources"] = {"requests": amounts()}
+            if rng.random() < 0.1:
+                s["allocatedResources"] = amounts()
+            statuses.append(s)
+        pod["status"] = {"containerStatuses": statuses}
+    return pod
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_plain_pod_shortcut_gives_what_the_general_path_gives(seed: int) -> None:
+    """`pod_requests` answers plain pods from one function; on every generated pod (warm and
+    cold quantity cache alike) it must equal the general computation, or refuse alike."""
+    import random
+
+    from amldoctor.k8s.quantity import NANO
+    from amldoctor.k8s.resources import CPU, pod_request_nanos
+
+    rng = random.Random(seed)
+    for _ in range(200):
+        pod = _random_pod(rng)
+        try:
+            exact = pod_request_nanos(pod)
+            expected: object = {
+                name: -(-n // (NANO // 1000 if name == CPU else NANO)) for name, n in exact.items()
+            }
+        except QuantityError:
+            expected = QuantityError
+        for _warm in range(2):  # the second time, every valid quantity is cached
+            try:
+                got: object = pod_requests(pod)
+            except QuantityError:
+                got = QuantityError
+            assert got == expected, pod
+
+
+def test_node_copies_adjust_their_sums_exactly() -> None:
+    """Copies for nominated pods and preemption adjust the node's sums by the pods that
+    changed; they must equal the sums of a node built with those pods."""
+    import random
+
+    from amldoctor.scheduling.cluster import NodeInfo
+    from amldoctor.scheduling.profile import Profile
+
+    rng = random.Random(5)
+    profile = Profile.for_server(None)
+    node = {"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": "8"}}}
+    for _ in range(100):
+        pods = [_random_pod(rng) for _ in range(rng.randint(0, 6))]
+        extra = [_random_pod(rng) for _ in range(rng.randint(0, 3))]
+        info = NodeInfo(node, pods, profile)
+        _ = info.requested  # computed: copies adjust it
+        victims = rng.sample(pods, rng.randint(0, len(pods)))
+        assert info.without(victims).requested == _nonzero(
+            NodeInfo(
+                node, [p for p in pods if all(p is not v for v in victims)], profile
+            ).requested,
+            info.without(victims).requested,
+        )
+        assert info.plus(extra).requested == _nonzero(
+            NodeInfo(node, [*pods, *extra], profile).requested, info.plus(extra).requested
+        )
+
+
+def _nonzero(fresh: dict, adjusted: dict) -> dict:
+    """The fresh sums, with the zero entries a subtraction may leave (read as absent)."""
+    return {**{k: 0 for k, v in adjusted.items() if v == 0}, **fresh}

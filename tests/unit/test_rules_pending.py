@@ -51,3 +51,32 @@ def test_limited_view_of_a_prefilter_rejection():
     [finding] = run_rules(_snapshot(message), only=["AMD101"]).findings
     assert "0/4 nodes fit" in finding.message
     assert 'persistentvolumeclaim "data" not found' in finding.remediation
+
+
+def test_a_prefilter_rejection_is_said_once_not_nested_in_the_count():
+    """A pod turned away before any node (unbound claims, a missing claim, a PreFilter plugin)
+    reads as the reason, not as the scheduler's whole message inside "0/N nodes fit (...)"."""
+    for reason in (
+        'persistentvolumeclaim "data" not found',
+        "pod has unbound immediate PersistentVolumeClaims",
+    ):
+        message = f"0/4 nodes are available: {reason}. not found"
+        [finding] = run_rules(_snapshot(message), only=["AMD101"]).findings
+        assert f"0/4 nodes fit (rejected before any node was checked: {reason})" in finding.message
+        assert "nodes are available" not in finding.message
+        assert finding.evidence["scheduler_message"] == message
+
+
+def test_with_nodes_a_prefilter_reason_is_not_called_the_closest_node():
+    """With the nodes in the snapshot, the simulation's PreFilter reason follows the count;
+    no node came closer than another, so none is named closest."""
+    from pathlib import Path
+
+    from amldoctor.load import load_snapshot
+
+    snap = load_snapshot(Path(__file__).parents[2] / "fixtures" / "demo")
+    report = run_rules(snap, only=["AMD101"])
+    [finding] = [f for f in report.findings if f.object.name == "tokenize-corpus-rprhw"]
+    assert "closest:" not in finding.message
+    assert "rejected before any node was checked: pod has unbound immediate" in finding.message
+    assert "PersistentVolumeClaim aml-compute/corpus-cache is not bound" in finding.message

@@ -324,3 +324,34 @@ def test_one_pool_new_node_answer_is_said_once():
     section = result.stdout.split("would a new node help?")[1]
     assert section.count("a new node of pool gpu would fit") == 1
     assert "node n-a: node n-a" not in result.stdout and "n-a: node n-a" not in result.stdout
+
+
+def test_a_pod_turned_away_before_any_node_gets_no_closest_node_new_node_or_eviction_story():
+    """PreFilter rejections (unbound claim, missing claim, claim being deleted) stop the
+    scheduler before any node: no node is "closest", no new node helps, no eviction helps, and
+    each section says why in the scheduler's own words."""
+    import copy
+
+    base = load_snapshot(FIXTURES / "pvc-unbound.yaml")
+    objects = [copy.deepcopy(o) for o in base.objects]
+    without_claim = [o for o in objects if o.get("kind") != "PersistentVolumeClaim"]
+    deleting = copy.deepcopy(objects)
+    for o in deleting:
+        if o.get("kind") == "PersistentVolumeClaim":
+            o["metadata"]["deletionTimestamp"] = "2026-11-28T08:00:00Z"
+    seen = set()
+    for variant in (objects, without_claim, deleting):
+        snap = Snapshot(variant, captured_at=base.captured_at, collected_kinds=None)
+        doc = analyze(snap, snap.get("Pod", "ml", "train-pvc"))
+        rejection = doc["funnel"][1]["label"]
+        assert rejection.startswith("(rejected before any node is filtered: ")
+        reason = rejection.removeprefix("(rejected before any node is filtered: ")[:-1]
+        seen.add(reason)
+        assert doc["closest_nodes"] == []
+        assert doc["new_nodes"]["pools"] == []
+        assert doc["new_nodes"]["summary"] == (
+            f"no: the scheduler turns the pod away before it looks at any node ({reason}); "
+            "a new node changes nothing until that is fixed"
+        )
+        assert f"before it looks at any node ({reason})" in doc["preemption"]["summary"]
+    assert len(seen) == 3, seen  # three different PreFilter reasons, each quoted

@@ -116,8 +116,8 @@ class NodeResourcesFit(Plugin):
         allocatable, requested = node.allocatable, node.requested
         facts: list[Fact] = []
         allowed = allocatable.get(PODS, 0)
-        if len(node.pods) + 1 > allowed:
-            facts.append((TOO_MANY_PODS, 1, len(node.pods), allowed))
+        if node.pod_count + 1 > allowed:
+            facts.append((TOO_MANY_PODS, 1, node.pod_count, allowed))
         for resource, wanted in self._checked:
             capacity = allocatable.get(resource, 0)
             used = requested.get(resource, 0)
