@@ -101,6 +101,11 @@ def _page_typed(kind: str) -> Typed:
     return found
 
 
+def is_typed_kind(kind: str) -> bool:
+    """Are this kind's objects built by a typed decoder (and so already of their shape)?"""
+    return kind in SELECTED_KINDS
+
+
 def decode_page(kind: str, data: bytes, strings: Strings | None = None) -> dict:
     """One LIST page; `Refused` when it needs the generic parser."""
     page_type = _page_typed(kind)

@@ -107,6 +107,9 @@ class Collector:
         self.conn = connect(opts)
         self.api = Api(self.conn, opts.request_timeout)
         self.objects: list[dict] = []
+        # Objects a typed decoder built, held so their ids stay theirs until the snapshot is
+        # made: its intake does not walk them again (`Snapshot(checked=...)`).
+        self.typed: list[dict] = []
         self.collected: set[str] = set()
         self.missing: list[Missing] = []
         self.server_version: str | None = None
@@ -236,7 +239,9 @@ class Collector:
 
             def submit(req: ListRequest) -> Future:
                 on_page = progress.add if progress else None
-                return pool.submit(list_all, self.api, req, on_page, self.strings, self.whole)
+                return pool.submit(
+                    list_all, self.api, req, on_page, self.strings, self.whole, self.typed
+                )
 
             running = {submit(req): req for req in requests}
             try:
@@ -281,6 +286,7 @@ class Collector:
             context=self.conn.context,
             missing=sorted(self.missing, key=lambda m: (m.kind, m.namespace or "")),
             collected_kinds=set(self.collected),
+            checked={id(o) for o in self.typed},
         )
 
 

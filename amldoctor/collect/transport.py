@@ -381,12 +381,15 @@ def list_all(
     on_page: Callable[[int], None] | None = None,
     strings: selective.Strings | None = None,
     whole: bool = False,
+    typed: list[dict] | None = None,
 ) -> list[dict]:
     """Every item of one LIST, page by page; restart from scratch when the token expires.
 
     Each page is decoded selectively (only the fields amldoctor reads are built, `selective`),
     with their repeated strings shared through `strings` when given; `whole` (dump: a bundle
-    must answer later questions too) keeps every field.
+    must answer later questions too) keeps every field. `typed`, when given, receives the items
+    a typed decoder built (they have their kind's shape: the snapshot's intake need not walk
+    them again); holding them, not their ids, keeps an id from being reused.
     """
     res = req.resource
     accept = METADATA_ONLY if res.metadata_only else JSON
@@ -404,10 +407,14 @@ def list_all(
                 if exc.status == 410 and token:
                     break  # the list's snapshot expired between pages: read it again
                 raise
-            body = _json_object(path, data) if whole else _page(path, res.kind, data, strings)
+            body, shaped = (
+                (_json_object(path, data), False) if whole else _page(path, res.kind, data, strings)
+            )
             raw = body.get("items") or ()
             page = [normalize(res, item) for item in raw if isinstance(item, dict)]
             items.extend(page)
+            if typed is not None and shaped and not res.metadata_only:
+                typed.extend(page)  # completed in place by `normalize`: the objects decoded
             if on_page:
                 on_page(len(page))
             token = (body.get("metadata") or {}).get("continue") or ""
@@ -416,14 +423,17 @@ def list_all(
     raise ApiError(410, f"the {res.plural} list kept expiring while paging; try again")
 
 
-def _page(path: str, kind: str, data: bytes, strings: selective.Strings | None) -> dict:
-    """One LIST response, selectively decoded; if refused, parsed as plain JSON and pruned."""
+def _page(
+    path: str, kind: str, data: bytes, strings: selective.Strings | None
+) -> tuple[dict, bool]:
+    """One LIST response, selectively decoded; if refused, parsed as plain JSON and pruned.
+    With it, whether a typed decoder built the items (`selective.is_typed_kind`)."""
     try:
-        return selective.decode_page(kind, data, strings)
+        return selective.decode_page(kind, data, strings), selective.is_typed_kind(kind)
     except selective.Refused:
         body = _json_object(path, data)
         items = body.get("items")
         if isinstance(items, list):  # list items carry no kind: prune as that kind
             pruned = [selective.prune({**i, "kind": kind}) for i in items]
             body["items"] = [strings.share(i) for i in pruned] if strings else pruned
-        return body
+        return body, False

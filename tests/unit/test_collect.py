@@ -755,3 +755,31 @@ def test_dra_kinds_are_collected_and_a_forbidden_one_degrades(cluster, tmp_path)
     assert snap.missing_for("DeviceClass").status == 403
     assert not snap.collected("DeviceClass")
     assert cluster.queries(f"{api}/namespaces/ml/resourceclaimtemplates")
+
+
+def test_intake_walks_only_what_no_typed_decoder_built(cluster, tmp_path, monkeypatch):
+    """Pods and nodes come from typed decoders: the snapshot's intake does not check them
+    again. A page the typed decoder refuses (a wrong-typed value) is read the tolerant way, and
+    intake sets the wrong value aside, exactly as for a loaded file."""
+    import amldoctor.intake as intake_module
+
+    populate(cluster, pods=5)
+    bad = pod("bad", "ml")
+    bad["spec"]["containers"][0]["image"] = 7  # a number where a string belongs
+    cluster.lists["/api/v1/namespaces/ml/pods"].append(bad)
+    walked: list[str] = []
+    real = intake_module.conform
+
+    def counting(obj, shape):
+        walked.append(f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}")
+        return real(obj, shape)
+
+    monkeypatch.setattr(intake_module, "conform", counting)
+    snap = collect_live(options(kubeconfig(tmp_path, cluster.url))).snapshot
+    # The refused page (the namespace's pods) is walked; the cluster-wide pods and the nodes,
+    # built typed, are not.
+    assert snap.get("Pod", "team-b", "other") is not None and snap.node("n1") is not None
+    assert "Pod/bad" in walked and "Node/n1" not in walked and "Pod/other" not in walked
+    assert snap.intake.reshaped == 1
+    image = snap.get("Pod", "ml", "bad")["spec"]["containers"][0].get("image")
+    assert image is None  # set aside, as intake does for any source
