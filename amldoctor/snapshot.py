@@ -57,6 +57,15 @@ _EVENT_SCANS_BEFORE_INDEX = 2
 _NO_REF: Mapping = {}
 
 
+def _reference_key(ref: Mapping) -> tuple[str, str, str]:
+    """(kind, namespace, name) of an event's object, as `obj_key` names objects.
+
+    The event's own namespace is where it was recorded, not where its object lives: node
+    events sit in `default` with no namespace on the reference.
+    """
+    return (str(ref.get("kind", "")), ref.get("namespace") or "", ref.get("name") or "")
+
+
 def _namespace_name(obj: dict) -> tuple[str, str]:
     m = obj.get("metadata")  # `meta` inlined: this is the sort key of every pod of a cluster
     if type(m) is not dict:
@@ -188,10 +197,7 @@ class Snapshot:
         # of `of_kind("Event")` without parsing or sorting every event in the cluster.
         for ev in self._by_kind.get("Event", ()):
             ref = involved_object(ev)
-            # The event's own namespace is where it was recorded, not where its object lives:
-            # node events sit in `default` with no namespace on the reference.
-            key = (str(ref.get("kind", "")), ref.get("namespace") or "", ref.get("name") or "")
-            by_key[key].append(ev)
+            by_key[_reference_key(ref)].append(ev)
             if ref.get("uid"):
                 by_uid[ref["uid"]].append(ev)
         return dict(by_uid), dict(by_key)
@@ -299,15 +305,15 @@ class Snapshot:
     ) -> tuple[list[dict], list[dict]]:
         """What `_events_index` would give for one object, from one pass over the events.
 
-        A why-pending question asks about one pod: comparing every event's object
-        name costs a fraction of indexing 100,000 events. A snapshot asked about more objects
-        (a scan) builds the index instead (`_EVENT_SCANS_BEFORE_INDEX`).
+        A why-pending question asks about one pod: comparing every event's object name costs a
+        fraction of indexing 100,000 events. A snapshot asked about more objects (a scan)
+        builds the index instead (`_EVENT_SCANS_BEFORE_INDEX`).
         """
-        kind, namespace, name = key
+        name = key[2]
         same_uid: list[dict] = []
         same_key: list[dict] = []
         events = self._by_kind.get("Event", ())
-        if name:  # one cheap test per event first: its object's name, or the uid
+        if name:  # one cheap test per event first (`involved_object` inlined): name or uid
             events = [
                 ev
                 for ev in events
@@ -316,15 +322,10 @@ class Snapshot:
                 or (uid and ref.get("uid") == uid)
             ]
         for ev in events:
-            ref = ev.get("involvedObject") or ev.get("regarding") or {}
-            ref_uid = ref.get("uid")
-            if uid and ref_uid == uid:
+            ref = involved_object(ev)
+            if uid and ref.get("uid") == uid:
                 same_uid.append(ev)
-            if (
-                (ref.get("name") or "") == name
-                and str(ref.get("kind", "")) == kind
-                and (ref.get("namespace") or "") == namespace
-            ):
+            if _reference_key(ref) == key:
                 same_key.append(ev)
         return same_uid, same_key
 

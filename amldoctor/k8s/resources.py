@@ -62,7 +62,7 @@ def is_tracked(name: str) -> bool:
 
 def to_scheduler_units(name: str, q: Quantity) -> int:
     """cpu -> MilliValue(), everything else -> Value()."""
-    return q.milli_value() if name == CPU else q.value()
+    return scheduler_units(name, q.nanos)
 
 
 def _parse_list(values: Mapping | None, where: str) -> dict[str, int]:
@@ -229,10 +229,14 @@ def pod_requests(
     Zero-valued entries are kept: NodeResourcesFit distinguishes "requests 0 of a scalar
     resource" from "does not mention it".
     """
-    plain = _plain_pod_requests(pod)
-    if plain is not None:
-        return plain
-    exact = pod_request_nanos(pod, pod_level_resources=pod_level_resources, use_status=use_status)
+    containers = plain_containers(pod)
+    if containers is not None:  # the common case, without the general path's other steps
+        exact: dict[str, int] = {}
+        _sum_plain(exact, containers, "containers")
+    else:
+        exact = pod_request_nanos(
+            pod, pod_level_resources=pod_level_resources, use_status=use_status
+        )
     # Requests are never negative (the API server rejects them), so ceil is -(-n // step).
     return {name: -(-n // (_MILLI if name == CPU else NANO)) for name, n in exact.items()}
 
@@ -260,44 +264,6 @@ def plain_containers(pod: Mapping) -> list | None:
                 return None
     containers = spec.get("containers") or []
     return containers if type(containers) is list else None
-
-
-def _plain_pod_requests(pod: Mapping) -> dict[str, int] | None:
-    """`pod_requests` of a plain pod (`plain_containers`) in one function, or None.
-
-    Summing the requests of every pod bound to a 5,000-node cluster is most of a why-pending
-    question's cost. A plain pod's requests are its containers' requests, a limit standing in
-    for a missing request, as the general path computes them; a quantity not parsed before
-    takes the general path (which names the field when it is invalid).
-    """
-    containers = plain_containers(pod)
-    if containers is None:
-        return None
-    cache = QUANTITY_CACHE
-    total: dict[str, int] = {}
-    for c in containers:
-        res = c.get("resources")
-        if not res:
-            continue
-        req = res.get("requests")
-        if req:
-            for name, raw in req.items():
-                if is_tracked(name):
-                    n = cache.get(raw) if type(raw) is str else None
-                    if n is None:
-                        return None
-                    total[name] = total.get(name, 0) + n
-        lim = res.get("limits")
-        if lim:
-            for name, raw in lim.items():
-                if (not req or name not in req) and is_tracked(name):
-                    n = cache.get(raw) if type(raw) is str else None
-                    if n is None:
-                        return None
-                    total[name] = total.get(name, 0) + n
-    for name, n in total.items():
-        total[name] = -(-n // (_MILLI if name == CPU else NANO))
-    return total
 
 
 def scheduler_units(name: str, nanos: int) -> int:
