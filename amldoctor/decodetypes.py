@@ -44,7 +44,7 @@ REPEATED_FIELDS: dict[int, frozenset[str]] = {
     id(VOLUME): frozenset(
         {"projected", "configMap", "secret", "emptyDir", "hostPath", "csi", "ephemeral"}
     ),
-    id(CONTAINER_STATUS): frozenset({"lastState"}),
+    id(CONTAINER_STATUS): frozenset({"lastState", "resources"}),
 }  # fmt: skip
 REPEATED_TOP: dict[str, frozenset[str]] = {
     "Event": frozenset({"involvedObject", "regarding", "source"}),
@@ -67,9 +67,14 @@ _SCALARS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Repeated:
-    """A field decoded as raw text, then built once per distinct text by `decoder`."""
+    """A field decoded as raw text, then built once per distinct text by `decoder`.
+
+    `schema` is the identity of the field's shape: fields of one shape share their values, so
+    a container status reporting its container's resources (as the kubelet does for every
+    running container) holds the very dict its container holds."""
 
     decoder: msgspec.json.Decoder = field(compare=False)
+    schema: int = 0
 
 
 # A plan says where, inside a decoded value, raw fields wait to be built:
@@ -116,7 +121,7 @@ def _typed_object(
         if key in shared:
             whole, _ = field_type(sub, f"{name}_{key}", repeats=False)
             types[key] = msgspec.Raw
-            steps[key] = Repeated(msgspec.json.Decoder(whole))
+            steps[key] = Repeated(msgspec.json.Decoder(whole), id(sub))
             continue
         types[key], plan = field_type(sub, f"{name}_{key}", repeats)
         if plan:
@@ -161,7 +166,7 @@ class Repeats:
                 self.restore(item, inner)
 
     def _value(self, step: Repeated, raw: msgspec.Raw) -> object:
-        key = (id(step), bytes(raw))
+        key = (step.schema, bytes(raw))
         found = self._built.get(key, _MISSING)
         if found is _MISSING:
             found = step.decoder.decode(raw)

@@ -87,9 +87,10 @@ def _requests_with_defaults(resources: Mapping | None, where: str) -> dict[str, 
         return {}
     requests = _parse_list(resources.get("requests"), f"{where}.requests")
     limits = resources.get("limits")
-    if limits:
-        for name, n in _parse_list(limits, f"{where}.limits").items():
-            requests.setdefault(name, n)
+    if limits:  # only the limits that stand in for a missing request are read (`_sum_plain`)
+        missing = {k: v for k, v in limits.items() if k not in requests}
+        for name, n in _parse_list(missing, f"{where}.limits").items():
+            requests[name] = n
     return requests
 
 
@@ -244,26 +245,65 @@ def pod_requests(
 def plain_containers(pod: Mapping) -> list | None:
     """The containers of a plain pod, whose requests are its containers' alone; else None.
 
-    Plain: regular containers only, no overhead, no pod-level resources, no resources reported
-    by the kubelet (in-place resize). Nearly every pod bound to a large cluster is plain, and
-    its requests can be summed (or shared between replicas) without the general path.
+    Plain: regular containers only, no overhead, no pod-level resources, and no resources
+    reported by the kubelet that could change the sum (in-place resize): a container status
+    may report resources only when they are its container's own, with a request for each
+    limit (then the larger of spec and status, or the status alone when a resize is
+    infeasible, is the spec). Since 1.33 the kubelet reports the resources of every running
+    container, mostly its spec's; nearly every pod bound to a large cluster is plain, and its
+    requests can be summed (or shared between replicas) without the general path.
     """
     spec = pod.get("spec")
     if type(spec) is not dict or spec.get("initContainers") or spec.get("overhead"):
         return None
     if spec.get("resources"):
         return None
+    containers = spec.get("containers") or []
+    if type(containers) is not list:
+        return None
     status = pod.get("status")
     if status:
         if type(status) is not dict:
             return None
         for cstatus in status.get("containerStatuses") or ():
-            if type(cstatus) is not dict or cstatus.get("resources"):
+            if type(cstatus) is not dict or cstatus.get("allocatedResources"):
                 return None
-            if cstatus.get("allocatedResources"):
+            reported = cstatus.get("resources")
+            if reported and not _reports_spec(reported, cstatus.get("name"), containers):
                 return None
-    containers = spec.get("containers") or []
-    return containers if type(containers) is list else None
+    return containers
+
+
+def _reports_spec(reported: object, name: object, containers: list) -> bool:
+    """Does a container status report exactly its container's resources, limits requested?
+    (A status that names no container is not read.) The decoder shares equal resources, so
+    the status usually holds its container's very dict."""
+    if len(containers) == 1:  # the common case, without a generator
+        only = containers[0]
+        if type(only) is dict and only.get("name") != name:
+            return True
+        return _same_resources(reported, only)
+    return all(
+        _same_resources(reported, c)
+        for c in containers
+        if type(c) is not dict or c.get("name") == name
+    )
+
+
+def _same_resources(reported: object, container: object) -> bool:
+    if type(container) is not dict:
+        return False
+    own = container.get("resources")
+    return (own is reported or reported == own) and type(own) is dict and limits_requested(own)
+
+
+def limits_requested(resources: Mapping) -> bool:
+    """Does every limit have a request? (Then the limits default nothing.)"""
+    limits = resources.get("limits")
+    if not limits:
+        return True
+    requests = resources.get("requests") or {}
+    return type(limits) is dict and type(requests) is dict and limits.keys() <= requests.keys()
 
 
 def scheduler_units(name: str, nanos: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from amldoctor.k8s.quantity import QuantityError
@@ -10,6 +12,7 @@ from amldoctor.k8s.resources import (
     container_limits,
     is_extended_resource,
     is_scalar_resource,
+    plain_containers,
     pod_requests,
 )
 
@@ -171,13 +174,22 @@ def _random_pod(rng) -> dict:
     if rng.random() < 0.5:
         statuses = []
         for c in spec["containers"]:
-            s: dict = {"name": c["name"]}
-            if rng.random() < 0.2:
+            s: dict = {"name": c["name"] if rng.random() < 0.9 else "other"}
+            draw = rng.random()
+            if draw < 0.2:
                 s["resources"] = {"requests": amounts()}
+            elif draw < 0.6 and "resources" in c:  # what a 1.33+ kubelet reports: the spec's
+                same = rng.random() < 0.5  # the very dict (as decoded) or an equal one
+                s["resources"] = c["resources"] if same else copy.deepcopy(c["resources"])
             if rng.random() < 0.1:
                 s["allocatedResources"] = amounts()
             statuses.append(s)
+        rng.shuffle(statuses)  # the kubelet lists them by name, not in spec order
         pod["status"] = {"containerStatuses": statuses}
+        if rng.random() < 0.2:
+            pod["status"]["resize"] = "Infeasible"
+        elif rng.random() < 0.2:
+            pod["status"]["conditions"] = [{"type": "PodResizePending", "reason": "Infeasible"}]
     return pod
 
 
@@ -191,8 +203,12 @@ def test_the_plain_pod_shortcut_gives_what_the_general_path_gives(seed: int) -> 
     from amldoctor.k8s.resources import CPU, pod_request_nanos
 
     rng = random.Random(seed)
+    reported = 0  # plain pods whose statuses report resources (a 1.33+ kubelet's)
     for _ in range(200):
         pod = _random_pod(rng)
+        statuses = (pod.get("status") or {}).get("containerStatuses") or ()
+        if plain_containers(pod) is not None and any(s.get("resources") for s in statuses):
+            reported += 1
         try:
             exact = pod_request_nanos(pod)
             expected: object = {
@@ -206,6 +222,7 @@ def test_the_plain_pod_shortcut_gives_what_the_general_path_gives(seed: int) -> 
             except QuantityError:
                 got = QuantityError
             assert got == expected, pod
+    assert reported >= 5
 
 
 def test_node_copies_adjust_their_sums_exactly() -> None:
