@@ -49,6 +49,9 @@ class Intake:
     statuses: list[dict] = field(default_factory=list)  # API error responses found in the input
     duplicates: int = 0
     reshaped: int = 0  # objects that had wrong-typed fields removed
+    # kind -> its objects, in the order of `objects`: the snapshot's first index, built on the
+    # way (None when a duplicate of another kind replaced an object: the snapshot builds it)
+    by_kind: dict[str, list[dict]] | None = field(default_factory=dict)
 
 
 def is_namespaced(kind: object) -> bool:
@@ -63,7 +66,8 @@ def take_in(objects: list[dict], checked: Collection[int] = ()) -> Intake:
     objects, and the walk cost as much as a tenth of a whole scan.
     """
     result = Intake([])
-    kept: dict[tuple, int] = {}
+    by_kind: dict[str, list[dict]] = {}
+    kept: dict[tuple, tuple[int, str, int]] = {}  # identity -> where: objects, kind, by kind
     for raw in objects:
         if not isinstance(raw, dict) or not isinstance(raw.get("kind", ""), str):
             continue  # a kind that is not a name cannot be indexed (files reject it earlier)
@@ -78,14 +82,26 @@ def take_in(objects: list[dict], checked: Collection[int] = ()) -> Intake:
             result.reshaped += 1
         obj = _with_namespace(obj)
         key = identity(obj)
+        kind = str(obj.get("kind", ""))
         where = kept.get(key)
         if where is None:
-            kept[key] = len(result.objects)
+            same_kind = by_kind.get(kind)
+            if same_kind is None:
+                same_kind = by_kind[kind] = []
+            kept[key] = (len(result.objects), kind, len(same_kind))
             result.objects.append(obj)
+            same_kind.append(obj)
             continue
         result.duplicates += 1
-        if _resource_version(obj) > _resource_version(result.objects[where]):
-            result.objects[where] = obj
+        at, kept_kind, at_kind = where
+        if _resource_version(obj) > _resource_version(result.objects[at]):
+            result.objects[at] = obj
+            if kept_kind == kind:
+                by_kind[kind][at_kind] = obj
+            else:  # one uid, two kinds: the per-kind lists are rebuilt from `objects`
+                result.by_kind = None
+    if result.by_kind is not None:
+        result.by_kind = by_kind
     return result
 
 

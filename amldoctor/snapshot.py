@@ -17,9 +17,9 @@ from functools import cached_property
 from amldoctor.intake import DEFAULT_NAMESPACE, take_in
 from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
 from amldoctor.k8s.objects import meta, obj_key
+from amldoctor.k8s.podpass import TERMINAL_PHASES
 from amldoctor.k8s.timeutil import parse_time
 
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 # How a `Missing.reason` starts when the cluster does not serve the kind at all (an add-on or
 # CRD that is not installed), as opposed to one the user may not read.
 NOT_INSTALLED = "not installed:"
@@ -99,6 +99,8 @@ class Snapshot:
         intake = take_in(objects if isinstance(objects, list) else list(objects), checked)
         self.objects = intake.objects
         self.intake = intake
+        if intake.by_kind is not None:  # `_by_kind`, built by intake's own pass
+            self.__dict__["_by_kind"] = intake.by_kind
         self.source = source
         self.server_version = server_version
         self._captured_at = captured_at
@@ -264,6 +266,15 @@ class Snapshot:
             pods.sort(key=_namespace_name)
             self._sorted_nodes.add(node_name)
         return pods
+
+    def adopt_pods_by_node(self, index: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """The index `pods_on_node` reads: `index` when none was built yet, else the one built.
+
+        A caller that walks every pod for its own purposes (the scheduler's one pass over the
+        cluster's pods) builds the same index in the same order on the way; handing it over
+        spares the snapshot another pass over 50,000 pods.
+        """
+        return self.__dict__.setdefault("_pods_by_node", index)
 
     def events_for(self, obj: Mapping) -> list[dict]:
         """Events about an object, oldest first.

@@ -2,8 +2,8 @@
 
 Every Node object is a candidate (NotReady and cordoned ones too: filters reject them). Every
 non-terminal pod bound to a node counts against it, Pending-but-bound and terminating ones
-included (`Snapshot.pods_on_node`). Per-node sums are computed lazily and once, so an analysis
-over thousands of nodes touches each bound pod once.
+included (`Snapshot.pods_on_node`). One pass over the pods (`k8s.podpass`) finds them and sums
+their requests per node, so an analysis over thousands of nodes touches each pod once.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from amldoctor.k8s.podpass import PodPass, safe_requests
 from amldoctor.k8s.quantity import QuantityError, parse_nanos
-from amldoctor.k8s.resources import (
-    PODS,
-    is_tracked,
-    plain_containers,
-    pod_requests,
-    scheduler_units,
-)
+from amldoctor.k8s.resources import PODS, is_tracked, scheduler_units
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.profile import Profile
 
@@ -53,38 +48,16 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
     return out
 
 
-class _PodMarks:
-    """The few pods every simulation treats specially, found in one pass over every pod."""
+def occupancy(snap: Snapshot) -> PodPass:
+    """The snapshot's one pass over its pods (`k8s.podpass`), once per snapshot; the snapshot
+    adopts its index of pods by node when it has none yet."""
 
-    def __init__(self, pods: Iterable[Mapping]) -> None:
-        self.anti_affinity: dict[int, str] = {}  # id(pod) -> its node: required anti-affinity
-        self.nominated: dict[str, list[Mapping]] = {}  # node -> pods the nominator holds there
-        for pod in pods:
-            spec = pod.get("spec") or {}
-            affinity = spec.get("affinity")
-            if affinity:
-                aff = affinity.get("podAntiAffinity") or {}
-                if aff.get("requiredDuringSchedulingIgnoredDuringExecution"):
-                    self.anti_affinity[id(pod)] = spec.get("nodeName") or ""
-            status = pod.get("status") or {}
-            node = status.get("nominatedNodeName")
-            if node and _held_by_nominator(pod, spec, status):
-                self.nominated.setdefault(node, []).append(pod)
+    def build() -> PodPass:
+        made = PodPass().add_all(snap.unordered("Pod"))
+        made.by_node = snap.adopt_pods_by_node(made.by_node)
+        return made
 
-
-def _held_by_nominator(pod: Mapping, spec: Mapping, status: Mapping) -> bool:
-    """The nominator knows the unbound pods in the default scheduler's own queue that carry
-    `status.nominatedNodeName` (set when they preempted there): pods of other schedulers and
-    pods being deleted are not in that queue."""
-    if spec.get("nodeName") or (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    if (spec.get("schedulerName") or "default-scheduler") != "default-scheduler":
-        return False
-    return status.get("phase") in (None, "Pending")
-
-
-def _pod_marks(snap: Snapshot) -> _PodMarks:
-    return memo_on(snap, "pod-marks", lambda: _PodMarks(snap.unordered("Pod")))
+    return memo_on(snap, "occupancy", build)
 
 
 def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
@@ -94,7 +67,7 @@ def _anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
     One pass over every pod's affinity finds them; only the nodes they name are then walked for
     the order, so a single question does not read each of the cluster's bound pods twice.
     """
-    marked = _pod_marks(snap).anti_affinity
+    marked = occupancy(snap).anti_affinity
     if not marked:
         return []
     on_nodes = set(marked.values())
@@ -114,15 +87,16 @@ class NodeInfo:
         node: Mapping,
         pods: Sequence[Mapping],
         profile: Profile,
-        requests: SharedRequests | None = None,
         *,
         ordered: bool = True,
+        requested: dict[str, int] | None = None,
     ) -> None:
         self.node = node
         self._pods = pods
         self._ordered = ordered
         self._profile = profile
-        self._requests = requests or SharedRequests(profile)
+        if requested is not None:  # summed by the caller (`cluster_nodes`): the cached value
+            self.__dict__["requested"] = requested
         meta = node.get("metadata") or {}
         self.name: str = meta.get("name") or ""
         self.labels: Mapping[str, str] = meta.get("labels") or {}
@@ -169,14 +143,13 @@ class NodeInfo:
     def requested(self) -> dict[str, int]:
         """Σ per-pod rounded requests of every pod counted on the node."""
         total: dict[str, int] = {}
-        of = self._requests.of
         for pod in self._pods:
-            for name, value in of(pod).items():
+            for name, value in self.pod_requests(pod).items():
                 total[name] = total.get(name, 0) + value
         return total
 
     def pod_requests(self, pod: Mapping) -> dict[str, int]:
-        return _safe_requests(pod, self._profile.features.pod_level_resources)
+        return safe_requests(pod, self._profile.features.pod_level_resources)
 
     @cached_property
     def used_ports(self) -> dict[tuple[str, str, int], Mapping]:
@@ -202,7 +175,7 @@ class NodeInfo:
         """A NodeInfo of the same node with other pods; what this one worked out is carried
         over (a preemption dry run copies thousands of nodes: their sums are adjusted by the
         few pods that changed, not summed again)."""
-        copy = NodeInfo(self.node, pods, self._profile, self._requests)
+        copy = NodeInfo(self.node, pods, self._profile)
         known = self.__dict__
         for name in ("allocatable", "taint_key"):
             if name in known:
@@ -221,57 +194,30 @@ class NodeInfo:
         return self.allocatable.get(resource, 0) - self.requested.get(resource, 0)
 
 
-class SharedRequests:
-    """Bound pods' requests, worked out once per distinct `resources` of their containers.
-
-    The snapshot's decoder builds a repeated `resources` block once and shares it between the
-    replicas that carry it, so the pods of a workload spread over a thousand nodes hold the same
-    dicts: their requests are computed once and found by the blocks' identities after. Only
-    plain pods (`plain_containers`) depend on nothing else; nothing modifies a snapshot's
-    objects. Each entry holds its containers, so no identity is reused by another block while
-    the table lives. Where nothing is shared (other inputs), every pod is its own entry.
-    """
-
-    def __init__(self, profile: Profile) -> None:
-        self._pod_level = profile.features.pod_level_resources
-        # blocks' identities -> (requests, the containers: kept alive, so no id is reused)
-        self._by_blocks: dict[tuple[int, ...], tuple[dict[str, int], list]] = {}
-
-    def of(self, pod: Mapping) -> dict[str, int]:
-        """The pod's requests: read them, never modify them (replicas share them)."""
-        containers = plain_containers(pod)
-        if containers is None:
-            return _safe_requests(pod, self._pod_level)
-        key = tuple([id(c.get("resources")) for c in containers])
-        found = self._by_blocks.get(key)
-        if found is None:
-            found = self._by_blocks[key] = (_safe_requests(pod, self._pod_level), containers)
-        return found[0]
-
-
-def _safe_requests(pod: Mapping, pod_level: bool) -> dict[str, int]:
-    """Requests of a pod already in the cluster; a malformed one counts as zero."""
-    try:
-        return pod_requests(pod, pod_level_resources=pod_level)
-    except QuantityError:
-        return {}
-
-
 def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
     """Every node with the pods counted on it, built once per snapshot and shared by analyses.
 
-    Their sums (allocatable, requested, host ports) are cached on first use, so analysing
-    hundreds of Pending pods reads each of the 50,000 bound pods once, as the scheduler's cache
-    does. Only `pod_level_resources` changes what a NodeInfo computes, so it is the key.
+    Their requested sums come from the snapshot's one pass over its pods (`occupancy`); the
+    rest (allocatable, host ports) is cached on first use, so analysing hundreds of Pending
+    pods reads each of the 50,000 bound pods once, as the scheduler's cache does. Only
+    `pod_level_resources` changes what a NodeInfo computes, so it is the key.
     """
     flag = profile.features.pod_level_resources
 
     def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+        pods = occupancy(snap)
         nodes = []
-        requests = SharedRequests(profile)
         for node in snap.nodes:
-            pods = snap.pods_on_node((node.get("metadata") or {}).get("name") or "", ordered=False)
-            nodes.append(NodeInfo(node, pods, profile, requests, ordered=False))
+            name = (node.get("metadata") or {}).get("name") or ""
+            nodes.append(
+                NodeInfo(
+                    node,
+                    pods.by_node.get(name, []),
+                    profile,
+                    ordered=False,
+                    requested=pods.requested(name, flag),
+                )
+            )
         return nodes, {n.name: n for n in nodes}
 
     return memo_on(snap, ("nodes", flag), build)
@@ -284,8 +230,8 @@ def anti_affinity_pods(snap: Snapshot) -> list[Mapping]:
 
 def nominated_pods(snap: Snapshot) -> dict[str, list[Mapping]]:
     """Node name -> the pods the default scheduler's nominator holds for it, once per snapshot
-    (`_held_by_nominator`)."""
-    return _pod_marks(snap).nominated
+    (`k8s.podpass.held_by_nominator`)."""
+    return occupancy(snap).nominated
 
 
 class ClusterView:
