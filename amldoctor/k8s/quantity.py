@@ -205,21 +205,22 @@ class _TooLarge(QuantityError):
 
 # --- formatting for people -------------------------------------------------------------------
 
-_BINARY_UNITS = (("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10))
+_BINARY_UNITS = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")  # by power of 1024
 BYTE_RESOURCES = frozenset({"memory", "ephemeral-storage", "storage"})
 
 
 def format_bytes(n: int) -> str:
-    """2147483648 -> "2Gi", 1610612736 -> "1.5Gi"; exact units when they divide, else 1 decimal."""
-    if n == 0:
-        return "0"
-    for unit, shift in _BINARY_UNITS:
-        size = 1 << shift
-        if abs(n) >= size:
-            if n % size == 0:
-                return f"{n // size}{unit}"
-            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
-    return str(n)
+    """2147483648 -> "2Gi", 1610612736 -> "1.5Gi"; exact units when they divide, else 1 decimal.
+
+    The largest binary unit not above |n|, found from its bit length (a node row of why-pending
+    formats several amounts for each of thousands of nodes)."""
+    power = min((abs(n).bit_length() - 1) // 10, 6) if n else 0
+    if power <= 0:
+        return str(n)
+    size = 1 << (10 * power)
+    if n % size == 0:
+        return f"{n // size}{_BINARY_UNITS[power]}"
+    return f"{n / size:.1f}".rstrip("0").rstrip(".") + _BINARY_UNITS[power]
 
 
 def format_millicores(milli: int) -> str:
