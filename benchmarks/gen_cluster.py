@@ -1573,18 +1573,20 @@ class Generator:
                     }
                 }
                 ready = False
+            status = {
+                "containerID": f"containerd://{self.hexid(64)}",
+                "image": c["image"],
+                "imageID": f"{c['image'].split(':')[0]}@sha256:{self.hexid(64)}",
+                "lastState": last,
+                "name": c["name"],
+                "ready": ready,
+            }
+            if "running" in state and c.get("resources"):
+                # Since 1.33 the kubelet reports what it runs each running container with
+                # (in-place resize); without a resize, its spec's requests and limits.
+                status["resources"] = json.loads(json.dumps(c["resources"]))
             statuses.append(
-                {
-                    "containerID": f"containerd://{self.hexid(64)}",
-                    "image": c["image"],
-                    "imageID": f"{c['image'].split(':')[0]}@sha256:{self.hexid(64)}",
-                    "lastState": last,
-                    "name": c["name"],
-                    "ready": ready,
-                    "restartCount": restarts,
-                    "started": "running" in state,
-                    "state": state,
-                }
+                status | {"restartCount": restarts, "started": "running" in state, "state": state}
             )
         all_ready = all(s["ready"] for s in statuses)
         cond = "True" if phase == "Running" else "False"

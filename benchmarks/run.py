@@ -11,7 +11,9 @@ Ratios are given against both parses: with the cyclic GC on (what any Python too
 it pauses the collector) and with it off (the parser's own cost: the honest floor). Bundles are
 generated once by `gen_cluster.py` (the reference cluster and the scaling sizes) and
 `gen_many_shapes.py` (2,000 nodes whose ~200 Pending pods ask ~80 distinct questions) and
-reused from `--workdir`; `live_scan.py` measures a live `scan -n` against kubectl.
+reused from `--workdir`, named after the generators' source (a changed generator makes new
+bundles); `live_scan.py` measures a live `scan -n` against kubectl. amldoctor runs from this
+checkout's source tree, byte-compiled, as every compared copy does (`FROM_TREE`).
 
     python benchmarks/run.py          # many shapes; 5,000 nodes; scaling 1/8 to 1x; live scan -n
     python benchmarks/run.py --cases many-shapes --runs 3 --profile
@@ -25,7 +27,9 @@ Never part of the test suite: a run takes many minutes and gigabytes.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -48,15 +52,28 @@ data = [json.load(open(f, "rb")) for f in sorted(Path(sys.argv[1]).glob("*.json"
 """
 BASELINE_GC_OFF = "import gc; gc.disable()" + BASELINE  # the parser's own cost: the floor
 GC_OFF = "json.load, cyclic GC off"
-LOAD = """
+# Every copy of amldoctor is imported from its source tree, put first on sys.path (the
+# virtualenv's editable-install import hook dropped): through an editable install each run
+# paid 0.15-0.2 s of imports that no installed wheel pays. Its modules are byte-compiled first,
+# as pip does for an installed copy. The source tree is the first argument.
+FROM_TREE = """
 import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, sys.argv.pop(1))
+"""
+LOAD = (
+    FROM_TREE
+    + """
 from amldoctor.load import load_snapshot
 load_snapshot(sys.argv[1])
 """
+)
 # From a loaded snapshot to the verdict, lazily built indexes included: what why-pending adds
 # on top of reading the bundle. Prints its own time; profiles just that part if given a path.
-ANALYSIS = """
-import sys, time
+ANALYSIS = (
+    FROM_TREE
+    + """
+import time
 from amldoctor.load import load_snapshot
 from amldoctor.whypending import analyze
 snap = load_snapshot(sys.argv[1])
@@ -71,13 +88,13 @@ start = time.perf_counter()
 analyze(snap, pod)
 print(time.perf_counter() - start)
 """
+)
 
-# Another version of amldoctor, from a copy of its source (`git archive main | tar -x -C DIR`),
-# imported instead of the installed one (whose editable-install import hook is dropped first).
-OTHER_VERSION = """
-import sys
-sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, sys.argv.pop(1))
+# The command line of a copy of amldoctor: this checkout's, or another version's source
+# (`git archive main | tar -x -C DIR`, `--before`); "load" times `load_snapshot` alone.
+RUN_COPY = (
+    FROM_TREE
+    + """
 if sys.argv[1] == "load":
     from amldoctor.load import load_snapshot
     load_snapshot(sys.argv[2])
@@ -86,6 +103,7 @@ else:
     sys.argv = ["amldoctor", *sys.argv[1:]]
     main()
 """
+)
 
 
 @dataclass
@@ -170,10 +188,20 @@ def run_once(argv: list[str], timeout: float) -> tuple[float, os.struct_rusage, 
 GENERATORS = {"cluster": "gen_cluster.py", "many-shapes": "gen_many_shapes.py"}
 
 
+def generator_digest() -> str:
+    """The generators' source, hashed: a bundle is named after the code that made it, so a
+    changed generator makes new bundles instead of timing stale ones."""
+    digest = hashlib.sha256()
+    for name in sorted(GENERATORS.values()):
+        digest.update((HERE / name).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def bundle_for(workdir: Path, scale: float, seed: int, kind: str = "cluster") -> tuple[Path, dict]:
     """Generate (once) the bundle for a scale; its path and the generator's summary."""
-    path = workdir / f"{kind}-x{scale:g}-seed{seed}"
-    info_path = workdir / f"{kind}-x{scale:g}-seed{seed}.info.json"
+    name = f"{kind}-x{scale:g}-seed{seed}-{generator_digest()}"
+    path = workdir / name
+    info_path = workdir / f"{name}.info.json"
     if not info_path.exists():
         print(f"generating {path} ...", file=sys.stderr, flush=True)
         subprocess.run(
@@ -206,36 +234,49 @@ def pending_pod(info: dict) -> tuple[str, str]:
 # -- the suite -------------------------------------------------------------------------------
 
 
+SOURCE = str(HERE.parent)  # this checkout
+
+
+def this_checkout(installed: str | None) -> list[str]:
+    """How to start this checkout's amldoctor: the installed command when one is named,
+    else from its source tree, as every other copy is started (`FROM_TREE`)."""
+    return [installed] if installed else [sys.executable, "-c", RUN_COPY, SOURCE]
+
+
 def suite(
-    bundle: Path, info: dict, amldoctor: str, full: bool
+    bundle: Path, info: dict, amldoctor: list[str], full: bool
 ) -> dict[str, tuple[list[str], tuple]]:
-    """Label -> (argv, accepted exit codes). `scan` exits 1 when it finds errors: that is fine."""
+    """Label -> (argv, accepted exit codes). `scan` exits 1 when it finds errors: that is fine.
+    `amldoctor`: the argv that starts this checkout's command (`this_checkout`)."""
     python = sys.executable
     namespace, pod = pending_pod(info)
     snapshot = ["--snapshot", str(bundle)]
     commands = {
         "json.load (baseline)": ([python, "-c", BASELINE, str(bundle)], (0,)),
         GC_OFF: ([python, "-c", BASELINE_GC_OFF, str(bundle)], (0,)),
-        "load_snapshot": ([python, "-c", LOAD, str(bundle)], (0,)),
-        "scan -A": ([amldoctor, "scan", *snapshot, "-A"], (0, 1)),
+        "load_snapshot": ([python, "-c", LOAD, SOURCE, str(bundle)], (0,)),
+        "scan -A": ([*amldoctor, "scan", *snapshot, "-A"], (0, 1)),
     }
     if full:
         big = info["big_namespace"]
         commands |= {
-            f"scan -n {big}": ([amldoctor, "scan", *snapshot, "-n", big], (0, 1)),
+            f"scan -n {big}": ([*amldoctor, "scan", *snapshot, "-n", big], (0, 1)),
             "why-pending POD": (
-                [amldoctor, "why-pending", pod, "-n", namespace, *snapshot],
+                [*amldoctor, "why-pending", pod, "-n", namespace, *snapshot],
                 (0, 1),
             ),
-            "why-pending analysis": ([python, "-c", ANALYSIS, str(bundle), namespace, pod], (0,)),
-            "amldoctor --help": ([amldoctor, "--help"], (0,)),
+            "why-pending analysis": (
+                [python, "-c", ANALYSIS, SOURCE, str(bundle), namespace, pod],
+                (0,),
+            ),
+            "amldoctor --help": ([*amldoctor, "--help"], (0,)),
         }
     return commands
 
 
 def before_commands(source: Path, bundle: Path) -> dict[str, tuple[list[str], tuple]]:
     """`load_snapshot` and `scan -A` of another version (`--before`), for the same rounds."""
-    run_other = [sys.executable, "-c", OTHER_VERSION, str(source)]
+    run_other = [sys.executable, "-c", RUN_COPY, str(source)]
     return {
         "load_snapshot (before)": ([*run_other, "load", str(bundle)], (0,)),
         "scan -A (before)": ([*run_other, "scan", "--snapshot", str(bundle), "-A"], (0, 1)),
@@ -333,7 +374,7 @@ def profile(bundle: Path, info: dict, out: Path, top: int) -> None:
             str(bundle),
             "-A",
         ],
-        "why-pending": lambda prof: ["-c", ANALYSIS, str(bundle), namespace, pod, prof],
+        "why-pending": lambda prof: ["-c", ANALYSIS, SOURCE, str(bundle), namespace, pod, prof],
     }  # the whole scan; the why-pending analysis after loading
     for name, args in targets.items():
         prof = out / f"{name}.prof"
@@ -379,8 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/amldoctor-bench"))
     parser.add_argument(
         "--amldoctor",
-        default=str(Path(sys.executable).parent / "amldoctor"),
-        help="the installed command",
+        default=None,
+        help="an installed amldoctor command to time instead of this checkout's source tree",
     )
     parser.add_argument(
         "--profile", action="store_true", help="also print cProfile tops of scan -A and why-pending"
@@ -404,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--cases: unknown {', '.join(unknown)} (known: {', '.join(CASES)})")
     args.workdir.mkdir(parents=True, exist_ok=True)
+    for tree in (Path(SOURCE), args.before):
+        if tree is not None:
+            compileall.compile_dir(str(tree / "amldoctor"), quiet=1)
+    amldoctor = this_checkout(args.amldoctor)
 
     print(f"Machine: {machine()}\n")
     if "many-shapes" in cases:
@@ -415,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sum(map(len, info['pending'].values()))} Pending pods of "
             f"{info['pending_shapes']} shapes; bundle {size:.0f} MiB; median of {args.runs} runs\n"
         )
-        commands = suite(bundle, info, args.amldoctor, full=True)
+        commands = suite(bundle, info, amldoctor, full=True)
         if args.before:
             commands |= before_commands(args.before, bundle)
         results = run_suite(commands, args.runs, args.timeout)
@@ -424,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(bundle, info, args.workdir, top=25)
     if "reference" in cases or "scaling" in cases:
-        reference(args, scaling="scaling" in cases, full="reference" in cases)
+        reference(args, amldoctor, scaling="scaling" in cases, full="reference" in cases)
     if "live" in cases:
         import live_scan
 
@@ -435,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
 CASES = ("reference", "scaling", "many-shapes", "live")
 
 
-def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
+def reference(args: argparse.Namespace, amldoctor: list[str], *, scaling: bool, full: bool) -> None:
     """The reference cluster (5,000 nodes at scale 1), and the scaling table up to it."""
     bundle, info = bundle_for(args.workdir, args.scale, args.seed)
     size = bundle_mib(bundle)
@@ -443,7 +488,7 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
         f"## {info['nodes']} nodes, {info['pods']} pods, {info['events']} events "
         f"({info['objects']} objects); bundle {size:.0f} MiB on disk; median of {args.runs} runs\n"
     )
-    commands = suite(bundle, info, args.amldoctor, full=full)
+    commands = suite(bundle, info, amldoctor, full=full)
     if args.before:
         commands |= before_commands(args.before, bundle)
     results = run_suite(commands, args.runs, args.timeout)
@@ -459,11 +504,11 @@ def reference(args: argparse.Namespace, *, scaling: bool, full: bool) -> None:
     for factor in factors:
         scale = args.scale * factor / factors[-1]
         if factor == factors[-1]:
-            picked = {k: v for k, v in results.items() if k in suite(bundle, info, "", full=False)}
+            picked = {k: v for k, v in results.items() if k in suite(bundle, info, [], full=False)}
             rows.append((factor, info, size, picked))
             continue
         small, small_info = bundle_for(args.workdir, scale, args.seed)
-        commands = suite(small, small_info, args.amldoctor, full=False)
+        commands = suite(small, small_info, amldoctor, full=False)
         rows.append(
             (factor, small_info, bundle_mib(small), run_suite(commands, args.runs, args.timeout))
         )
