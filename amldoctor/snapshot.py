@@ -112,6 +112,9 @@ class Snapshot:
         self._events_found: dict[tuple, list[dict]] = {}  # `events_for`, by uid and key
         self._names: dict[str, dict[tuple[str, str], dict]] = {}  # `_by_name`, per kind
         self._sorted_nodes: set[str] = set()  # nodes whose `pods_on_node` list is sorted
+        # A what-if snapshot holding all of another's objects, and the objects added to them
+        # (`extended`): what was worked out for the other can be carried over.
+        self.extends: tuple[Snapshot, list[dict]] | None = None
 
     def extended(self, kinds: Iterable[str] | None, added: Iterable[dict]) -> Snapshot:
         """A what-if snapshot: this one's objects of `kinds` (all when None) plus `added` ones,
@@ -140,6 +143,8 @@ class Snapshot:
         other.objects = [o for objects in by_kind.values() for o in objects]
         other.intake = taken
         other.__dict__["_by_kind"] = by_kind  # the cached_property, filled in
+        if wanted is None:  # all of this one's objects, then the added ones
+            other.extends = (self, taken.objects)
         return other
 
     # -- indexes ---------------------------------------------------------------------------
@@ -167,7 +172,13 @@ class Snapshot:
         with one key wins, as in input order (`of_kind` sorts stably)."""
         index = self._names.get(kind)
         if index is None:
-            index = self._names[kind] = {_namespace_name(o): o for o in self.unordered(kind)}
+            if self.extends is not None:  # the other's index, then the objects added to it
+                base, added = self.extends
+                index = dict(base._by_name(kind))
+                index.update((_namespace_name(o), o) for o in added if o.get("kind") == kind)
+            else:
+                index = {_namespace_name(o): o for o in self.unordered(kind)}
+            self._names[kind] = index
         return index
 
     @cached_property

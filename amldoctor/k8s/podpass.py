@@ -15,7 +15,8 @@ rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from amldoctor.k8s.quantity import QuantityError
 from amldoctor.k8s.resources import limits_requested, plain_containers, pod_requests
@@ -23,6 +24,7 @@ from amldoctor.k8s.resources import limits_requested, plain_containers, pod_requ
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 DEFAULT_SCHEDULER = "default-scheduler"
 _EMPTY: Mapping = {}
+T = TypeVar("T")
 
 
 class PodPass:
@@ -46,6 +48,24 @@ class PodPass:
         for pod in pods:
             self.add(pod)
         return self
+
+    def extended(self, pods: list[dict]) -> PodPass:
+        """This pass with `pods` added after its own, for a what-if snapshot that holds this
+        one's pods and more ("would a new node help?" with the whole cluster: a template node
+        and its DaemonSet pods). Nothing of this pass is changed: what the added pods touch is
+        copied first, the rest is shared (read-only, as everything here)."""
+        other = PodPass()
+        other._by_blocks, other._by_block = self._by_blocks, self._by_block  # caches
+        other.anti_affinity = dict(self.anti_affinity)
+        touched: set[str] = set()
+        for pod in pods:
+            touched.add((pod.get("spec") or _EMPTY).get("nodeName") or "")
+            touched.add((pod.get("status") or _EMPTY).get("nominatedNodeName") or "")
+        other.by_node = _copied(self.by_node, touched, list)
+        other.not_plain = _copied(self.not_plain, touched, list)
+        other.nominated = _copied(self.nominated, touched, list)
+        other.plain_sums = _copied(self.plain_sums, touched, dict)
+        return other.add_all(pods)
 
     def add(self, pod: dict) -> None:
         spec = pod.get("spec") or _EMPTY
@@ -137,6 +157,14 @@ class PodPass:
             for name, value in safe_requests(pod, pod_level_resources).items():
                 total[name] = total.get(name, 0) + value
         return total
+
+
+def _copied(per_node: dict[str, T], touched: set[str], copy: Callable[[T], T]) -> dict[str, T]:
+    """`per_node` with the entries of `touched` nodes copied, the others shared."""
+    out = dict(per_node)
+    for node in touched & per_node.keys():
+        out[node] = copy(per_node[node])
+    return out
 
 
 def held_by_nominator(pod: Mapping, spec: Mapping, status: Mapping) -> bool:

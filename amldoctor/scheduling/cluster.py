@@ -50,10 +50,20 @@ def host_ports(pod: Mapping) -> list[tuple[str, str, int]]:
 
 def occupancy(snap: Snapshot) -> PodPass:
     """The snapshot's one pass over its pods (`k8s.podpass`), once per snapshot; the snapshot
-    adopts its index of pods by node when it has none yet."""
+    adopts its index of pods by node when it has none yet. A what-if snapshot that holds
+    another's pods and more (`Snapshot.extends`) extends the other's pass with the added pods:
+    a pass over the cluster's pods for each pool asked "would a new node help?" cost more than
+    the question. (The two snapshots then share the lists of the nodes the added pods do not
+    touch; either may sort them in place, which leaves the same pods, in an order valid for
+    both.)"""
 
     def build() -> PodPass:
-        made = PodPass().add_all(snap.unordered("Pod"))
+        if snap.extends is not None:
+            base, added = snap.extends
+            pods = [obj for obj in added if obj.get("kind") == "Pod"]
+            made = occupancy(base).extended(pods)
+        else:
+            made = PodPass().add_all(snap.unordered("Pod"))
         made.by_node = snap.adopt_pods_by_node(made.by_node)
         return made
 
@@ -206,13 +216,29 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
 
     def build() -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
         pods = occupancy(snap)
+        # A what-if snapshot keeps the nodes of the one it extends whose pods it shares, with
+        # what they worked out (allocatable, ports...): only the new node is new.
+        base, base_pods = {}, None
+        if snap.extends is not None:
+            base = cluster_nodes(snap.extends[0], profile)[1]
+            base_pods = occupancy(snap.extends[0]).by_node
         nodes = []
         for node in snap.nodes:
             name = (node.get("metadata") or {}).get("name") or ""
+            known = base.get(name)
+            on_node = pods.by_node.get(name)
+            if (
+                known is not None
+                and known.node is node
+                and base_pods is not None
+                and on_node is base_pods.get(name)
+            ):
+                nodes.append(known)
+                continue
             nodes.append(
                 NodeInfo(
                     node,
-                    pods.by_node.get(name, []),
+                    on_node if on_node is not None else [],
                     profile,
                     ordered=False,
                     requested=pods.requested(name, flag),
@@ -256,8 +282,12 @@ class ClusterView:
     def _holding(self) -> set[str]:
         """Nodes the incoming pod (or the snapshot's copy of it) is bound to: only they hold it."""
         same_key = self.snap.get("Pod", *self._pod_key)
-        # A pod read from the snapshot is its own copy: no need to index every uid to find it.
-        same_uid = same_key if same_key is self.pod else self.snap.by_uid(self._pod_uid)
+        # A pod read from the snapshot (or a copy of it: "would a new node help?") is found by
+        # its key: intake keeps one object per uid, so no need to index every uid to find it.
+        found = same_key is self.pod or (
+            same_key is not None and (same_key.get("metadata") or {}).get("uid") == self._pod_uid
+        )
+        same_uid = same_key if found else self.snap.by_uid(self._pod_uid)
         copies = (self.pod, same_key, same_uid)
         names = {(c.get("spec") or {}).get("nodeName") for c in copies if c is not None}
         return {name for name in names if name}

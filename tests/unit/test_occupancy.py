@@ -174,3 +174,48 @@ def test_intake_groups_by_kind_as_the_objects_it_keeps(seed: int) -> None:
         assert [o["metadata"]["labels"] for o in snap.unordered(kind)] == [
             o["metadata"]["labels"] for o in expected
         ]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_what_if_snapshot_extends_the_pass_of_the_one_it_extends(seed: int) -> None:
+    """ "Would a new node help?" extends the cluster's pass with the template node's pods
+    instead of walking every pod again: the result must be a fresh pass over the same pods,
+    and the cluster's own pass must not change."""
+    rng = random.Random(seed)
+    objects = _cluster(rng)
+    snap = Snapshot(objects)
+    profile = Profile()
+    before = occupancy(snap)
+    sums_before = {n: dict(before.requested(n, True)) for n in NODES}
+    cluster_nodes(snap, profile)  # built first: the what-if snapshot reuses its nodes
+    added = [{"kind": "Node", "apiVersion": "v1", "metadata": {"name": "new"}}]
+    for i, pod in enumerate(_cluster(rng)[len(NODES) :]):
+        pod["metadata"] = {"name": f"added{i}", "namespace": "a", "uid": f"added{i}"}
+        if pod["spec"].get("nodeName"):
+            pod["spec"]["nodeName"] = rng.choice(["new", *NODES])
+        added.append(pod)
+    extended = snap.extended(None, added)
+    fresh = Snapshot([*objects, *copy.deepcopy(added)])
+    got, expected = occupancy(extended), occupancy(fresh)
+    for name in [*NODES, "new", "gone"]:
+        assert _uids(extended.pods_on_node(name, ordered=False)) == _uids(
+            fresh.pods_on_node(name, ordered=False)
+        )
+        assert got.requested(name, True) == expected.requested(name, True)
+    assert sorted(_uids([p for ps in got.nominated.values() for p in ps])) == sorted(
+        _uids([p for ps in expected.nominated.values() for p in ps])
+    )
+    assert len(got.anti_affinity) == len(expected.anti_affinity)
+    nodes, _ = cluster_nodes(extended, profile)
+    fresh_nodes, _ = cluster_nodes(fresh, profile)
+    assert [(n.name, n.requested, n.pod_count) for n in nodes] == [
+        (n.name, n.requested, n.pod_count) for n in fresh_nodes
+    ]
+    assert {n: before.requested(n, True) for n in NODES} == sums_before
+    assert occupancy(snap) is before
+    snap.get("Pod", "a", "p0")  # the cluster's index of pods, which the what-if one extends
+    for pod in fresh.unordered("Pod"):
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        found = extended.get("Pod", *key)
+        assert found is not None
+        assert found["metadata"]["uid"] == fresh.get("Pod", *key)["metadata"]["uid"]
