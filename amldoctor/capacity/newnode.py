@@ -4,9 +4,10 @@ This is the question the cluster autoscaler asks before it scales a node group u
 node from the group's template and runs the scheduler's filters on it. Here the template is an
 existing node of the pool (its labels, taints and allocatable), renamed, with the conditions and
 taints of a node's life (not-ready, unschedulable, being deleted by the autoscaler) removed and
-the pods every node of the pool carries (DaemonSet and static pods) kept. The simulation is the
-unchanged `scheduling.simulate` on the snapshot plus that node, so inter-pod affinity and
-topology spread see the rest of the cluster as the autoscaler's simulation does.
+the pods every node of the pool carries (DaemonSet and static pods) kept. The verdict is the
+scheduler simulation's on the snapshot plus that node (`scheduling.simulate_node`: PreFilter
+over the whole cluster, Filter on that node), so inter-pod affinity and topology spread see the
+rest of the cluster as the autoscaler's simulation does.
 
 A pool scaled to zero has no node to copy: its VM size, labels and taints are not in the cluster,
 and the answer says so rather than guessing.
@@ -28,7 +29,7 @@ from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.cluster import NodeInfo, anti_affinity_pods
-from amldoctor.scheduling.framework import simulate
+from amldoctor.scheduling.framework import simulate_node
 from amldoctor.scheduling.plugins.draalloc import slices_for_new_node
 from amldoctor.scheduling.profile import Profile
 from amldoctor.snapshot import Snapshot
@@ -205,16 +206,15 @@ def new_node_answers(snap: Snapshot, pod: dict, profile: Profile | None = None) 
             source = ranked[0]  # ready first, then served by a DRA driver; stable otherwise
             name = f"{pool}-new-node"
             answer.template_node = meta(source).get("name")
-            # One augmented snapshot per pool, shared by every pod asked about: the simulation
-            # itself is memoized on it per scheduling signature.
+            # One augmented snapshot per pool, shared by every pod asked about: the template
+            # node's verdict is memoized on it per scheduling signature.
             whole = _needs_whole_cluster(snap, pod)
             augmented = memo_on(
                 snap,
                 ("new-node", pool, whole),
                 partial(_augmented, snap, source, name, whole),
             )
-            result = simulate(augmented, pod, profile)
-            verdict = result.verdict(name)
+            verdict = simulate_node(augmented, pod, name, profile)
             if verdict is not None:
                 answer.fits = verdict.fits
                 answer.reasons = verdict.reasons

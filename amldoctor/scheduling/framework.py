@@ -25,6 +25,7 @@ from amldoctor.scheduling import message as msg
 from amldoctor.scheduling import names
 from amldoctor.scheduling.cluster import (
     ClusterView,
+    NodeInfo,
     anti_affinity_pods,
     nominated_pods,
     pod_key,
@@ -230,7 +231,89 @@ def _simulate(
     snapshot's shared ones and per-node filter verdicts can be shared too (`_filter_tables`)."""
     cluster = ClusterView(snap, pod, profile)
     plugins = [cls(cluster) for cls in DEFAULT_FILTERS]
+    pre = _pre_filter(plugins, profile)
+    rejection, absent_status, node_sets = pre.rejection, pre.absent_status, pre.node_sets
+    active, skipped = pre.active, pre.skipped
+    columns = _filter_columns(snap, profile, active, shared_nodes)
+    # Nodes some other pod is nominated to (few, usually none) take the nominated pass first.
+    nominated_to = nominated_pods(snap) if rejection is None else {}
+    rows = zip(*columns, strict=True) if columns else [()] * len(cluster.nodes)
+    verdicts = [
+        _verdict(pre, cluster, node, row, nominated_to)
+        for node, row in zip(cluster.nodes, rows, strict=True)
+    ]
 
+    result = SchedulingResult(
+        profile=profile,
+        num_nodes=len(verdicts),
+        verdicts=verdicts,
+        prefilter_status=rejection,
+        absent_status=absent_status,
+        prefilter_node_names=node_sets,
+        postfilter_msg="",
+        message=None,
+        not_modelled=_not_modelled(snap, pod) + dra_notes(plugins, verdicts),
+        cluster=cluster,
+        plugins=plugins,
+        skipped_plugins=sorted(skipped),
+    )
+    result.nominated_nodes = {
+        v.name: ["/".join(pod_key(p)) for p in cluster.nominated_on(v.name)]
+        for v in verdicts
+        if v.name in nominated_to and cluster.nominated_on(v.name)
+    }
+    if not result.feasible:
+        result.postfilter_msg = _postfilter_message(result, cluster, active)
+        result.message = build_message(result)
+    return result
+
+
+def simulate_node(
+    snap: Snapshot, pod: Mapping, name: str, profile: Profile | None = None
+) -> NodeVerdict | None:
+    """`simulate(snap, pod).verdict(name)` without filtering the other nodes (None when there
+    is no such node).
+
+    PreFilter runs as in a whole cycle (spread and inter-pod affinity count the whole
+    cluster); Filter then judges one node, whose verdict does not depend on the others'. "Would
+    a new node help?" asks only about the template node it adds to the cluster: filtering the
+    cluster's 5,000 other nodes (and a preemption dry run over them) for each pool cost
+    seconds. Memoized like `simulate`, per node.
+    """
+    profile = profile or Profile.for_server(getattr(snap, "server_version", None))
+    signature = scheduling_signature(snap, pod)
+
+    def judge() -> NodeVerdict | None:
+        cluster = ClusterView(snap, pod, profile)
+        node = cluster.node_by_name.get(name)
+        if node is None:
+            return None
+        pre = _pre_filter([cls(cluster) for cls in DEFAULT_FILTERS], profile)
+        nominated_to = nominated_pods(snap) if pre.rejection is None else {}
+        row = [plugin.filter(node) for plugin in pre.active]
+        return _verdict(pre, cluster, node, row, nominated_to)
+
+    if signature is None:
+        return judge()
+    return memo_on(snap, ("simulate-node", repr(profile), signature, name), judge)
+
+
+@dataclass
+class _PreFilterPass:
+    """What the PreFilter plugins decided, for the Filter stage of every node."""
+
+    rejection: Status | None  # the cycle stops before any node
+    absent_status: Status | None  # for nodes outside the PreFilter node names
+    node_sets: dict[str, frozenset[str]]  # plugin -> the node names it allows
+    merged: frozenset[str] | None  # their intersection
+    skipped: set[str]
+    failures: list[Status]  # every PreFilter rejection, in plugin order
+    active: list[Plugin]  # the plugins whose Filter runs
+
+
+def _pre_filter(plugins: list[Plugin], profile: Profile) -> _PreFilterPass:
+    """`RunPreFilterPlugins`: every plugin in order; the first unresolvable rejection (else the
+    first unschedulable one) stops the cycle, and node-name results are intersected."""
     rejection, unschedulable, skipped, rejected_here = None, None, set(), {}
     node_sets: dict[str, frozenset[str]] = {}
     merged: frozenset[str] | None = None
@@ -284,61 +367,40 @@ def _simulate(
         )
 
     active = [p for p in plugins if p.name not in skipped and p.name not in rejected_here]
-    columns = _filter_columns(snap, profile, active, shared_nodes)
-    # Nodes some other pod is nominated to (few, usually none) take the nominated pass first.
-    nominated_to = nominated_pods(snap) if rejection is None else {}
-    prefilter_failures = list(rejected_here.values())
-    verdicts = []
-    rows = zip(*columns, strict=True) if columns else [()] * len(cluster.nodes)
-    for node, row in zip(cluster.nodes, rows, strict=True):
-        failures = []
-        nominated = cluster.nominated_on(node.name) if node.name in nominated_to else []
-        if nominated:
-            # The pass with the nominated pods added decides when it fails (addGENominatedPods).
-            copies, grown = with_nominated(active, node, nominated)
-            failures = run_filters(copies, grown)
-        if not failures:
-            failures = [status for status in row if status is not None]
-        if rejection is not None:
-            decisive: Status | None = rejection
-        elif merged is not None and node.name not in merged:
-            decisive = absent_status
-        else:
-            decisive = failures[0] if failures else None
-        verdicts.append(
-            NodeVerdict(
-                node.name,
-                decisive,
-                prefilter_failures + failures if prefilter_failures else failures,
-                outside_prefilter_result=rejection is None
-                and merged is not None
-                and node.name not in merged,
-            )
-        )
-
-    result = SchedulingResult(
-        profile=profile,
-        num_nodes=len(verdicts),
-        verdicts=verdicts,
-        prefilter_status=rejection,
-        absent_status=absent_status,
-        prefilter_node_names=node_sets,
-        postfilter_msg="",
-        message=None,
-        not_modelled=_not_modelled(snap, pod) + dra_notes(plugins, verdicts),
-        cluster=cluster,
-        plugins=plugins,
-        skipped_plugins=sorted(skipped),
+    return _PreFilterPass(
+        rejection, absent_status, node_sets, merged, skipped, list(rejected_here.values()), active
     )
-    result.nominated_nodes = {
-        v.name: ["/".join(pod_key(p)) for p in cluster.nominated_on(v.name)]
-        for v in verdicts
-        if v.name in nominated_to and cluster.nominated_on(v.name)
-    }
-    if not result.feasible:
-        result.postfilter_msg = _postfilter_message(result, cluster, active)
-        result.message = build_message(result)
-    return result
+
+
+def _verdict(
+    pre: _PreFilterPass,
+    cluster: ClusterView,
+    node: NodeInfo,
+    row: tuple[Status | None, ...] | list[Status | None],
+    nominated_to: Mapping[str, object],
+) -> NodeVerdict:
+    """One node's verdict from its Filter statuses (`row`, one per active plugin)."""
+    failures: list[Status] = []
+    nominated = cluster.nominated_on(node.name) if node.name in nominated_to else []
+    if nominated:
+        # The pass with the nominated pods added decides when it fails (addGENominatedPods).
+        copies, grown = with_nominated(pre.active, node, nominated)
+        failures = run_filters(copies, grown)
+    if not failures:
+        failures = [status for status in row if status is not None]
+    outside = pre.rejection is None and pre.merged is not None and node.name not in pre.merged
+    if pre.rejection is not None:
+        decisive: Status | None = pre.rejection
+    elif outside:
+        decisive = pre.absent_status
+    else:
+        decisive = failures[0] if failures else None
+    return NodeVerdict(
+        node.name,
+        decisive,
+        pre.failures + failures if pre.failures else failures,
+        outside_prefilter_result=outside,
+    )
 
 
 def _filter_columns(
