@@ -45,6 +45,7 @@ from amldoctor.collect.kinds import (
 from amldoctor.collect.occupancy import BOUND_PODS_REQUEST, BoundPods
 from amldoctor.collect.scope import needs_node_occupancy, occupancy_skipped_reason
 from amldoctor.collect.transport import WORKERS, Api, ApiError, connect, list_all
+from amldoctor.decodetypes import Repeats
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import long_lived_objects
 from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
@@ -121,9 +122,10 @@ class Collector:
         # One table for the whole collection: node names in pods and events, and so on. Not for
         # a namespace's scan: sharing walks every decoded object again in Python, a tenth of
         # the scan's CPU when a waiting pod brings in the cluster's 10,000 node-bound pods,
-        # for about 20 % more memory than shared strings would take.
+        # for about 20 % more memory than shared strings would take. Repeated fields (a
+        # Deployment's replicas' resources, tolerations...) are built once either way.
         share = not self.whole and (opts.all_namespaces or not opts.occupancy_when_needed)
-        self.strings = selective.Strings() if share else None
+        self.strings: selective.Strings | Repeats = selective.Strings() if share else Repeats()
 
     @property
     def namespace(self) -> str:
@@ -198,7 +200,9 @@ class Collector:
         if self.whole:
             return found
         pruned = selective.prune(found)
-        return self.strings.share(pruned) if self.strings else pruned  # type: ignore[return-value]
+        if isinstance(self.strings, selective.Strings):
+            self.strings.share(pruned)  # in place
+        return pruned  # type: ignore[return-value]
 
     def add_missing(self, missing: Missing) -> None:
         """One entry per kind and scope: the first failure explains it."""
