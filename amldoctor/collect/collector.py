@@ -42,7 +42,12 @@ from amldoctor.collect.kinds import (
     Resource,
     normalize,
 )
-from amldoctor.collect.occupancy import BOUND_PODS_REQUEST, BoundPods
+from amldoctor.collect.occupancy import (
+    BOUND_PODS_REQUEST,
+    NAMESPACES_REQUEST,
+    BoundPods,
+    InParts,
+)
 from amldoctor.collect.scope import needs_node_occupancy, occupancy_skipped_reason
 from amldoctor.collect.transport import WORKERS, Api, ApiError, connect, list_all
 from amldoctor.decodetypes import Repeats
@@ -94,7 +99,6 @@ OCCUPANCY_REQUESTS = (
     ALL_PDBS_REQUEST,
     ALL_CLAIMS_REQUEST,
 )
-NAMESPACES_REQUEST = ListRequest(NAMESPACE)
 
 
 # -- one collection --------------------------------------------------------------------------
@@ -357,7 +361,7 @@ def collect_live(
         raise InputError(f"namespace {ns} does not exist")
 
     own_pods = ListRequest(POD, ns, _selector_params(opts))
-    follow_up = None
+    follow_up: _PlacementWhenNeeded | InParts | None = None
     deferred: tuple[Resource, ...] = ()
     if ns is not None and occupancy_when_needed:
         deferred = (*PLACEMENT_ONLY, *CLAIM_STORAGE)
@@ -379,15 +383,21 @@ def collect_live(
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
         if ns != AUTOSCALER_STATUS.namespace:
             requests.append(AUTOSCALER_STATUS)
-    if follow_up is not None:
+    if isinstance(follow_up, _PlacementWhenNeeded):
         if NAMESPACES_REQUEST not in requests:
             follow_up.namespaces_known = True  # no namespace list to split by: read them whole
         # What the decision rests on first: the other namespaces' pods wait for it.
-        requests.sort(key=lambda req: req not in follow_up.first)
-    elif settled is not None:
-        settled.set()
+        first = follow_up.first
+        requests.sort(key=lambda req: req not in first)
+    else:
+        if ns is not None:  # the bound pods of every namespace, in parts (`occupancy`)
+            follow_up = InParts(BoundPods(ns if not own_pods.params else None))
+            c.bound = follow_up.bound
+            requests = follow_up.start(requests)
+        if settled is not None:
+            settled.set()
     results = c.run(requests, follow_up)
-    if follow_up is not None:
+    if isinstance(follow_up, _PlacementWhenNeeded):
         follow_up.finish(ns or "")
 
     if exists is None and ns is not None:
@@ -575,7 +585,9 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
     group = annotations.get("scheduling.k8s.io/group-name")
     if group:
         requests.append(_events_about(ns, group))
-    c.run(requests)
+    in_parts = InParts(BoundPods(None))  # the pod's namespace too: its pods were not listed
+    c.bound = in_parts.bound
+    c.run(in_parts.start(requests), in_parts)
     return c.snapshot()
 
 

@@ -21,14 +21,20 @@ The parts cover exactly what the one LIST covered, whatever happens meanwhile:
 When the namespaces cannot be listed, or a part fails (a user allowed to list pods in some
 namespaces only), the cluster-wide LIST is made as before, so what is read, and the `missing`
 entry a refusal leaves, are what they were.
+
+A namespace's scan asks for the parts once something there waits (`collector`); why-pending,
+dump, `lint --against-cluster` and `why-pending --job` as soon as the namespace list is in
+(`InParts`).
 """
 
 from __future__ import annotations
 
-from amldoctor.collect.kinds import BOUND_PODS, POD, ListRequest
+from amldoctor.collect.kinds import BOUND_PODS, NAMESPACE, POD, ListRequest
 
 # The cluster-wide LIST of every pod bound to a node, with nothing known of the namespaces.
 BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
+# The namespace list the parts are made from (also read for namespace labels).
+NAMESPACES_REQUEST = ListRequest(NAMESPACE)
 # Namespaces listed on their own at most; the rest come in the complement's one LIST. A few
 # concurrent lists are enough for the server's cores; the complement's selector grows by one
 # term per namespace listed apart.
@@ -83,3 +89,30 @@ class BoundPods:
     def keeps(self, req: ListRequest) -> bool:
         """Are this LIST's items part of the snapshot? Not a part's, once read whole."""
         return not (self.whole and req in self.parts)
+
+
+class InParts:
+    """A `Collector.run` follow-up: the node-bound pods in parts once the namespace list is in.
+
+    `start` takes the cluster-wide LIST out of a collection's requests (or leaves the parts'
+    fallback in when the namespaces are not listed at all).
+    """
+
+    def __init__(self, bound: BoundPods) -> None:
+        self.bound = bound
+        self.asked = False
+
+    def start(self, requests: list[ListRequest]) -> list[ListRequest]:
+        kept = [r for r in requests if r != BOUND_PODS_REQUEST]
+        if NAMESPACES_REQUEST not in kept:
+            self.asked = True
+            return [*kept, *self.bound.requests(None)]
+        return [NAMESPACES_REQUEST, *(r for r in kept if r != NAMESPACES_REQUEST)]
+
+    def __call__(self, req: ListRequest, items: list[dict] | None) -> list[ListRequest]:
+        if req == NAMESPACES_REQUEST and not self.asked:
+            self.asked = True
+            return self.bound.requests(items)
+        if items is None and self.bound.is_part(req):
+            return self.bound.failed(req)
+        return []

@@ -1,9 +1,10 @@
 """The node-bound pods read one LIST per namespace are the pods the one cluster-wide LIST reads.
 
-A waiting pod's scan reads the other namespaces' pods in parts (`collect.occupancy`); `dump`
-and why-pending still make the one cluster-wide LIST. Against the real API server, on
-generated namespaces of bound, waiting and finished pods (seeded; pages of a few pods so
-every part is paged), both collections must hold the same pods, field for field.
+Every collection reads the other namespaces' pods in parts (`collect.occupancy`), falling
+back to the one cluster-wide LIST when the namespaces cannot be listed. Against the real API
+server, on generated namespaces of bound, waiting and finished pods (seeded; pages of a few
+pods so every part is paged), a scan's and why-pending's collections must hold the pods that
+collection made with the one LIST holds, field for field.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from harness import READER, ControlPlane
 from objects import pod_manifest
 
 from amldoctor.collect import LiveOptions, transport
-from amldoctor.collect.collector import collect, collect_live
+from amldoctor.collect.collector import collect, collect_for_pod, collect_live
+from amldoctor.collect.occupancy import BoundPods
 from amldoctor.snapshot import Snapshot
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +57,14 @@ def _pods(snap: Snapshot, skip_waiting_in: str) -> dict[str, dict[str, Any]]:
     }
 
 
+_IN_PARTS = BoundPods.requests
+
+
+def _whole(self: BoundPods, namespaces: list[dict] | None) -> list:
+    """What a collection does when the namespaces cannot be listed: the one cluster-wide LIST."""
+    return _IN_PARTS(self, None)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_parts_read_exactly_the_pods_the_cluster_wide_list_reads(
     control_plane: ControlPlane,
@@ -76,16 +86,21 @@ def test_parts_read_exactly_the_pods_the_cluster_wide_list_reads(
         monkeypatch.setattr(transport, "PAGE_SIZE", 3)  # every part paged
         opts = LiveOptions(kubeconfig=str(control_plane.kubeconfig(READER)), namespace=c.namespace)
 
-        whole = collect_live(opts).snapshot  # dump's way: the one cluster-wide LIST
+        with monkeypatch.context() as whole_list:  # the one cluster-wide LIST, as before
+            whole_list.setattr(BoundPods, "requests", _whole)
+            whole = collect_live(opts).snapshot
+            whole_for_pod = collect_for_pod(opts, "trainer")
+        parts_for_pod = collect_for_pod(opts, "trainer")
         opts.occupancy_when_needed = True
-        parts = collect(opts)  # a scan's way, something waiting: one LIST per namespace
+        parts = collect(opts)  # a scan's way, something waiting
 
-        assert parts.all_pods_on_nodes_read() and whole.all_pods_on_nodes_read()
-        expected = _pods(whole, c.namespace)
-        found = _pods(parts, c.namespace)
-        assert sorted(found) == sorted(expected)
-        for uid, pod in expected.items():
-            assert found[uid] == pod, pod["metadata"]["name"]
+        for before, after in ((whole, parts), (whole_for_pod, parts_for_pod)):
+            assert after.all_pods_on_nodes_read() and before.all_pods_on_nodes_read()
+            expected = _pods(before, c.namespace)
+            found = _pods(after, c.namespace)
+            assert sorted(found) == sorted(expected)
+            for uid, pod in expected.items():
+                assert found[uid] == pod, pod["metadata"]["name"]
         # and what occupies the nodes is the other namespaces' bound, unfinished pods
         bound = {
             (p["metadata"]["namespace"], p["metadata"]["name"])

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from amldoctor.collect import LiveOptions
-from amldoctor.collect.collector import collect
+from amldoctor.collect.collector import collect, collect_for_pod, collect_live
 from amldoctor.collect.kinds import BOUND_PODS, NOMINATED_PODS
 from amldoctor.collect.occupancy import MAX_PARTS, bound_pod_parts
 from tests.unit import test_collect
@@ -181,3 +181,51 @@ def test_scan_collected_in_the_background_reports_the_waiting_pod(cluster, tmp_p
     report = json.loads(done.stdout)
     assert not [m for m in report["missing"] if m["kind"] == "Pod"]
     assert any(f["object"]["name"] == "w" for f in report["findings"]), report["findings"]
+
+
+# -- why-pending and dump read the bound pods in parts too -------------------------------------
+
+
+def _why_pending(fake, tmp_path):
+    fake.objects["/api/v1/namespaces/ml/pods/w"] = pod("w", node=None, phase="Pending")
+    opts = LiveOptions(kubeconfig=str(kubeconfig(tmp_path, fake.url)), request_timeout=2.0)
+    return collect_for_pod(opts, "w")
+
+
+def _dump(fake, tmp_path):
+    opts = LiveOptions(kubeconfig=str(kubeconfig(tmp_path, fake.url)), request_timeout=2.0)
+    opts.whole_objects = True
+    return collect_live(opts).snapshot
+
+
+# the collector, and whether it read the namespace's own pods whole (then not as a part)
+READERS = {"why-pending": (_why_pending, False), "dump": (_dump, True), "scan": (_scan, True)}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_every_reader_of_bound_pods_reads_them_in_parts(cluster, tmp_path, reader):
+    collector_, own_whole = READERS[reader]
+    _cluster_with_others(cluster)
+    snap = collector_(cluster, tmp_path)
+
+    apart = sorted([*OTHERS, *([] if own_whole else ["ml"])])
+    rest = ",".join([BOUND_PODS, *(f"metadata.namespace!={n}" for n in apart)])
+    rest += ",metadata.namespace!=ml" if own_whole else ""
+    assert _bound_reads(cluster) == sorted(
+        [(f"/api/v1/namespaces/{n}/pods", BOUND_PODS) for n in apart] + [("/api/v1/pods", rest)]
+    )
+    assert _others(snap) == {(n, f"on-{n}") for n in OTHERS}
+    assert snap.all_pods_on_nodes_read()
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_every_reader_falls_back_to_the_one_list_when_a_part_fails(cluster, tmp_path, reader):
+    collector_, _ = READERS[reader]
+    _cluster_with_others(cluster)
+    cluster.forced["/api/v1/namespaces/kube-system/pods"] = 403
+    cluster.forced["/api/v1/pods"] = 403
+    snap = collector_(cluster, tmp_path)
+
+    (missing,) = [m for m in snap.missing if m.kind == "Pod" and m.namespace is None]
+    assert missing.status == 403 and "/api/v1/pods is forbidden" in missing.reason
+    assert _others(snap) == set()
