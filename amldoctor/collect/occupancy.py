@@ -36,9 +36,10 @@ BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), ex
 # The namespace list the parts are made from (also read for namespace labels).
 NAMESPACES_REQUEST = ListRequest(NAMESPACE)
 # Namespaces listed on their own at most; the rest come in the complement's one LIST. A few
-# concurrent lists are enough for the server's cores; the complement's selector grows by one
-# term per namespace listed apart.
-MAX_PARTS = 64
+# concurrent lists are enough for the server's cores (8 connections); the complement's selector
+# grows by one term per namespace listed apart (up to 83 characters): 32 keeps its URL under
+# 8 KB, the request-line limit of common proxies (a refused URL falls back to the one LIST).
+MAX_PARTS = 32
 
 
 def bound_pod_parts(namespaces: list[str], skip: str | None) -> list[ListRequest]:
