@@ -106,14 +106,21 @@ def is_typed_kind(kind: str) -> bool:
     return kind in SELECTED_KINDS
 
 
-def decode_page(kind: str, data: bytes, strings: Strings | None = None) -> dict:
-    """One LIST page; `Refused` when it needs the generic parser."""
+def decode_page(kind: str, data: bytes, strings: Strings | Repeats | None = None) -> dict:
+    """One LIST page; `Refused` when it needs the generic parser.
+
+    `strings` is the collection's table: `Strings` shares string values and repeated fields;
+    a bare `Repeats` builds each repeated field once per distinct text without walking the
+    strings (a namespace's scan: that walk cost more than the memory it saves there); None, a
+    `Strings` table of the page's own.
+    """
     page_type = _page_typed(kind)
     table = strings if strings is not None else Strings()
+    take = table.take if isinstance(table, Strings) else table.restore
     try:
         page = page_type.decoder.decode(data)
         for item in page.get("items") or ():
-            table.take(item, page_type.plan)
+            take(item, page_type.plan)
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise Refused from None
     return page

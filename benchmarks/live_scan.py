@@ -47,7 +47,7 @@ ALWAYS = """
 import sys
 sys.path.insert(0, sys.argv.pop(1))
 from amldoctor.collect import collector
-collector.collect = lambda opts: collector.collect_live(opts).snapshot
+collector.collect = lambda opts, settled=None: collector.collect_live(opts).snapshot
 from amldoctor.cli import main
 sys.argv = ["amldoctor", *sys.argv[1:]]
 main()

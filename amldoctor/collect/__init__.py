@@ -1,10 +1,11 @@
 """Live collection: read a cluster once, as raw JSON, into a Snapshot.
 
-Four modules, one job each. `kubeconfig` resolves the context the way kubectl does (merged
+Five modules, one job each. `kubeconfig` resolves the context the way kubectl does (merged
 files, tokens, client certificates, exec plugins, the pod's service account) without importing
 the `kubernetes` client, whose loader costs a third of a second of imports; only a legacy
 `auth-provider` user is handed to that client. `transport` sends paged, retried GETs over one
 urllib3 pool. `kinds` is the catalogue of what is read and what a list item becomes.
+`occupancy` reads the pods every namespace has bound to the nodes as one LIST per namespace.
 `collector` decides what one collection reads and turns a kind the user may not read (403) or
 the cluster does not serve (404: CRD or metrics-server absent) into a `Missing` entry, so a user
 who cannot list nodes still gets a snapshot. Only failing to reach or authenticate to the server

@@ -22,7 +22,6 @@ from amldoctor.collect.kinds import (
     ARC_NAMESPACE,
     AUTOSCALER_STATUS,
     AZUREML_NAMESPACE,
-    BOUND_PODS,
     CLAIM_STORAGE,
     CLUSTER_SCOPED,
     CONFIG_MAP,
@@ -43,8 +42,15 @@ from amldoctor.collect.kinds import (
     Resource,
     normalize,
 )
+from amldoctor.collect.occupancy import (
+    BOUND_PODS_REQUEST,
+    NAMESPACES_REQUEST,
+    BoundPods,
+    InParts,
+)
 from amldoctor.collect.scope import needs_node_occupancy, occupancy_skipped_reason
 from amldoctor.collect.transport import WORKERS, Api, ApiError, connect, list_all
+from amldoctor.decodetypes import Repeats
 from amldoctor.errors import ClusterError, InputError
 from amldoctor.load import long_lived_objects
 from amldoctor.snapshot import NOT_INSTALLED, Missing, Snapshot
@@ -76,7 +82,6 @@ def _missing(req: ListRequest, exc: ApiError) -> Missing:
     return Missing(res.name, reason, req.namespace if res.namespaced else None, exc.status or None)
 
 
-BOUND_PODS_REQUEST = ListRequest(POD, None, (("fieldSelector", BOUND_PODS),), extra=True)
 # Given a finished list (its items, None if it failed), the lists to add to the running ones.
 FollowUp = Callable[[ListRequest, list[dict] | None], list[ListRequest]]
 # Pods that preempted and wait for their victims: the scheduler keeps their room on the node.
@@ -111,6 +116,9 @@ class Collector:
         # made: its intake does not walk them again (`Snapshot(checked=...)`).
         self.typed: list[dict] = []
         self.collected: set[str] = set()
+        # Set when the node-bound pods are read in parts (`occupancy`): a failed part is no
+        # `Missing` entry of its own, and a part's items are dropped once they are read whole.
+        self.bound: BoundPods | None = None
         self.missing: list[Missing] = []
         self.server_version: str | None = None
         self.captured_at = datetime.now(UTC)
@@ -118,9 +126,10 @@ class Collector:
         # One table for the whole collection: node names in pods and events, and so on. Not for
         # a namespace's scan: sharing walks every decoded object again in Python, a tenth of
         # the scan's CPU when a waiting pod brings in the cluster's 10,000 node-bound pods,
-        # for about 20 % more memory than shared strings would take.
+        # for about 20 % more memory than shared strings would take. Repeated fields (a
+        # Deployment's replicas' resources, tolerations...) are built once either way.
         share = not self.whole and (opts.all_namespaces or not opts.occupancy_when_needed)
-        self.strings = selective.Strings() if share else None
+        self.strings: selective.Strings | Repeats = selective.Strings() if share else Repeats()
 
     @property
     def namespace(self) -> str:
@@ -195,7 +204,9 @@ class Collector:
         if self.whole:
             return found
         pruned = selective.prune(found)
-        return self.strings.share(pruned) if self.strings else pruned  # type: ignore[return-value]
+        if isinstance(self.strings, selective.Strings):
+            self.strings.share(pruned)  # in place
+        return pruned  # type: ignore[return-value]
 
     def add_missing(self, missing: Missing) -> None:
         """One entry per kind and scope: the first failure explains it."""
@@ -257,7 +268,8 @@ class Collector:
                         except ApiError as exc:
                             if exc.status == 401:
                                 raise self.cluster_error(exc) from None
-                            self.add_missing(_missing(req, exc))
+                            if self.bound is None or not self.bound.is_part(req):
+                                self.add_missing(_missing(req, exc))
                         if progress:
                             progress.kind_done()
                         for more in follow_up(req, items) if follow_up else ():
@@ -271,7 +283,8 @@ class Collector:
                 if progress:
                     progress.stop()
         for req in order:  # stable order whatever finished first
-            self.objects.extend(results.get(req, ()))
+            if self.bound is None or self.bound.keeps(req):
+                self.objects.extend(results.get(req, ()))
         return results
 
     def snapshot(self) -> Snapshot:
@@ -323,13 +336,22 @@ class _Progress:
 # -- public entry points ---------------------------------------------------------------------
 
 
-def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> LiveResult:
+def collect_live(
+    opts: LiveOptions,
+    *,
+    occupancy_when_needed: bool = False,
+    settled: threading.Event | None = None,
+) -> LiveResult:
     """Read everything amldoctor's rules look at, once (scan and dump).
 
     In a namespace, the pods other namespaces have bound to the nodes are what each node has
     left for a pod waiting here. With `occupancy_when_needed` (scan) they are listed only once
     the namespace's pods or PodGroups show something waiting for a node, alongside the lists
     still running; otherwise (dump: a bundle must answer any later question) always.
+
+    `settled` is set once every LIST this collection will make is known (a namespace's scan:
+    once it is known whether something waits), so a caller may do its own work meanwhile
+    without slowing the reads the decision rests on.
     """
     c = Collector(opts)
     c.probe()
@@ -339,13 +361,14 @@ def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> L
         raise InputError(f"namespace {ns} does not exist")
 
     own_pods = ListRequest(POD, ns, _selector_params(opts))
-    follow_up = None
+    follow_up: _PlacementWhenNeeded | InParts | None = None
     deferred: tuple[Resource, ...] = ()
     if ns is not None and occupancy_when_needed:
         deferred = (*PLACEMENT_ONLY, *CLAIM_STORAGE)
         follow_up = _PlacementWhenNeeded(
-            c, own_pods, ListRequest(POD_GROUP, ns), ListRequest(PVC, ns)
+            c, own_pods, ListRequest(POD_GROUP, ns), ListRequest(PVC, ns), settled
         )
+        c.bound = follow_up.bound
     requests = [
         own_pods if res is POD else ListRequest(res, ns)
         for res in NAMESPACED
@@ -360,8 +383,21 @@ def collect_live(opts: LiveOptions, *, occupancy_when_needed: bool = False) -> L
         requests.append(ListRequest(DEPLOYMENT, ARC_NAMESPACE, extra=True))
         if ns != AUTOSCALER_STATUS.namespace:
             requests.append(AUTOSCALER_STATUS)
+    if isinstance(follow_up, _PlacementWhenNeeded):
+        if NAMESPACES_REQUEST not in requests:
+            follow_up.namespaces_known = True  # no namespace list to split by: read them whole
+        # What the decision rests on first: the other namespaces' pods wait for it.
+        first = follow_up.first
+        requests.sort(key=lambda req: req not in first)
+    else:
+        if ns is not None:  # the bound pods of every namespace, in parts (`occupancy`)
+            follow_up = InParts(BoundPods(ns if not own_pods.params else None))
+            c.bound = follow_up.bound
+            requests = follow_up.start(requests)
+        if settled is not None:
+            settled.set()
     results = c.run(requests, follow_up)
-    if follow_up is not None:
+    if isinstance(follow_up, _PlacementWhenNeeded):
         follow_up.finish(ns or "")
 
     if exists is None and ns is not None:
@@ -375,26 +411,44 @@ class _PlacementWhenNeeded:
 
     The namespace's pods and PodGroups are both awaited: a pod list with nothing pending still
     leaves a PodGroup that waits with no pod yet (Volcano creates the pods only once the gang
-    is enqueued). Then the other namespaces' pods on the nodes (`OCCUPANCY_REQUESTS`) and the
+    is enqueued). Then the other namespaces' pods on the nodes (`OCCUPANCY_REQUESTS`, the bound
+    pods one LIST per namespace once the namespace list is in: `occupancy`) and the
     placement-only kinds are listed, alongside the lists still running. PersistentVolumes and
     StorageClasses are also listed as soon as the namespace has claims (the PVC rules match
     claims to volumes and classes), or when its claims could not be read.
     """
 
     def __init__(
-        self, c: Collector, pods: ListRequest, podgroups: ListRequest, claims: ListRequest
+        self,
+        c: Collector,
+        pods: ListRequest,
+        podgroups: ListRequest,
+        claims: ListRequest,
+        settled: threading.Event | None = None,
     ) -> None:
         self.c = c
         self.namespace = pods.namespace
         self.watched = {pods: "pods", podgroups: "podgroups"}
+        self.first = frozenset({pods, podgroups, NAMESPACES_REQUEST})
+        self.settled = settled
         self.claims = claims
         self.seen: dict[str, list[dict] | None] = {}
         self.placement = False
         self.storage = False
+        # The scanned namespace's bound pods are among its pods when those were listed whole.
+        self.bound = BoundPods(None if pods.params else pods.namespace)
+        self.namespaces: list[dict] | None = None
+        self.namespaces_known = False
+        self.bound_listed = False
 
     def __call__(self, req: ListRequest, items: list[dict] | None) -> list[ListRequest]:
         if req == self.claims:
             return self._storage() if items != [] else []
+        if req == NAMESPACES_REQUEST:
+            self.namespaces, self.namespaces_known = items, True
+            return self._bound_pods()
+        if items is None and self.bound.is_part(req):
+            return self.bound.failed(req)
         what = self.watched.get(req)
         if what is None or self.placement:
             return []
@@ -403,13 +457,25 @@ class _PlacementWhenNeeded:
         why = needs_node_occupancy(self.seen["pods"], None) if pods_known else None
         if why is None and len(self.seen) == len(self.watched):
             why = needs_node_occupancy(self.seen["pods"], self.seen["podgroups"])
+            if why is None and self.settled is not None:
+                self.settled.set()  # nothing waits: no more LISTs to come
         if why is None:
             return []
         self.placement = True
+        if self.settled is not None:
+            self.settled.set()
         placement = [
             ListRequest(res, self.namespace if res.namespaced else None) for res in PLACEMENT_ONLY
         ]
-        return [*OCCUPANCY_REQUESTS, *placement, *self._storage()]
+        occupancy = [r for r in OCCUPANCY_REQUESTS if r != BOUND_PODS_REQUEST]
+        return [*self._bound_pods(), *occupancy, *placement, *self._storage()]
+
+    def _bound_pods(self) -> list[ListRequest]:
+        """The node-bound pods' LISTs, once something waits and the namespaces are known."""
+        if not self.placement or not self.namespaces_known or self.bound_listed:
+            return []
+        self.bound_listed = True
+        return self.bound.requests(self.namespaces)
 
     def _storage(self) -> list[ListRequest]:
         if self.storage:
@@ -479,9 +545,11 @@ def _selector_params(opts: LiveOptions) -> tuple[tuple[str, str], ...]:
     return (("labelSelector", opts.selector),) if opts.selector else ()
 
 
-def collect(opts: LiveOptions) -> Snapshot:
-    """Read everything amldoctor's rules look at, once (scan, jobs, lint --against-cluster)."""
-    return collect_live(opts, occupancy_when_needed=opts.occupancy_when_needed).snapshot
+def collect(opts: LiveOptions, settled: threading.Event | None = None) -> Snapshot:
+    """Read everything amldoctor's rules look at, once (scan, jobs, lint --against-cluster);
+    `settled` as for `collect_live`."""
+    live = collect_live(opts, occupancy_when_needed=opts.occupancy_when_needed, settled=settled)
+    return live.snapshot
 
 
 def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
@@ -517,7 +585,9 @@ def collect_for_pod(opts: LiveOptions, pod_name: str) -> Snapshot:
     group = annotations.get("scheduling.k8s.io/group-name")
     if group:
         requests.append(_events_about(ns, group))
-    c.run(requests)
+    in_parts = InParts(BoundPods(None))  # the pod's namespace too: its pods were not listed
+    c.bound = in_parts.bound
+    c.run(in_parts.start(requests), in_parts)
     return c.snapshot()
 
 

@@ -28,6 +28,7 @@ import yaml
 from amldoctor import __version__, selective
 from amldoctor.collect import LiveOptions, kubeconfig
 from amldoctor.collect.kinds import ListRequest, normalize
+from amldoctor.decodetypes import Repeats
 from amldoctor.errors import ClusterError
 
 PAGE_SIZE = 500
@@ -379,14 +380,15 @@ def list_all(
     api: Api,
     req: ListRequest,
     on_page: Callable[[int], None] | None = None,
-    strings: selective.Strings | None = None,
+    strings: selective.Strings | Repeats | None = None,
     whole: bool = False,
     typed: list[dict] | None = None,
 ) -> list[dict]:
     """Every item of one LIST, page by page; restart from scratch when the token expires.
 
     Each page is decoded selectively (only the fields amldoctor reads are built, `selective`),
-    with their repeated strings shared through `strings` when given; `whole` (dump: a bundle
+    with their repeated strings and fields shared through `strings` (`selective.decode_page`);
+    `whole` (dump: a bundle
     must answer later questions too) keeps every field. `typed`, when given, receives the items
     a typed decoder built (they have their kind's shape: the snapshot's intake need not walk
     them again); holding them, not their ids, keeps an id from being reused.
@@ -424,7 +426,7 @@ def list_all(
 
 
 def _page(
-    path: str, kind: str, data: bytes, strings: selective.Strings | None
+    path: str, kind: str, data: bytes, strings: selective.Strings | Repeats | None
 ) -> tuple[dict, bool]:
     """One LIST response, selectively decoded; if refused, parsed as plain JSON and pruned.
     With it, whether a typed decoder built the items (`selective.is_typed_kind`)."""
@@ -435,5 +437,8 @@ def _page(
         items = body.get("items")
         if isinstance(items, list):  # list items carry no kind: prune as that kind
             pruned = [selective.prune({**i, "kind": kind}) for i in items]
-            body["items"] = [strings.share(i) for i in pruned] if strings else pruned
+            if isinstance(strings, selective.Strings):
+                body["items"] = [strings.share(i) for i in pruned]
+            else:
+                body["items"] = pruned
         return body, False

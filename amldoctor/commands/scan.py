@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from amldoctor.commands.jobview import group_by_job
 from amldoctor.commands.options import check_fail_on, split_codes
-from amldoctor.engine.registry import find_rule
-from amldoctor.engine.runner import run_rules
-from amldoctor.engine.scope import within_selector
 from amldoctor.errors import InputError
-from amldoctor.hints import rewrite, rewrite_findings, source_flags
 from amldoctor.k8s.selectors import parse_selector
-from amldoctor.sources import Target, open_snapshot, resolve_namespaces
+from amldoctor.sources import PendingSnapshot, Target, resolve_namespaces
 
 
 def run_scan(
@@ -36,9 +31,12 @@ def run_scan(
     fmt = checked_format(ScanResult, output)
     fail_on = check_fail_on(fail_on)
     ignore_codes = split_codes(ignore)
-    unknown = [code for code in ignore_codes if find_rule(code) is None]
-    if unknown:
-        raise InputError(f"--ignore: unknown rule {', '.join(unknown)} (see `amldoctor rules`)")
+    if ignore_codes:
+        from amldoctor.engine.registry import find_rule
+
+        unknown = [code for code in ignore_codes if find_rule(code) is None]
+        if unknown:
+            raise InputError(f"--ignore: unknown rule {', '.join(unknown)} (see `amldoctor rules`)")
     predicate = parse_selector(selector) if selector else None
     target = Target(
         snapshot=snapshot,
@@ -51,7 +49,17 @@ def run_scan(
         progress=fmt == "table" and sys.stderr.isatty(),
         occupancy_when_needed=True,
     )
-    snap = open_snapshot(target)
+    pending = PendingSnapshot(target)
+    # The analysis is imported while a live cluster answers (see `PendingSnapshot`).
+    pending.wait_settled()
+    from amldoctor.commands.jobview import group_by_job
+    from amldoctor.engine.registry import load_all
+    from amldoctor.engine.runner import run_rules
+    from amldoctor.engine.scope import within_selector
+    from amldoctor.hints import rewrite, rewrite_findings, source_flags
+
+    load_all()
+    snap = pending.result()
     namespaces = resolve_namespaces(snap, target)
     report = run_rules(snap, namespaces=namespaces, selector=predicate, ignore=ignore_codes)
     if predicate is not None:

@@ -1,8 +1,9 @@
 """A namespace's scan pays for its own question: proved from the API server's audit log.
 
 `scan -n NS` lists the pods other namespaces bound to the nodes only when something in NS waits
-for a node, and then once, with the field selector that leaves out unbound and finished pods
-(and once more for the pods nominated to a node after preemption).
+for a node, and then once per other namespace and once for any namespace not listed apart, with
+the field selector that leaves out unbound and finished pods (and once more, cluster-wide, for
+the pods nominated to a node after preemption).
 The verdict on a waiting pod is the one `scan -A` gives, and the one the real scheduler wrote.
 """
 
@@ -20,6 +21,7 @@ from harness import READER, ControlPlane
 from objects import pod_manifest
 
 from amldoctor.collect.kinds import BOUND_PODS, CLAIM_STORAGE, NOMINATED_PODS, PLACEMENT_ONLY
+from amldoctor.collect.occupancy import MAX_PARTS
 
 pytestmark = pytest.mark.e2e
 
@@ -47,15 +49,34 @@ def _scan_requests(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any],
     return report, ours
 
 
-def _scan_lists(plane: ControlPlane, namespace: str) -> tuple[dict[str, Any], list[dict]]:
-    """`scan -n namespace -o json` as the reader; its report and its cluster-wide pod LISTs."""
+def _scan_lists(
+    plane: ControlPlane, namespace: str
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """`scan -n namespace -o json` as the reader; its report and its LISTs of pods bound or
+    nominated to nodes (path and field selector of each first page)."""
     report, ours = _scan_requests(plane, namespace)
-    cluster_pods = [
-        parse_qs(urlsplit(e["requestURI"]).query)
-        for e in ours
-        if e["verb"] == "list" and urlsplit(e["requestURI"]).path == "/api/v1/pods"
-    ]
-    return report, cluster_pods
+    reads = []
+    for e in ours:
+        url = urlsplit(e["requestURI"])
+        query = parse_qs(url.query)
+        selector = query.get("fieldSelector", [""])[0]
+        occupancy = selector.startswith((BOUND_PODS, NOMINATED_PODS))
+        first_page = "continue" not in query
+        if e["verb"] == "list" and url.path.endswith("/pods") and occupancy and first_page:
+            reads.append((url.path, selector))
+    return report, sorted(reads)
+
+
+def _expected_occupancy_reads(plane: ControlPlane, namespace: str) -> list[tuple[str, str]]:
+    """One LIST per other namespace (at most MAX_PARTS), one for the rest, one for the
+    nominated pods."""
+    names = sorted(n["metadata"]["name"] for n in plane.client().list("/api/v1/namespaces"))
+    apart = [n for n in names if n != namespace][:MAX_PARTS]
+    rest = [BOUND_PODS, *(f"metadata.namespace!={n}" for n in [*apart, namespace])]
+    return sorted(
+        [(f"/api/v1/namespaces/{n}/pods", BOUND_PODS) for n in apart]
+        + [("/api/v1/pods", ",".join(rest)), ("/api/v1/pods", NOMINATED_PODS)]
+    )
 
 
 def _first_pages(events: list[dict]) -> list[str]:
@@ -98,14 +119,12 @@ def test_namespace_scan_lists_other_namespaces_pods_only_for_a_waiting_pod(
         assert len(skipped) == 1 and skipped[0]["namespace"] is None, skipped
         assert f"nothing in namespace {c.namespace} waits for a node" in skipped[0]["reason"]
 
-        # A pod waits, because of what the other namespace holds on the node: one LIST of the
-        # node-bound pods, and the verdict `scan -A` and the scheduler give.
+        # A pod waits, because of what the other namespace holds on the node: the node-bound
+        # pods of each other namespace, once, and the verdict `scan -A` and the scheduler give.
         c.pod("trainer", requests={"cpu": "2"})
         failure = c.wait_unschedulable("trainer")
         report, listed = _scan_lists(control_plane, c.namespace)
-        # once each: the pods bound to the nodes, and those nominated to them (preemption)
-        selectors = sorted(q["fieldSelector"][0] for q in listed)
-        assert selectors == sorted([BOUND_PODS, NOMINATED_PODS]), listed
+        assert listed == _expected_occupancy_reads(control_plane, c.namespace)
         assert not [m for m in report["missing"] if m["kind"] == "Pod"]
         (finding,) = _amd101(report, "trainer")
         assert finding["evidence"]["agrees_with_scheduler"] is True, finding
@@ -128,8 +147,9 @@ def test_a_quiet_namespace_costs_27_lists_and_a_waiting_pod_adds_what_placement_
     ResourceClaims and their templates), 4 cluster-scoped (nodes, namespaces, AML instance
     types, Volcano queues), and 6 for the AzureML extension (its namespace's pods, deployments,
     events, ConfigMaps; the Arc agents' deployments; the autoscaler's status). A pod waits:
-    16 more: the other namespaces' bound and nominated pods, every namespace's budgets and
-    claims, the 10 placement-only kinds, PersistentVolumes and StorageClasses.
+    15 more (the nominated pods, every namespace's budgets and claims, the 10 placement-only
+    kinds, PersistentVolumes and StorageClasses) and the bound pods: one LIST per other
+    namespace (at most MAX_PARTS) and one for the rest.
     """
     c = scheduling_cluster
     c.node("cpu-0", cpu="4")
@@ -148,5 +168,6 @@ def test_a_quiet_namespace_costs_27_lists_and_a_waiting_pod_adds_what_placement_
     _, waiting = _scan_requests(control_plane, c.namespace)
     assert {e["verb"] for e in waiting} <= {"get", "list"}
     lists = _first_pages(waiting)
-    assert len(lists) == 27 + 16, sorted(lists)
+    others = len(control_plane.client().list("/api/v1/namespaces")) - 1
+    assert len(lists) == 27 + 15 + min(others, MAX_PARTS) + 1, sorted(lists)
     assert placement <= set(lists)

@@ -342,17 +342,19 @@ def test_retry_after_longer_than_allowed_is_not_waited(cluster, tmp_path, no_sle
 def test_selectors_sent(cluster, tmp_path):
     populate(cluster)
     collect_live(options(kubeconfig(tmp_path, cluster.url), selector="app=train"))
-    (ns_pods,) = cluster.queries("/api/v1/namespaces/ml/pods")
+    # the namespace's pods through the selector; its node-bound ones all (they occupy nodes)
+    ns_pods, ns_bound = sorted(
+        cluster.queries("/api/v1/namespaces/ml/pods"), key=lambda q: "labelSelector" not in q
+    )
     assert ns_pods["labelSelector"] == "app=train"
+    assert ns_bound["fieldSelector"] == BOUND_PODS and "labelSelector" not in ns_bound
     # listed concurrently: their order is the order the lists happened to finish in
     nominated, bound = sorted(
         cluster.queries("/api/v1/pods"), key=lambda q: "nominated" not in q["fieldSelector"]
     )
-    assert (
-        bound["fieldSelector"]
-        == BOUND_PODS
-        == ("spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")
-    )
+    assert BOUND_PODS == "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+    # every namespace not listed apart
+    assert bound["fieldSelector"] == f"{BOUND_PODS},metadata.namespace!=ml"
     # Pods that preempted keep their room on the node for the scheduler: read them too.
     assert nominated["fieldSelector"] == "spec.nodeName=,status.nominatedNodeName!="
     assert "labelSelector" not in bound and "labelSelector" not in nominated
@@ -558,12 +560,14 @@ def test_collect_for_pod_reads_only_what_scheduling_needs(cluster, tmp_path):
         "involvedObject.name=trainer",
         "involvedObject.name=ml-job1",
     }
-    # bound and nominated pods, listed concurrently: compared whatever order they finish in
+    # bound pods per namespace (ml's too) and the rest, and the nominated pods, listed
+    # concurrently: compared whatever order they finish in
     assert {q["fieldSelector"] for q in cluster.queries("/api/v1/pods")} == {
-        BOUND_PODS,
+        f"{BOUND_PODS},metadata.namespace!=ml",
         NOMINATED_PODS,
     }
-    assert not cluster.queries("/api/v1/namespaces/ml/pods"), "no namespace-wide pod list"
+    ns_lists = cluster.queries("/api/v1/namespaces/ml/pods")
+    assert [q.get("fieldSelector") for q in ns_lists] == [BOUND_PODS], "no namespace-wide list"
     assert not cluster.queries("/api/v1/namespaces/ml/configmaps")
 
 
@@ -689,8 +693,9 @@ def test_scan_in_a_namespace_reads_bound_pods_only_when_something_waits(cluster,
     snap = collect(options(kubeconfig(tmp_path, cluster.url), occupancy_when_needed=True))
 
     bound = cluster.queries("/api/v1/pods")
-    # bound and nominated pods elsewhere: what the scheduler counts on each node
-    occupancy = sorted([BOUND_PODS, NOMINATED_PODS])
+    # bound and nominated pods elsewhere: what the scheduler counts on each node (the namespace
+    # list names only ml, whose pods were read whole: the bound ones of every other namespace)
+    occupancy = sorted([f"{BOUND_PODS},metadata.namespace!=ml", NOMINATED_PODS])
     assert sorted(q.get("fieldSelector") for q in bound) == (occupancy if needed else [])
     assert (snap.get("Pod", "team-b", "other") is not None) is needed
     assert snap.all_pods_on_nodes_read() is needed
@@ -710,7 +715,8 @@ def test_dump_lint_and_all_namespaces_read_every_bound_pod_whatever_waits(cluste
     from amldoctor.collect.collector import collect
 
     populate(cluster)  # nothing waits
-    occupancy = sorted([BOUND_PODS, NOMINATED_PODS])
+    # the namespace list names ml only, whose pods were read whole: every other namespace's
+    occupancy = sorted([f"{BOUND_PODS},metadata.namespace!=ml", NOMINATED_PODS])
     collect_live(options(kubeconfig(tmp_path, cluster.url)))
     assert sorted(q.get("fieldSelector") for q in cluster.queries("/api/v1/pods")) == occupancy
     cluster.requests.clear()
