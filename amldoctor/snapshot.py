@@ -16,8 +16,7 @@ from functools import cached_property
 
 from amldoctor.intake import DEFAULT_NAMESPACE, take_in
 from amldoctor.k8s.events import event_last_time, event_sort_key, involved_object
-from amldoctor.k8s.objects import meta, obj_key
-from amldoctor.k8s.podpass import TERMINAL_PHASES
+from amldoctor.k8s.objects import TERMINAL_PHASES, meta, obj_key
 from amldoctor.k8s.timeutil import parse_time
 
 # How a `Missing.reason` starts when the cluster does not serve the kind at all (an add-on or

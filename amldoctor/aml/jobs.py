@@ -30,11 +30,11 @@ from amldoctor.k8s.events import (
     event_reason,
     event_type,
 )
-from amldoctor.k8s.objects import meta
+from amldoctor.k8s.objects import TERMINAL_PHASES, meta
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.resources import pod_requests, to_scheduler_units
 from amldoctor.k8s.timeutil import format_time, parse_time
-from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
+from amldoctor.snapshot import Snapshot
 
 SYSTEM_TAINT_KEYS = ("CriticalAddonsOnly", "node.kubernetes.io/", "node-role.kubernetes.io/")
 

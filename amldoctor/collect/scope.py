@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from amldoctor.k8s.objects import meta
+from amldoctor.k8s.objects import TERMINAL_PHASES, meta
 
 # Volcano PodGroup phases in which the gang has not been placed yet (AMD710 and AMD711 compute
 # its fit against the nodes' free room); "" is a PodGroup Volcano has not touched yet.
 PODGROUP_WAITING = frozenset({"Pending", "Inqueue", ""})
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
 
 def waits_for_node(pod: Mapping) -> bool:

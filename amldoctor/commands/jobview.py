@@ -36,8 +36,9 @@ from amldoctor.aml.nodes import Capacity
 from amldoctor.engine.report import Finding
 from amldoctor.engine.runner import run_rules
 from amldoctor.errors import InputError
+from amldoctor.k8s.objects import TERMINAL_PHASES
 from amldoctor.k8s.owners import owner_chain
-from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
+from amldoctor.snapshot import Snapshot
 from amldoctor.whypending import analyze as why_pending
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "info": 1}

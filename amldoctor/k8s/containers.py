@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from amldoctor.k8s.objects import ObjectIndex, meta
+from amldoctor.k8s.objects import TERMINAL_PHASES, ObjectIndex, meta
 from amldoctor.k8s.owners import owner_chain
 from amldoctor.k8s.quantity import QuantityError, parse_quantity
 from amldoctor.k8s.timeutil import parse_time
@@ -252,7 +252,7 @@ def pod_phase(pod: dict) -> str:
 
 
 def is_terminal(pod: dict) -> bool:
-    return pod_phase(pod) in ("Succeeded", "Failed")
+    return pod_phase(pod) in TERMINAL_PHASES
 
 
 # --- what the pod is for --------------------------------------------------------------------

@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+# Pod phases after which a pod holds nothing on its node (the scheduler no longer counts it).
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+# The scheduler a pod without `spec.schedulerName` is placed by.
+DEFAULT_SCHEDULER = "default-scheduler"
+
 
 def meta(obj: Mapping) -> dict:
     """`metadata` of an object, {} when it is absent or not an object."""

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
+from amldoctor.k8s.objects import DEFAULT_SCHEDULER, TERMINAL_PHASES
 from amldoctor.k8s.quantity import QuantityError
 from amldoctor.k8s.resources import limits_requested, plain_containers, pod_requests
 
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
-DEFAULT_SCHEDULER = "default-scheduler"
 _EMPTY: Mapping = {}
 T = TypeVar("T")
 

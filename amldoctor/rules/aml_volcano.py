@@ -36,10 +36,11 @@ from amldoctor.aml.remedy import az_extension_update
 from amldoctor.engine.registry import Context, rule
 from amldoctor.engine.report import Finding
 from amldoctor.k8s.events import event_message, event_reason, event_type
+from amldoctor.k8s.objects import TERMINAL_PHASES
 from amldoctor.k8s.quantity import QuantityError, format_amount, parse_quantity
 from amldoctor.k8s.resources import to_scheduler_units
 from amldoctor.k8s.timeutil import format_age
-from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
+from amldoctor.snapshot import Snapshot
 
 WAITING = ("Pending", "Inqueue", "")
 GRACE_SECONDS = 120  # Volcano enqueues within a scheduling cycle or two; younger groups are normal

@@ -12,15 +12,13 @@ from collections.abc import Iterator
 
 from amldoctor.engine.registry import Context, rule
 from amldoctor.engine.report import Finding
-from amldoctor.k8s.objects import meta
+from amldoctor.k8s.objects import DEFAULT_SCHEDULER, meta
 from amldoctor.k8s.timeutil import format_age, parse_time
 from amldoctor.scheduling.message import parse_fit_error
 from amldoctor.snapshot import Snapshot
 from amldoctor.whypending.analysis import observed_verdict
 from amldoctor.whypending.remediation import fixes_from_message
 from amldoctor.whypending.state import claim_blocked
-
-DEFAULT_SCHEDULER = "default-scheduler"
 
 
 def is_waiting_for_node(pod: dict) -> bool:

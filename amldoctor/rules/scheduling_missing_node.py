@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 from amldoctor.engine.registry import Context, rule
 from amldoctor.engine.report import Finding
-from amldoctor.k8s.objects import meta
+from amldoctor.k8s.objects import TERMINAL_PHASES, meta
 from amldoctor.k8s.owners import controller_ref
 from amldoctor.k8s.timeutil import format_age, parse_time
-from amldoctor.snapshot import TERMINAL_PHASES, Snapshot
+from amldoctor.snapshot import Snapshot
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 

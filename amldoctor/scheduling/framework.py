@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from amldoctor.k8s.objects import DEFAULT_SCHEDULER
 from amldoctor.memo import memo_on
 from amldoctor.scheduling import message as msg
 from amldoctor.scheduling import names
@@ -44,7 +45,6 @@ from amldoctor.scheduling.status import Code, Reason, Status
 if TYPE_CHECKING:
     from amldoctor.snapshot import Snapshot
 
-DEFAULT_SCHEDULER = "default-scheduler"
 
 # Pod spec fields that no filter, FitError message or PostFilter reads. They differ between the
 # replicas of one workload (hostnames, token volumes) and would only split the simulation memo.

@@ -20,6 +20,7 @@ from amldoctor.engine.runner import collector_paused
 from amldoctor.errors import InputError
 from amldoctor.k8s.events import event_count, event_last_time, event_message, event_reason
 from amldoctor.k8s.nodepools import pool_of_labels
+from amldoctor.k8s.objects import DEFAULT_SCHEDULER
 from amldoctor.k8s.quantity import QuantityError, format_amount
 from amldoctor.k8s.resources import pod_requests
 from amldoctor.k8s.timeutil import format_time
@@ -104,7 +105,7 @@ def _pod_summary(pod: Mapping) -> dict:
         "uid": meta.get("uid"),
         "phase": (pod.get("status") or {}).get("phase") or "Pending",
         "node": spec.get("nodeName"),
-        "scheduler_name": spec.get("schedulerName") or state.DEFAULT_SCHEDULER,
+        "scheduler_name": spec.get("schedulerName") or DEFAULT_SCHEDULER,
         "priority": spec.get("priority", 0),
         "owner": f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else None,
     }

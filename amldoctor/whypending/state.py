@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from amldoctor.k8s.events import event_message, event_reason
+from amldoctor.k8s.objects import DEFAULT_SCHEDULER
 from amldoctor.memo import memo_on
 from amldoctor.scheduling.plugins.dynamicresources import pod_claims
 
 if TYPE_CHECKING:
     from amldoctor.snapshot import Snapshot
 
-DEFAULT_SCHEDULER = "default-scheduler"
 
 UNSCHEDULABLE = "unschedulable"
 SCHEDULABLE = "schedulable"
