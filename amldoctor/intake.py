@@ -51,7 +51,7 @@ class Intake:
     reshaped: int = 0  # objects that had wrong-typed fields removed
     # kind -> its objects, in the order of `objects`: the snapshot's first index, built on the
     # way (None when a duplicate of another kind replaced an object: the snapshot builds it)
-    by_kind: dict[str, list[dict]] | None = field(default_factory=dict)
+    by_kind: dict[str, list[dict]] | None = None
 
 
 def is_namespaced(kind: object) -> bool:
@@ -68,6 +68,7 @@ def take_in(objects: list[dict], checked: Collection[int] = ()) -> Intake:
     result = Intake([])
     by_kind: dict[str, list[dict]] = {}
     kept: dict[tuple, tuple[int, str, int]] = {}  # identity -> where: objects, kind, by kind
+    kinds_replaced = False  # one uid under two kinds: the per-kind lists are not kept
     for raw in objects:
         if not isinstance(raw, dict) or not isinstance(raw.get("kind", ""), str):
             continue  # a kind that is not a name cannot be indexed (files reject it earlier)
@@ -98,10 +99,9 @@ def take_in(objects: list[dict], checked: Collection[int] = ()) -> Intake:
             result.objects[at] = obj
             if kept_kind == kind:
                 by_kind[kind][at_kind] = obj
-            else:  # one uid, two kinds: the per-kind lists are rebuilt from `objects`
-                result.by_kind = None
-    if result.by_kind is not None:
-        result.by_kind = by_kind
+            else:
+                kinds_replaced = True
+    result.by_kind = None if kinds_replaced else by_kind
     return result
 
 

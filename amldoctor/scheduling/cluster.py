@@ -218,7 +218,8 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
         pods = occupancy(snap)
         # A what-if snapshot keeps the nodes of the one it extends whose pods it shares, with
         # what they worked out (allocatable, ports...): only the new node is new.
-        base, base_pods = {}, None
+        base: dict[str, NodeInfo] = {}
+        base_pods: dict[str, list[dict]] = {}
         if snap.extends is not None:
             base = cluster_nodes(snap.extends[0], profile)[1]
             base_pods = occupancy(snap.extends[0]).by_node
@@ -227,12 +228,7 @@ def cluster_nodes(snap: Snapshot, profile: Profile) -> tuple[list[NodeInfo], dic
             name = (node.get("metadata") or {}).get("name") or ""
             known = base.get(name)
             on_node = pods.by_node.get(name)
-            if (
-                known is not None
-                and known.node is node
-                and base_pods is not None
-                and on_node is base_pods.get(name)
-            ):
+            if known is not None and known.node is node and on_node is base_pods.get(name):
                 nodes.append(known)
                 continue
             nodes.append(
